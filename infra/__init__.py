@@ -1,0 +1,1 @@
+"""The Pulumi program that deploys the Spotify pipeline."""

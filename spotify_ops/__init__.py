@@ -1,0 +1,1 @@
+"""What operators run: local pipeline, sample data, post-deploy verification."""

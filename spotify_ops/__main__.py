@@ -1,0 +1,3 @@
+from spotify_ops.cli import app
+
+app()

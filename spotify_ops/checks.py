@@ -1,0 +1,164 @@
+"""Verification checks: one definition, run on DuckDB locally and on Athena after deploy.
+
+A check reads the table through a ``QueryEngine`` (the engine owns dialect and transport)
+and judges the answer against the schema contract, the gate and the last run summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+from spotify_contract import (
+    TABLE_NAME,
+    WAREHOUSE_COLUMNS,
+    GateThresholds,
+    RunSummary,
+)
+
+SQL_DIR: Final = Path(__file__).resolve().parent.parent / "sql"
+CHECKS_DIR: Final = SQL_DIR / "checks"
+INSIGHTS_DIR: Final = SQL_DIR / "insights"
+
+INSIGHT_PROBE: Final = "top_artists_by_followers"
+"""The insight query whose non-empty answer shows the table is usable end to end."""
+
+
+def load_sql(path: Path) -> str:
+    """A query file's text, without a trailing semicolon (Athena named queries and DuckDB
+    both take it as one statement)."""
+    return path.read_text(encoding="utf-8").strip().rstrip(";").strip()
+
+
+def sql_files(folder: Path) -> dict[str, Path]:
+    """Query name (file stem) to path, sorted, for one folder of the repo's SQL."""
+    return {p.stem: p for p in sorted(folder.glob("*.sql"))}
+
+
+class QueryEngine(Protocol):
+    """Runs the repo's SQL (written in Athena/Trino dialect) against the warehouse table."""
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        """Rows as dicts keyed by column name."""
+        ...
+
+    def table_columns(self) -> list[tuple[str, str]]:
+        """The table's (name, type) in order, types in the contract's (Glue catalog) spelling."""
+        ...
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    passed: bool
+    detail: str
+
+
+def check_schema(engine: QueryEngine, _: RunSummary | None, __: GateThresholds) -> CheckResult:
+    expected = [(c.name, c.type) for c in WAREHOUSE_COLUMNS]
+    actual = engine.table_columns()
+    if actual == expected:
+        return CheckResult("schema", True, f"{len(expected)} columns match the contract")
+    missing = [n for n, _t in expected if n not in dict(actual)]
+    extra = [n for n, _t in actual if n not in dict(expected)]
+    wrong = [
+        f"{n}: {dict(actual)[n]} != {t}"
+        for n, t in expected
+        if n in dict(actual) and dict(actual)[n] != t
+    ]
+    parts = []
+    if missing:
+        parts.append(f"missing {missing}")
+    if extra:
+        parts.append(f"unexpected {extra}")
+    if wrong:
+        parts.append(f"wrong types {wrong}")
+    if not parts:
+        parts.append("column order differs from the contract")
+    return CheckResult("schema", False, "; ".join(parts))
+
+
+def check_row_count(
+    engine: QueryEngine, summary: RunSummary | None, gate: GateThresholds
+) -> CheckResult:
+    rows = engine.query(load_sql(CHECKS_DIR / "row_count.sql"))
+    count = int(rows[0]["row_count"])
+    if count < gate.min_rows:
+        return CheckResult("row_count", False, f"{count} rows, fewer than {gate.min_rows}")
+    if summary is not None and count != summary.rows_written:
+        return CheckResult(
+            "row_count",
+            False,
+            f"{count} rows, but the last run summary says {summary.rows_written} were written",
+        )
+    return CheckResult("row_count", True, f"{count} rows")
+
+
+def check_keys(engine: QueryEngine, _: RunSummary | None, __: GateThresholds) -> CheckResult:
+    row = engine.query(load_sql(CHECKS_DIR / "key_integrity.sql"))[0]
+    nulls, dupes = int(row["null_keys"]), int(row["duplicate_keys"])
+    ok = nulls == 0 and dupes == 0
+    return CheckResult("track_id_unique", ok, f"{nulls} null, {dupes} duplicate track_id")
+
+
+def check_quarantine_rate(
+    _: QueryEngine, summary: RunSummary | None, gate: GateThresholds
+) -> CheckResult:
+    if summary is None:
+        return CheckResult("quarantine_rate", False, "no run summary to read it from")
+    rate = summary.quarantine_rate
+    ok = rate <= gate.max_quarantine_rate
+    return CheckResult(
+        "quarantine_rate",
+        ok,
+        f"{rate:.2%} of {summary.total_read} rows quarantined "
+        f"(limit {gate.max_quarantine_rate:.2%})",
+    )
+
+
+def check_join_loss(
+    _: QueryEngine, summary: RunSummary | None, gate: GateThresholds
+) -> CheckResult:
+    if summary is None:
+        return CheckResult("join_loss_rate", False, "no run summary to read it from")
+    rate = summary.join_loss_rate
+    ok = rate <= gate.max_join_loss_rate
+    return CheckResult(
+        "join_loss_rate",
+        ok,
+        f"{rate:.2%} of album rows lost in joins ({summary.dropped_no_artist} no artist, "
+        f"{summary.dropped_no_track} no track; limit {gate.max_join_loss_rate:.2%})",
+    )
+
+
+def check_insight(engine: QueryEngine, _: RunSummary | None, __: GateThresholds) -> CheckResult:
+    rows = engine.query(load_sql(INSIGHTS_DIR / f"{INSIGHT_PROBE}.sql"))
+    return CheckResult(f"insight:{INSIGHT_PROBE}", bool(rows), f"{len(rows)} rows")
+
+
+Check = Callable[[QueryEngine, RunSummary | None, GateThresholds], CheckResult]
+
+CHECKS: Final[Sequence[Check]] = (
+    check_schema,
+    check_row_count,
+    check_keys,
+    check_quarantine_rate,
+    check_join_loss,
+    check_insight,
+)
+
+
+def run_checks(
+    engine: QueryEngine, summary: RunSummary | None, gate: GateThresholds
+) -> list[CheckResult]:
+    """Every check in order. Only the schema check runs when the schema is wrong or the table
+    is missing, since the others would fail for the same reason."""
+    results = [check_schema(engine, summary, gate)]
+    if results[0].passed:
+        results += [check(engine, summary, gate) for check in CHECKS[1:]]
+    return results
+
+
+__all__ = ["CHECKS", "TABLE_NAME", "CheckResult", "QueryEngine", "run_checks"]

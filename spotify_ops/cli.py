@@ -1,0 +1,14 @@
+"""The operator CLI: `spotify-ops --help`."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="spotify-ops",
+    help="Run the Spotify pipeline locally, make sample data, verify a deployed stack.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+# Commands are registered by their modules below; each module keeps its logic pure and testable.
