@@ -12,3 +12,7 @@ app = typer.Typer(
 )
 
 # Commands are registered by their modules below; each module keeps its logic pure and testable.
+
+from spotify_ops.generate import generate_command  # noqa: E402
+
+app.command("generate")(generate_command)

@@ -1,0 +1,248 @@
+"""The sample-data generator writes the real dataset's files, headers, formats and quirks."""
+
+from __future__ import annotations
+
+import ast
+import csv
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from spotify_ops.generate import (
+    DEFAULT_SEED,
+    DENORMALISED_HEADER,
+    REAL_ALBUM_ROWS,
+    REAL_ARTISTS,
+    SAMPLE_ALBUM_ROWS,
+    generate,
+)
+from tests.conftest import SAMPLE_DIR
+
+# Headers copied from DATA.md, so a drift in the contract or the generator fails here.
+EXPECTED_HEADERS = {
+    "spotify-albums_data_2023.csv": (
+        "track_name,track_id,track_number,duration_ms,album_type,artists,total_tracks,"
+        "album_name,release_date,label,album_popularity,album_id,artist_id,artist_0,artist_1,"
+        "artist_2,artist_3,artist_4,artist_5,artist_6,artist_7,artist_8,artist_9,artist_10,"
+        "artist_11,duration_sec"
+    ),
+    "spotify_artist_data_2023.csv": (
+        "id,name,artist_popularity,artist_genres,followers,genre_0,genre_1,genre_2,genre_3,"
+        "genre_4,genre_5,genre_6"
+    ),
+    "spotify_tracks_data_2023.csv": "id,track_popularity,explicit",
+    "spotify_features_data_2023.csv": (
+        "danceability,energy,key,loudness,mode,speechiness,acousticness,instrumentalness,"
+        "liveness,valence,tempo,type,id,uri,track_href,analysis_url,duration_ms,time_signature"
+    ),
+}
+DENORMALISED = "spotify_data_12_20_2023.csv"
+ALBUM_ROWS = 6_000
+ID_RE = re.compile(r"^[0-9A-Za-z]{22}$")
+INT_RE = re.compile(r"^-?\d+$")
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("generated")
+    generate(out, ALBUM_ROWS, seed=7)
+    return out
+
+
+@pytest.fixture(scope="module")
+def albums(generated: Path) -> list[dict[str, str]]:
+    return read_rows(generated / "spotify-albums_data_2023.csv")
+
+
+@pytest.fixture(scope="module")
+def artists(generated: Path) -> list[dict[str, str]]:
+    return read_rows(generated / "spotify_artist_data_2023.csv")
+
+
+@pytest.fixture(scope="module")
+def tracks(generated: Path) -> list[dict[str, str]]:
+    return read_rows(generated / "spotify_tracks_data_2023.csv")
+
+
+@pytest.fixture(scope="module")
+def features(generated: Path) -> list[dict[str, str]]:
+    return read_rows(generated / "spotify_features_data_2023.csv")
+
+
+def test_writes_exactly_the_five_real_file_names(generated):
+    """The output folder holds the five files, named exactly as the real dataset names them."""
+    assert sorted(p.name for p in generated.iterdir()) == sorted([*EXPECTED_HEADERS, DENORMALISED])
+
+
+@pytest.mark.parametrize("file_name", sorted(EXPECTED_HEADERS))
+def test_header_is_exactly_the_real_one(generated, file_name):
+    """Each job input file starts with the real header, byte for byte, and a newline."""
+    first_line = (generated / file_name).read_text(encoding="utf-8").split("\n", 1)[0]
+    assert first_line == EXPECTED_HEADERS[file_name]
+
+
+def test_every_row_parses_to_the_header_width(generated):
+    """Quoting is right: every data row of every file parses into as many fields as its header."""
+    for path in generated.iterdir():
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            width = len(next(reader))
+            widths = Counter(len(row) for row in reader)
+        assert widths.keys() == {width}, path.name
+
+
+def test_denormalised_file_is_49_columns_wide(generated):
+    """The pre-joined file has the real file's 49 columns and rows no more than the albums."""
+    rows = read_rows(generated / DENORMALISED)
+    assert len(DENORMALISED_HEADER) == 49
+    assert list(rows[0].keys()) == list(DENORMALISED_HEADER)
+    assert 0.7 * ALBUM_ROWS < len(rows) < ALBUM_ROWS
+
+
+def test_album_rows_are_exact_and_other_files_follow_real_ratios(albums, artists, tracks, features):
+    """The albums file has exactly the rows asked for; artists, tracks and features scale in
+    the real dataset's ratios (about one track row and one features row per unique track)."""
+    assert len(albums) == ALBUM_ROWS
+    assert len(artists) == round(ALBUM_ROWS * REAL_ARTISTS / REAL_ALBUM_ROWS)
+    unique_tracks = len({a["track_id"] for a in albums})
+    assert 0.98 * unique_tracks < len(tracks) <= 1.01 * unique_tracks
+    assert 0.93 * unique_tracks < len(features) < unique_tracks
+    albums_per_row = len({a["album_id"] for a in albums}) / ALBUM_ROWS
+    assert albums_per_row == pytest.approx(78_172 / REAL_ALBUM_ROWS, rel=0.15)
+
+
+def test_value_formats_match_the_real_files(albums, tracks, features):
+    """Dates look like '2016-11-10 00:00:00 UTC', ids are 22 base-62 characters, album_type is
+    album/single/compilation, explicit is true/false and duration_sec is a float."""
+    date_re = re.compile(r"^\d{4}-\d{2}-\d{2} 00:00:00 UTC$")
+    assert all(date_re.match(a["release_date"]) for a in albums)
+    assert all(ID_RE.match(a["track_id"]) and ID_RE.match(a["artist_id"]) for a in albums)
+    assert {a["album_type"] for a in albums} == {"album", "single", "compilation"}
+    assert {t["explicit"] for t in tracks} == {"true", "false"}
+    floats = [a["duration_sec"] for a in albums if re.match(r"^\d+\.\d+$", a["duration_sec"])]
+    assert len(floats) > 0.99 * len(albums)
+    assert all(f["uri"] == f"spotify:track:{f['id']}" for f in features)
+    assert any("e-" in f["instrumentalness"] for f in features)
+
+
+def test_track_names_hold_commas_and_doubled_quotes_at_real_rates(generated, albums):
+    """About 5.7% of track names hold a comma and about 1% a double quote, which the file
+    escapes by doubling it inside a quoted field."""
+    names = [a["track_name"] for a in albums]
+    comma_rate = sum("," in n for n in names) / len(names)
+    quote_rate = sum('"' in n for n in names) / len(names)
+    assert 0.04 < comma_rate < 0.08
+    assert 0.005 < quote_rate < 0.02
+    raw = (generated / "spotify-albums_data_2023.csv").read_text(encoding="utf-8")
+    assert '""' in raw
+
+
+def test_artists_and_genres_are_python_list_strings(albums, artists):
+    """artists and artist_genres are Python-list strings; an artist credit list with several
+    names holds commas; about 70% of artists have an empty genre list."""
+    credits = [ast.literal_eval(a["artists"]) for a in albums]
+    assert all(isinstance(c, list) and c for c in credits)
+    assert any(len(c) > 1 for c in credits)
+    genres = [ast.literal_eval(a["artist_genres"]) for a in artists]
+    empty_rate = sum(g == [] for g in genres) / len(genres)
+    assert 0.6 < empty_rate < 0.8
+    for artist, listed in zip(artists, genres, strict=True):
+        columns = [artist[f"genre_{i}"] for i in range(7)]
+        assert columns[: len(listed)] == listed
+        assert not any(columns[len(listed) :])
+
+
+def test_names_include_accents_cjk_emoji_and_commas(albums, artists):
+    """Track and artist names carry accents, CJK characters and emoji; some artist names hold a
+    comma, like 'Emerson, Lake & Palmer'."""
+    text = " ".join(a["track_name"] for a in albums) + " ".join(a["name"] for a in artists)
+    assert re.search(r"[À-ÿ]", text)
+    assert re.search(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]", text)
+    assert re.search(r"[\U0001F300-\U0001FAFF]", text)
+    assert any("," in a["name"] for a in artists)
+
+
+def test_duplicate_track_ids_appear_in_albums_and_tracks(albums, tracks):
+    """Some track ids repeat in the albums file and in the tracks file, as in the real data."""
+    album_dupes = len(albums) - len({a["track_id"] for a in albums})
+    track_dupes = len(tracks) - len({t["id"] for t in tracks})
+    assert 0 < album_dupes < 0.01 * len(albums)
+    assert 0 < track_dupes < 0.01 * len(tracks)
+
+
+def test_some_album_rows_lack_an_artist_or_a_popularity_row(albums, artists, tracks):
+    """A small share of album rows name an artist with no artist row or a track with no tracks
+    row: the job's inner joins drop them, well within the default 10% join-loss gate."""
+    artist_ids = {a["id"] for a in artists}
+    track_ids = {t["id"] for t in tracks}
+    no_artist = sum(a["artist_id"] not in artist_ids for a in albums) / len(albums)
+    no_track = sum(a["track_id"] not in track_ids for a in albums) / len(albums)
+    assert 0 < no_artist < 0.04
+    assert 0 < no_track < 0.02
+
+
+def is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def test_numeric_columns_occasionally_hold_junk(albums, artists, tracks, features):
+    """A few rows of every file hold text in a numeric column, well within the 5% quarantine
+    gate."""
+    numeric = {
+        "albums": (albums, ("track_number", "duration_ms", "total_tracks", "album_popularity")),
+        "artists": (artists, ("followers", "artist_popularity")),
+        "tracks": (tracks, ("track_popularity",)),
+        "features": (features, ("danceability", "loudness", "tempo", "duration_ms")),
+    }
+    for name, (rows, columns) in numeric.items():
+        junk = sum(any(not is_number(r[c]) for c in columns) for r in rows)
+        assert 0 < junk < 0.02 * len(rows), name
+
+
+def test_same_seed_gives_the_same_bytes_and_another_seed_differs(tmp_path):
+    """Output is deterministic for a seed, and the seed matters."""
+    first, second, other = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    generate(first, 1500, seed=11)
+    generate(second, 1500, seed=11)
+    generate(other, 1500, seed=12)
+    for path in first.iterdir():
+        assert path.read_bytes() == (second / path.name).read_bytes(), path.name
+        assert path.read_bytes() != (other / path.name).read_bytes(), path.name
+
+
+def test_committed_sample_is_reproduced_by_the_generator_and_small(tmp_path):
+    """data/sample/ is exactly what the generator makes for the documented rows and seed, and
+    stays under 2 MB."""
+    summary = generate(tmp_path, SAMPLE_ALBUM_ROWS, DEFAULT_SEED)
+    committed = sorted(p.name for p in SAMPLE_DIR.glob("*.csv"))
+    assert committed == sorted(f.file_name for f in summary.files)
+    for name in committed:
+        assert (SAMPLE_DIR / name).read_bytes() == (tmp_path / name).read_bytes(), name
+    assert sum((SAMPLE_DIR / n).stat().st_size for n in committed) < 2_000_000
+
+
+def test_summary_counts_rows_and_bytes(tmp_path):
+    """The summary reports each file's data rows (header excluded) and its size on disk."""
+    summary = generate(tmp_path, 300, seed=1)
+    for stats in summary.files:
+        path = tmp_path / stats.file_name
+        assert stats.bytes == path.stat().st_size
+        assert stats.rows == len(read_rows(path))
+    assert summary.total_bytes == sum(f.bytes for f in summary.files)
+
+
+def test_rejects_a_non_positive_row_count(tmp_path):
+    """Asking for zero album rows is an error that names the argument."""
+    with pytest.raises(ValueError, match="album_rows"):
+        generate(tmp_path, 0)
