@@ -1,0 +1,339 @@
+"""Typed per-stack configuration, validated before any resource is declared.
+
+The loader is pure: it takes the raw values (a mapping, or anything with a ``get(key)`` such as
+``pulumi.Config``) and returns a frozen :class:`StackConfig`, or raises :class:`ConfigError`
+naming the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Protocol, TypeVar
+
+import spotify_contract
+
+NAMESPACE: Final = "spotify-pipeline"
+"""The Pulumi project name, used as the config namespace (``spotify-pipeline:<key>``)."""
+
+GLUE_VERSIONS: Final = ("5.0",)
+"""The job script is proven on Spark 3.5 (Glue 5.0) only."""
+
+WORKER_TYPES: Final = ("G.1X", "G.2X", "G.4X", "G.8X")
+
+MIN_BYTES_SCANNED_CUTOFF: Final = 10 * 1024 * 1024
+"""Athena's own lower bound for a workgroup's bytes-scanned cutoff (10 MB)."""
+
+PROD_ENVIRONMENT: Final = "prod"
+
+_ENVIRONMENT_RE: Final = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+_MAX_ENVIRONMENT_LENGTH: Final = 20
+_REVIEW_STACK_RE: Final = re.compile(r"^pr-[0-9]+$")
+# Glue cron: cron(Minutes Hours Day-of-month Month Day-of-week Year), six fields.
+_GLUE_CRON_RE: Final = re.compile(r"^cron\(\s*(\S+\s+){5}\S+\s*\)$")
+_QUICKSIGHT_PRINCIPAL_RE: Final = re.compile(
+    r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:[0-9]{12}:(user|group|namespace)/\S+$"
+)
+
+KNOWN_KEYS: Final = frozenset(
+    {
+        "environment",
+        "glueVersion",
+        "workerType",
+        "numberOfWorkers",
+        "timeoutMinutes",
+        "maxRetries",
+        "flexExecution",
+        "schedule",
+        "athenaBytesScannedCutoff",
+        "athenaResultsRetentionDays",
+        "tempRetentionDays",
+        "noncurrentVersionRetentionDays",
+        "customerManagedKey",
+        "quicksightEnabled",
+        "quicksightPrincipals",
+        "protectData",
+        "forceDestroy",
+        "uploadSampleData",
+        "gateMinRows",
+        "gateMaxQuarantineRate",
+        "gateMaxJoinLossRate",
+    }
+)
+
+
+class ConfigError(ValueError):
+    """A stack config value is missing, malformed or out of range."""
+
+
+class ConfigGetter(Protocol):
+    """Anything that answers ``get(key)`` with the raw value or None, e.g. ``pulumi.Config``."""
+
+    def get(self, key: str, /) -> Any: ...
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Everything that varies between stacks, validated."""
+
+    stack: str
+    """The Pulumi stack name (dev, prod, pr-123, ...)."""
+    environment: str
+    """Name suffix for every physical name; lowercase letters, digits, hyphens, <= 20 chars."""
+    glue_version: str = "5.0"
+    worker_type: str = "G.1X"
+    number_of_workers: int = 3
+    timeout_minutes: int = 30
+    max_retries: int = 1
+    flex_execution: bool = False
+    """Run the job in Glue's FLEX execution class (cheaper, may start later)."""
+    schedule: str | None = None
+    """Glue cron expression for the workflow's start trigger; on-demand when None."""
+    athena_bytes_scanned_cutoff: int = 1024 * 1024 * 1024
+    athena_results_retention_days: int = 30
+    temp_retention_days: int = 7
+    noncurrent_version_retention_days: int = 30
+    customer_managed_key: bool = False
+    """Encrypt buckets, Glue and Athena with one KMS key of the stack instead of AWS keys."""
+    quicksight_enabled: bool = False
+    quicksight_principals: tuple[str, ...] = ()
+    """QuickSight user or group ARNs given access to the data source."""
+    protect_data: bool = False
+    """Protect data buckets and the database from deletion (default on in prod)."""
+    force_destroy: bool = False
+    """Let ``pulumi destroy`` empty buckets first (ephemeral stacks)."""
+    upload_sample_data: bool = False
+    """Upload data/sample/*.csv to the staging prefix."""
+    gate: spotify_contract.GateThresholds = spotify_contract.DEFAULT_GATE
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == PROD_ENVIRONMENT
+
+
+def is_review_stack(stack: str) -> bool:
+    """Pull-request review stacks are named ``pr-<number>`` and are ephemeral."""
+    return _REVIEW_STACK_RE.fullmatch(stack) is not None
+
+
+def _key(key: str) -> str:
+    return f"{NAMESPACE}:{key}"
+
+
+def _reject(key: str, value: object, allowed: str) -> ConfigError:
+    return ConfigError(f"{_key(key)} = {value!r} is not allowed; {allowed}")
+
+
+_T = TypeVar("_T")
+
+
+class _Reader:
+    """Reads one raw value per key and turns it into a typed one, or a ConfigError."""
+
+    def __init__(self, source: Mapping[str, Any] | ConfigGetter) -> None:
+        self._source = source
+
+    def raw(self, key: str) -> Any:
+        value = self._source.get(key)
+        # Pulumi passes unset structured values as None and set ones as strings.
+        if isinstance(value, str) and value.strip() == "":
+            return None
+        return value
+
+    def _parse(self, key: str, default: _T, parse: Callable[[Any], _T]) -> _T:
+        value = self.raw(key)
+        return default if value is None else parse(value)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        def parse(value: Any) -> bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("true", "false"):
+                return text == "true"
+            raise _reject(key, value, "use true or false")
+
+        return self._parse(key, default, parse)
+
+    def integer(self, key: str, default: int, low: int, high: int | None = None) -> int:
+        allowed = f"use a whole number >= {low}" if high is None else f"use {low}..{high}"
+
+        def parse(value: Any) -> int:
+            if isinstance(value, bool):
+                raise _reject(key, value, allowed)
+            if isinstance(value, int):
+                number = value
+            else:
+                text = str(value).strip()
+                if not re.fullmatch(r"[+-]?[0-9]+", text):
+                    raise _reject(key, value, allowed)
+                number = int(text)
+            if number < low or (high is not None and number > high):
+                raise _reject(key, value, allowed)
+            return number
+
+        return self._parse(key, default, parse)
+
+    def rate(self, key: str, default: float) -> float:
+        allowed = "use a number from 0 to 1, e.g. 0.05"
+
+        def parse(value: Any) -> float:
+            if isinstance(value, bool):
+                raise _reject(key, value, allowed)
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise _reject(key, value, allowed) from None
+            if not 0.0 <= number <= 1.0:
+                raise _reject(key, value, allowed)
+            return number
+
+        return self._parse(key, default, parse)
+
+    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+        def parse(value: Any) -> str:
+            text = str(value).strip()
+            if text not in choices:
+                raise _reject(key, value, f"use one of {', '.join(choices)}")
+            return text
+
+        return self._parse(key, default, parse)
+
+    def string_list(self, key: str) -> tuple[str, ...]:
+        allowed = 'use a list of strings, e.g. ["arn:aws:quicksight:..."]'
+
+        def parse(value: Any) -> tuple[str, ...]:
+            items: Any = value
+            if isinstance(value, str):
+                try:
+                    items = json.loads(value)
+                except json.JSONDecodeError:
+                    raise _reject(key, value, allowed) from None
+            if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+                raise _reject(key, value, allowed)
+            return tuple(items)
+
+        return self._parse(key, (), parse)
+
+
+def _environment(reader: _Reader, stack: str) -> str:
+    value = reader.raw("environment")
+    environment = stack if value is None else str(value)
+    allowed = (
+        f"use lowercase letters, digits and inner hyphens, at most {_MAX_ENVIRONMENT_LENGTH}"
+        " characters"
+    )
+    if value is None:
+        allowed += f" (it defaults to the stack name {stack!r}; set {_key('environment')})"
+    if len(environment) > _MAX_ENVIRONMENT_LENGTH or not _ENVIRONMENT_RE.fullmatch(environment):
+        raise _reject("environment", environment, allowed)
+    return environment
+
+
+def _schedule(reader: _Reader) -> str | None:
+    value = reader.raw("schedule")
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not _GLUE_CRON_RE.fullmatch(text):
+        raise _reject(
+            "schedule",
+            value,
+            "use a Glue cron expression with six fields, e.g. cron(0 6 * * ? *)",
+        )
+    return text
+
+
+def _principals(reader: _Reader, enabled: bool) -> tuple[str, ...]:
+    principals = reader.string_list("quicksightPrincipals")
+    for principal in principals:
+        if not _QUICKSIGHT_PRINCIPAL_RE.fullmatch(principal):
+            raise _reject(
+                "quicksightPrincipals",
+                principal,
+                "use QuickSight user or group ARNs, e.g."
+                " arn:aws:quicksight:us-east-1:123456789012:group/default/analysts",
+            )
+    if enabled and not principals:
+        raise ConfigError(
+            f"{_key('quicksightEnabled')} is true but {_key('quicksightPrincipals')} is empty;"
+            " list at least one QuickSight user or group ARN that may use the data source"
+        )
+    return principals
+
+
+def load_stack_config(
+    stack: str,
+    source: Mapping[str, Any] | ConfigGetter,
+    present_keys: Collection[str] | None = None,
+) -> StackConfig:
+    """Validate every key and build the stack's config.
+
+    ``source`` maps bare key names (``workerType``) to raw values: strings as Pulumi passes
+    them, or already-typed values. ``present_keys`` lists the keys that are set (a mapping's
+    own keys when omitted), so a misspelt key is an error instead of silently ignored.
+    """
+    keys = (
+        present_keys
+        if present_keys is not None
+        else (source.keys() if isinstance(source, Mapping) else ())
+    )
+    unknown = sorted(set(keys) - KNOWN_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"unknown config key(s) {', '.join(_key(k) for k in unknown)}; "
+            f"known keys are {', '.join(sorted(KNOWN_KEYS))}"
+        )
+
+    reader = _Reader(source)
+    environment = _environment(reader, stack)
+    review = is_review_stack(stack)
+    default = StackConfig(stack=stack, environment=environment)
+    gate = spotify_contract.DEFAULT_GATE
+
+    protect_data = reader.boolean("protectData", environment == PROD_ENVIRONMENT)
+    force_destroy = reader.boolean("forceDestroy", review)
+    if protect_data and force_destroy:
+        raise ConfigError(
+            f"{_key('protectData')} and {_key('forceDestroy')} are both true; a protected"
+            " stack keeps its data, so set forceDestroy false (or protectData false for an"
+            " ephemeral stack)"
+        )
+    quicksight_enabled = reader.boolean("quicksightEnabled", default.quicksight_enabled)
+
+    return StackConfig(
+        stack=stack,
+        environment=environment,
+        glue_version=reader.choice("glueVersion", default.glue_version, GLUE_VERSIONS),
+        worker_type=reader.choice("workerType", default.worker_type, WORKER_TYPES),
+        number_of_workers=reader.integer("numberOfWorkers", default.number_of_workers, 2),
+        timeout_minutes=reader.integer("timeoutMinutes", default.timeout_minutes, 1, 2880),
+        max_retries=reader.integer("maxRetries", default.max_retries, 0, 10),
+        flex_execution=reader.boolean("flexExecution", default.flex_execution),
+        schedule=_schedule(reader),
+        athena_bytes_scanned_cutoff=reader.integer(
+            "athenaBytesScannedCutoff",
+            default.athena_bytes_scanned_cutoff,
+            MIN_BYTES_SCANNED_CUTOFF,
+        ),
+        athena_results_retention_days=reader.integer(
+            "athenaResultsRetentionDays", default.athena_results_retention_days, 1
+        ),
+        temp_retention_days=reader.integer("tempRetentionDays", default.temp_retention_days, 1),
+        noncurrent_version_retention_days=reader.integer(
+            "noncurrentVersionRetentionDays", default.noncurrent_version_retention_days, 1
+        ),
+        customer_managed_key=reader.boolean("customerManagedKey", default.customer_managed_key),
+        quicksight_enabled=quicksight_enabled,
+        quicksight_principals=_principals(reader, quicksight_enabled),
+        protect_data=protect_data,
+        force_destroy=force_destroy,
+        upload_sample_data=reader.boolean("uploadSampleData", review),
+        gate=spotify_contract.GateThresholds(
+            min_rows=reader.integer("gateMinRows", gate.min_rows, 1),
+            max_quarantine_rate=reader.rate("gateMaxQuarantineRate", gate.max_quarantine_rate),
+            max_join_loss_rate=reader.rate("gateMaxJoinLossRate", gate.max_join_loss_rate),
+        ),
+    )
