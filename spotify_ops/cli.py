@@ -16,3 +16,7 @@ app = typer.Typer(
 from spotify_ops.generate import generate_command  # noqa: E402
 
 app.command("generate")(generate_command)
+
+from spotify_ops.stacks import stack_config_command  # noqa: E402
+
+app.command("stack-config")(stack_config_command)

@@ -1,0 +1,280 @@
+"""`spotify-ops stack-config`: the config file of a new environment or pull-request review stack.
+
+A new stack starts from a base stack's config (``Pulumi.dev.yaml`` by default) and changes only
+the keys its kind requires, so environments differ by config alone:
+
+- review stacks ``pr-<number>`` are ephemeral: force-destroy, sample data, short retention,
+  the smallest job, no customer-managed key (its deletion waits 7-30 days), no QuickSight,
+  no schedule;
+- ``prod`` keeps its data: protectData on, forceDestroy and sample data off;
+- any other environment (``staging``, ``perf``...) is a long-lived copy of the base without
+  sample data.
+
+The result is validated by the program's own config loader before it is printed or written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+import typer
+import yaml  # type: ignore[import-untyped]
+
+from infra.config import NAMESPACE, ConfigError, load_stack_config
+
+MAX_STACK_NAME_LENGTH: Final = 20
+"""The stack name is the default environment, which prefixes every physical resource name."""
+
+_STACK_NAME_RE: Final = re.compile(r"^[a-z](?:[a-z0-9-]*[a-z0-9])?$")
+_REVIEW_RE: Final = re.compile(r"^pr-([1-9][0-9]*)$")
+DEFAULT_BASE: Final = "dev"
+
+NAMING_RULES: Final = (
+    "stack names start with a lowercase letter, then lowercase letters, digits and inner "
+    f"hyphens, at most {MAX_STACK_NAME_LENGTH} characters; names starting with 'pr-' are "
+    "review stacks and must be pr-<pull request number>, e.g. pr-42"
+)
+
+
+class StackNameError(ValueError):
+    """A stack name breaks the naming rules."""
+
+
+class StackConfigError(ValueError):
+    """The base config cannot be read or the new config is not valid."""
+
+
+class StackKind(StrEnum):
+    REVIEW = "review"
+    PROD = "prod"
+    ENVIRONMENT = "environment"
+
+
+def stack_kind(name: str) -> StackKind:
+    """Validate ``name`` against the naming rules and say what kind of stack it is."""
+    if len(name) > MAX_STACK_NAME_LENGTH:
+        raise StackNameError(
+            f"stack name {name!r} is {len(name)} characters; the limit is "
+            f"{MAX_STACK_NAME_LENGTH} because the name prefixes every AWS resource name "
+            f"({NAMING_RULES})"
+        )
+    if name.startswith("pr-"):
+        if not _REVIEW_RE.fullmatch(name):
+            raise StackNameError(
+                f"stack name {name!r} starts with 'pr-', which is reserved for review stacks: "
+                "use pr-<pull request number> with no leading zeros, e.g. pr-42"
+            )
+        return StackKind.REVIEW
+    if not _STACK_NAME_RE.fullmatch(name):
+        raise StackNameError(f"stack name {name!r} is not allowed: {NAMING_RULES}")
+    if name == "prod":
+        return StackKind.PROD
+    return StackKind.ENVIRONMENT
+
+
+def review_stack_name(pull_request: int) -> str:
+    if pull_request < 1:
+        raise StackNameError(f"pull request number {pull_request} must be 1 or more")
+    return f"pr-{pull_request}"
+
+
+REVIEW_SETTINGS: Final[Mapping[str, Any]] = {
+    "forceDestroy": True,
+    "uploadSampleData": True,
+    "protectData": False,
+    "customerManagedKey": False,
+    "quicksightEnabled": False,
+    "workerType": "G.1X",
+    "numberOfWorkers": 2,
+    "athenaResultsRetentionDays": 1,
+    "tempRetentionDays": 1,
+    "noncurrentVersionRetentionDays": 1,
+}
+REVIEW_REMOVED: Final = ("schedule", "quicksightPrincipals")
+"""Review stacks run on demand (verify --run) and have no dashboards."""
+
+PROD_SETTINGS: Final[Mapping[str, Any]] = {
+    "protectData": True,
+    "forceDestroy": False,
+    "uploadSampleData": False,
+}
+ENVIRONMENT_SETTINGS: Final[Mapping[str, Any]] = {
+    "forceDestroy": False,
+    "uploadSampleData": False,
+}
+
+
+@dataclass(frozen=True)
+class StackConfigFile:
+    stack: str
+    kind: StackKind
+    base: str
+    config: dict[str, Any]
+    """Fully qualified keys (``aws:region``, ``spotify-pipeline:forceDestroy``) to values."""
+    changed: tuple[str, ...]
+    """Qualified keys whose value differs from the base (added, changed or removed)."""
+    skipped_secrets: tuple[str, ...]
+    """Secret keys of the base that cannot be copied (they are encrypted per stack)."""
+
+    def render(self) -> str:
+        header = (
+            f"# {self.kind} stack {self.stack}: made by `spotify-ops stack-config {self.stack}` "
+            f"from Pulumi.{self.base}.yaml\n"
+        )
+        if self.skipped_secrets:
+            header += (
+                "# secrets not copied; set them with `pulumi config set --secret`: "
+                + ", ".join(self.skipped_secrets)
+                + "\n"
+            )
+        body: str = yaml.safe_dump({"config": self.config}, sort_keys=False)
+        return header + body
+
+
+def _qualified(key: str) -> str:
+    return f"{NAMESPACE}:{key}"
+
+
+def read_base_config(project_dir: Path, base: str) -> dict[str, Any]:
+    path = project_dir / f"Pulumi.{base}.yaml"
+    if not path.is_file():
+        raise StackConfigError(
+            f"base stack file {path.name} not found in {project_dir}; pass --base with an "
+            "existing stack (e.g. dev) or --project-dir with the folder holding Pulumi.yaml"
+        )
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise StackConfigError(f"{path.name} is not valid YAML: {error}") from None
+    config = document.get("config", {}) if isinstance(document, Mapping) else None
+    if not isinstance(config, Mapping):
+        raise StackConfigError(f"{path.name} has no 'config:' mapping")
+    return dict(config)
+
+
+def build_stack_config(
+    stack: str,
+    base_config: Mapping[str, Any],
+    base: str = DEFAULT_BASE,
+    protect: bool | None = None,
+) -> StackConfigFile:
+    """The config of ``stack``: ``base_config`` with the settings its kind requires.
+
+    ``protect`` turns protectData on or off for a plain environment (review stacks are never
+    protected and prod always is).
+    """
+    kind = stack_kind(stack)
+    if stack == base:
+        raise StackConfigError(f"stack {stack!r} cannot be its own base; pass --base")
+    if protect is not None and kind is not StackKind.ENVIRONMENT:
+        raise StackConfigError(
+            f"--protect/--no-protect only applies to plain environments; {kind} stacks are "
+            + ("always protected" if kind is StackKind.PROD else "never protected")
+        )
+
+    skipped = tuple(
+        key
+        for key, value in base_config.items()
+        if isinstance(value, Mapping) and "secure" in value
+    )
+    config = {k: v for k, v in base_config.items() if k not in skipped}
+
+    settings: dict[str, Any] = {"environment": stack}
+    removed: tuple[str, ...] = ()
+    if kind is StackKind.REVIEW:
+        settings |= REVIEW_SETTINGS
+        removed = REVIEW_REMOVED
+    elif kind is StackKind.PROD:
+        settings |= PROD_SETTINGS
+    else:
+        settings |= ENVIRONMENT_SETTINGS
+        if protect is not None:
+            settings["protectData"] = protect
+
+    for key in removed:
+        config.pop(_qualified(key), None)
+    for key, value in settings.items():
+        config[_qualified(key)] = value
+
+    changed = tuple(
+        key
+        for key in dict.fromkeys([*base_config, *config])
+        if key not in skipped and base_config.get(key) != config.get(key)
+    )
+    _validate(stack, config)
+    return StackConfigFile(stack, kind, base, config, changed, skipped)
+
+
+def _validate(stack: str, config: Mapping[str, Any]) -> None:
+    prefix = f"{NAMESPACE}:"
+    values = {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)}
+    try:
+        load_stack_config(stack, values)
+    except ConfigError as error:
+        raise StackConfigError(f"the config for {stack} would not deploy: {error}") from None
+
+
+def find_project_dir(start: Path) -> Path:
+    for folder in (start, *start.parents):
+        if (folder / "Pulumi.yaml").is_file():
+            return folder
+    raise StackConfigError(
+        f"no Pulumi.yaml in {start} or above; run from the project or pass --project-dir"
+    )
+
+
+def write_stack_config(project_dir: Path, file: StackConfigFile, force: bool = False) -> Path:
+    path = project_dir / f"Pulumi.{file.stack}.yaml"
+    if path.exists() and not force:
+        raise StackConfigError(
+            f"{path.name} already exists; edit it with `pulumi config set`, or pass --force "
+            "to replace it"
+        )
+    path.write_text(file.render(), encoding="utf-8")
+    return path
+
+
+def stack_config_command(
+    stack: Annotated[str, typer.Argument(help="New stack: an environment name or pr-<number>.")],
+    base: Annotated[
+        str, typer.Option(help="Stack whose Pulumi.<base>.yaml the new config starts from.")
+    ] = DEFAULT_BASE,
+    protect: Annotated[
+        bool | None,
+        typer.Option(
+            "--protect/--no-protect",
+            help="Plain environments only: protect the data buckets and database.",
+        ),
+    ] = None,
+    write: Annotated[
+        bool, typer.Option("--write", help="Write Pulumi.<stack>.yaml instead of printing it.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --write: replace an existing file.")
+    ] = False,
+    project_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder holding Pulumi.yaml (default: found from the current one)."),
+    ] = None,
+) -> None:
+    """Print or write the config of a new environment or pull-request review stack."""
+    try:
+        folder = project_dir if project_dir is not None else find_project_dir(Path.cwd())
+        file = build_stack_config(stack, read_base_config(folder, base), base, protect)
+        if write:
+            path = write_stack_config(folder, file, force)
+    except (StackNameError, StackConfigError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from None
+    if not write:
+        typer.echo(file.render(), nl=False)
+        return
+    typer.echo(f"wrote {path.name} ({file.kind} stack, from Pulumi.{base}.yaml)")
+    typer.echo(f"differs from {base} in: {', '.join(file.changed) or 'nothing'}")
+    for key in file.skipped_secrets:
+        typer.echo(f"not copied (secret): {key}; run `pulumi config set --secret {key} ...`")

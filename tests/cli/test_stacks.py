@@ -1,0 +1,227 @@
+"""`spotify-ops stack-config` makes valid configs for new environments and review stacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml  # type: ignore[import-untyped]
+from typer.testing import CliRunner
+
+from infra.config import load_stack_config
+from spotify_ops.cli import app
+from spotify_ops.stacks import (
+    StackConfigError,
+    StackKind,
+    StackNameError,
+    build_stack_config,
+    read_base_config,
+    review_stack_name,
+    stack_kind,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEV_BASE = {
+    "aws:region": "eu-west-1",
+    "spotify-pipeline:uploadSampleData": True,
+    "spotify-pipeline:schedule": "cron(0 6 * * ? *)",
+    "spotify-pipeline:quicksightEnabled": True,
+    "spotify-pipeline:quicksightPrincipals": [
+        "arn:aws:quicksight:eu-west-1:123456789012:group/default/analysts"
+    ],
+    "spotify-pipeline:customerManagedKey": True,
+    "spotify-pipeline:numberOfWorkers": 4,
+}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "Pulumi.yaml").write_text("name: spotify-pipeline\n", encoding="utf-8")
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        yaml.safe_dump({"config": DEV_BASE}), encoding="utf-8"
+    )
+    return tmp_path
+
+
+def _pipeline_keys(config: dict[str, object]) -> dict[str, object]:
+    prefix = "spotify-pipeline:"
+    return {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)}
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("pr-1", StackKind.REVIEW),
+        ("pr-123456", StackKind.REVIEW),
+        ("prod", StackKind.PROD),
+        ("dev", StackKind.ENVIRONMENT),
+        ("staging", StackKind.ENVIRONMENT),
+        ("perf-2", StackKind.ENVIRONMENT),
+        ("production", StackKind.ENVIRONMENT),
+    ],
+)
+def test_valid_names_have_a_kind(name: str, kind: StackKind):
+    """Review stacks are pr-<number>, prod is prod, anything else valid is an environment."""
+    assert stack_kind(name) is kind
+
+
+@pytest.mark.parametrize(
+    ("name", "rule"),
+    [
+        ("pr-", "reserved for review stacks"),
+        ("pr-042", "no leading zeros"),
+        ("pr-0", "no leading zeros"),
+        ("pr-12a", "reserved for review stacks"),
+        ("pr-feature", "reserved for review stacks"),
+        ("Staging", "lowercase letter"),
+        ("2024", "start with a lowercase letter"),
+        ("dev-", "inner hyphens"),
+        ("dev_eu", "inner hyphens"),
+        ("", "lowercase letter"),
+        ("a-very-long-environment", "limit is 20"),
+    ],
+)
+def test_bad_names_are_rejected_naming_the_rule(name: str, rule: str):
+    """A bad stack name fails with the rule it breaks."""
+    with pytest.raises(StackNameError, match=rule):
+        stack_kind(name)
+
+
+def test_review_stack_name_comes_from_the_pull_request_number():
+    """PR 42's review stack is pr-42; there is no PR 0."""
+    assert review_stack_name(42) == "pr-42"
+    with pytest.raises(StackNameError, match="1 or more"):
+        review_stack_name(0)
+
+
+def test_review_stack_is_ephemeral_and_loads_sample_data():
+    """A review stack force-destroys, uploads sample data, is unprotected, has no CMK,
+    QuickSight or schedule, and keeps the base's region."""
+    file = build_stack_config("pr-42", DEV_BASE)
+    keys = _pipeline_keys(file.config)
+    assert file.kind is StackKind.REVIEW
+    assert file.config["aws:region"] == "eu-west-1"
+    assert keys["environment"] == "pr-42"
+    assert keys["forceDestroy"] is True
+    assert keys["uploadSampleData"] is True
+    assert keys["protectData"] is False
+    assert keys["customerManagedKey"] is False
+    assert keys["quicksightEnabled"] is False
+    assert "schedule" not in keys
+    assert "quicksightPrincipals" not in keys
+    assert keys["numberOfWorkers"] == 2
+
+    loaded = load_stack_config("pr-42", keys)
+    assert loaded.force_destroy
+    assert loaded.upload_sample_data
+    assert not loaded.protect_data
+
+
+def test_prod_config_protects_data_and_never_force_destroys():
+    """prod made from dev turns protection on and sample data and force-destroy off."""
+    file = build_stack_config("prod", DEV_BASE)
+    loaded = load_stack_config("prod", _pipeline_keys(file.config))
+    assert loaded.protect_data is True
+    assert loaded.force_destroy is False
+    assert loaded.upload_sample_data is False
+
+
+def test_plain_environment_copies_the_base_and_drops_sample_data():
+    """A new long-lived environment keeps the base's sizing and schedule, without sample data,
+    and is protected only on request."""
+    file = build_stack_config("staging", DEV_BASE)
+    keys = _pipeline_keys(file.config)
+    assert keys["numberOfWorkers"] == 4
+    assert keys["schedule"] == "cron(0 6 * * ? *)"
+    assert keys["uploadSampleData"] is False
+    assert load_stack_config("staging", keys).protect_data is False
+    protected = build_stack_config("staging", DEV_BASE, protect=True)
+    assert load_stack_config("staging", _pipeline_keys(protected.config)).protect_data is True
+
+
+def test_changed_keys_list_every_difference_from_the_base():
+    """The summary names exactly the keys that differ from the base, removed ones included."""
+    file = build_stack_config("pr-7", DEV_BASE)
+    differing = {
+        key for key in {*DEV_BASE, *file.config} if DEV_BASE.get(key) != file.config.get(key)
+    }
+    assert set(file.changed) == differing
+    assert "spotify-pipeline:schedule" in file.changed
+    assert "aws:region" not in file.changed
+
+
+def test_secrets_of_the_base_are_reported_not_copied():
+    """A secret is encrypted for its own stack, so it is listed for the operator to set."""
+    base = {**DEV_BASE, "aws:secretKey": {"secure": "v1:abc"}}
+    file = build_stack_config("pr-3", base)
+    assert "aws:secretKey" not in file.config
+    assert file.skipped_secrets == ("aws:secretKey",)
+    assert "pulumi config set --secret" in file.render()
+
+
+def test_protect_flag_is_refused_for_review_and_prod():
+    """Protection is fixed for review stacks (never) and prod (always)."""
+    with pytest.raises(StackConfigError, match="never protected"):
+        build_stack_config("pr-1", DEV_BASE, protect=True)
+    with pytest.raises(StackConfigError, match="always protected"):
+        build_stack_config("prod", DEV_BASE, protect=False)
+
+
+def test_a_base_that_would_not_deploy_is_refused():
+    """A base value the program rejects is reported with the program's own message."""
+    with pytest.raises(StackConfigError, match=r"would not deploy.*timeoutMinutes"):
+        build_stack_config("pr-5", {**DEV_BASE, "spotify-pipeline:timeoutMinutes": 0})
+    with pytest.raises(StackConfigError, match="timeoutMinutes"):
+        build_stack_config("staging", {**DEV_BASE, "spotify-pipeline:timeoutMinutes": 0})
+
+
+def test_missing_base_file_names_the_fix(tmp_path: Path):
+    """Without the base stack file the error says which file and how to point elsewhere."""
+    with pytest.raises(StackConfigError, match=r"Pulumi\.qa\.yaml not found.*--base"):
+        read_base_config(tmp_path, "qa")
+
+
+def test_cli_prints_a_review_config(project: Path):
+    """The printed file is YAML with the config the program accepts."""
+    result = CliRunner().invoke(app, ["stack-config", "pr-42", "--project-dir", str(project)])
+    assert result.exit_code == 0, result.output
+    document = yaml.safe_load(result.stdout)
+    keys = _pipeline_keys(document["config"])
+    assert keys["forceDestroy"] is True
+    assert load_stack_config("pr-42", keys).environment == "pr-42"
+
+
+def test_cli_writes_once_and_refuses_to_overwrite(project: Path):
+    """--write creates Pulumi.<stack>.yaml; a second --write needs --force."""
+    args = ["stack-config", "pr-9", "--write", "--project-dir", str(project)]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    written = project / "Pulumi.pr-9.yaml"
+    assert (
+        yaml.safe_load(written.read_text(encoding="utf-8"))["config"][
+            "spotify-pipeline:environment"
+        ]
+        == "pr-9"
+    )
+    assert "spotify-pipeline:forceDestroy" in first.stdout
+
+    second = CliRunner().invoke(app, args)
+    assert second.exit_code == 2
+    assert "already exists" in second.stderr
+    assert CliRunner().invoke(app, [*args, "--force"]).exit_code == 0
+
+
+def test_cli_bad_name_exits_2_with_the_rule(project: Path):
+    """A bad name is a usage error naming the rule, and nothing is written."""
+    result = CliRunner().invoke(
+        app, ["stack-config", "PR-1", "--write", "--project-dir", str(project)]
+    )
+    assert result.exit_code == 2
+    assert "lowercase letter" in result.stderr
+    assert not list(project.glob("Pulumi.PR*"))
+
+
+def test_committed_dev_config_makes_a_deployable_review_stack():
+    """The repository's own Pulumi.dev.yaml is a valid base for a review stack."""
+    file = build_stack_config("pr-1", read_base_config(REPO_ROOT, "dev"))
+    assert load_stack_config("pr-1", _pipeline_keys(file.config)).force_destroy is True
