@@ -20,3 +20,7 @@ app.command("generate")(generate_command)
 from spotify_ops.stacks import stack_config_command  # noqa: E402
 
 app.command("stack-config")(stack_config_command)
+
+from spotify_ops.verify import verify_command  # noqa: E402
+
+app.command("verify")(verify_command)

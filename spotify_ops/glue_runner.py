@@ -1,0 +1,226 @@
+"""Run the deployed pipeline: the Glue workflow, or the job and then the crawler, and wait."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from botocore.exceptions import ClientError
+
+from spotify_ops.polling import (
+    Clock,
+    Poller,
+    WaitTimeoutError,
+    call_with_throttle_retry,
+    error_code,
+    error_message,
+)
+
+JOB_DONE: Final = frozenset({"SUCCEEDED", "FAILED", "TIMEOUT", "ERROR", "STOPPED", "EXPIRED"})
+WORKFLOW_DONE: Final = frozenset({"COMPLETED", "STOPPED", "ERROR"})
+CRAWL_FAILED: Final = frozenset({"FAILED", "CANCELLED", "ERROR"})
+WORKFLOW_BAD_ACTIONS: Final = (
+    "FailedActions",
+    "TimeoutActions",
+    "StoppedActions",
+    "ErroredActions",
+)
+
+Progress = Callable[[str], None]
+
+
+class PipelineFailedError(Exception):
+    """A job run, crawl or workflow run ended badly; the message carries Glue's own reason."""
+
+
+class PipelineBusyError(Exception):
+    """Glue refused to start a run because one is already in progress."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    kind: str
+    """"workflow", "job" or "crawler"."""
+    name: str
+    run_id: str
+    state: str
+    detail: str = ""
+
+
+def _elapsed(clock: Clock, started: float) -> str:
+    seconds = int(clock.monotonic() - started)
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def run_job(glue: Any, job_name: str, poller: Poller, progress: Progress) -> RunOutcome:
+    """Start one job run and wait for its end; a run that did not succeed raises with
+    Glue's ErrorMessage."""
+    try:
+        run_id = str(
+            call_with_throttle_retry(lambda: glue.start_job_run(JobName=job_name), poller.clock)[
+                "JobRunId"
+            ]
+        )
+    except ClientError as exc:
+        if error_code(exc) == "ConcurrentRunsExceededException":
+            raise PipelineBusyError(
+                f"job {job_name} already has a run in progress ({error_message(exc)}); "
+                "wait for it to finish, then verify again (or verify without --run)"
+            ) from None
+        raise
+    started = poller.clock.monotonic()
+    state = "STARTING"
+
+    def probe() -> dict[str, Any] | None:
+        nonlocal state
+        job_run: dict[str, Any] = glue.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
+        state = str(job_run["JobRunState"])
+        progress(f"job {job_name}: {state}")
+        return job_run if state in JOB_DONE else None
+
+    try:
+        job_run = poller.wait(probe, lambda: f"job {job_name} run {run_id} still {state}")
+    except WaitTimeoutError as exc:
+        raise WaitTimeoutError(f"{exc}; the run goes on in Glue. Raise --timeout") from None
+    if state != "SUCCEEDED":
+        reason = job_run.get("ErrorMessage") or "Glue gave no error message"
+        raise PipelineFailedError(f"job {job_name} run {run_id} ended {state}: {reason}")
+    return RunOutcome("job", job_name, run_id, state, f"in {_elapsed(poller.clock, started)}")
+
+
+def _crawler(glue: Any, crawler_name: str) -> dict[str, Any]:
+    crawler: dict[str, Any] = glue.get_crawler(Name=crawler_name)["Crawler"]
+    return crawler
+
+
+def _wait_crawler_ready(
+    glue: Any, crawler_name: str, poller: Poller, progress: Progress, why: str
+) -> dict[str, Any]:
+    state = "RUNNING"
+
+    def probe() -> dict[str, Any] | None:
+        nonlocal state
+        crawler = _crawler(glue, crawler_name)
+        state = str(crawler["State"])
+        progress(f"crawler {crawler_name}: {state}{why}")
+        return crawler if state == "READY" else None
+
+    return poller.wait(probe, lambda: f"crawler {crawler_name} still {state}{why}")
+
+
+def run_crawler(glue: Any, crawler_name: str, poller: Poller, progress: Progress) -> RunOutcome:
+    """Start a crawl and wait for it. A crawl already running (a schedule, a colleague) may
+    have started before the job wrote, so it is waited for and then a fresh crawl starts."""
+
+    def start() -> None:
+        call_with_throttle_retry(lambda: glue.start_crawler(Name=crawler_name), poller.clock)
+
+    try:
+        start()
+    except ClientError as exc:
+        if error_code(exc) != "CrawlerRunningException":
+            raise
+        progress(f"crawler {crawler_name} is already running; waiting for it to finish")
+        try:
+            _wait_crawler_ready(glue, crawler_name, poller, progress, " (started elsewhere)")
+        except WaitTimeoutError as timeout:
+            raise WaitTimeoutError(
+                f"{timeout}; it was already running when verify tried to start it. "
+                "Wait for it (or stop it with `aws glue stop-crawler`), then verify again"
+            ) from None
+        start()
+    crawler = _wait_crawler_ready(glue, crawler_name, poller, progress, "")
+    last = crawler.get("LastCrawl", {})
+    status = str(last.get("Status", "SUCCEEDED"))
+    if status in CRAWL_FAILED:
+        reason = last.get("ErrorMessage") or "Glue gave no error message"
+        raise PipelineFailedError(f"crawler {crawler_name} crawl ended {status}: {reason}")
+    return RunOutcome("crawler", crawler_name, str(last.get("MessagePrefix", "")), status)
+
+
+def _workflow_failures(run: Mapping[str, Any]) -> list[str]:
+    """Glue's error messages from the nodes of a workflow run graph that did not succeed."""
+    failures = []
+    for node in run.get("Graph", {}).get("Nodes", []):
+        name = node.get("Name", "?")
+        for job_run in node.get("JobDetails", {}).get("JobRuns", []):
+            if job_run.get("JobRunState") not in (None, "SUCCEEDED", "RUNNING", "STARTING"):
+                reason = job_run.get("ErrorMessage") or "no error message"
+                state = job_run["JobRunState"]
+                failures.append(f"job {name} run {job_run.get('Id', '?')} ended {state}: {reason}")
+        for crawl in node.get("CrawlerDetails", {}).get("Crawls", []):
+            if crawl.get("State") in CRAWL_FAILED:
+                reason = crawl.get("ErrorMessage") or "no error message"
+                failures.append(f"crawler {name} crawl ended {crawl['State']}: {reason}")
+    return failures
+
+
+def run_workflow(glue: Any, workflow_name: str, poller: Poller, progress: Progress) -> RunOutcome:
+    """Start the workflow (job, then crawler on success) and wait. Glue marks a workflow run
+    COMPLETED even when an action failed, so the statistics decide."""
+    try:
+        run_id = str(
+            call_with_throttle_retry(
+                lambda: glue.start_workflow_run(Name=workflow_name), poller.clock
+            )["RunId"]
+        )
+    except ClientError as exc:
+        if error_code(exc) == "ConcurrentRunsExceededException":
+            raise PipelineBusyError(
+                f"workflow {workflow_name} already has a run in progress "
+                f"({error_message(exc)}); wait for it to finish, then verify again"
+            ) from None
+        raise
+    started = poller.clock.monotonic()
+    status = "RUNNING"
+
+    def probe() -> dict[str, Any] | None:
+        nonlocal status
+        run: dict[str, Any] = glue.get_workflow_run(Name=workflow_name, RunId=run_id)["Run"]
+        status = str(run["Status"])
+        stats = run.get("Statistics", {})
+        progress(
+            f"workflow {workflow_name}: {status}, {stats.get('SucceededActions', 0)}/"
+            f"{stats.get('TotalActions', '?')} actions succeeded"
+        )
+        return run if status in WORKFLOW_DONE else None
+
+    try:
+        run = poller.wait(probe, lambda: f"workflow {workflow_name} run {run_id} still {status}")
+    except WaitTimeoutError as exc:
+        raise WaitTimeoutError(f"{exc}; the run goes on in Glue. Raise --timeout") from None
+    stats = run.get("Statistics", {})
+    bad = {k: stats[k] for k in WORKFLOW_BAD_ACTIONS if stats.get(k)}
+    if status == "COMPLETED" and not bad:
+        done = (
+            f"{stats.get('SucceededActions', 0)} actions succeeded "
+            f"in {_elapsed(poller.clock, started)}"
+        )
+        return RunOutcome("workflow", workflow_name, run_id, status, done)
+    graph = glue.get_workflow_run(Name=workflow_name, RunId=run_id, IncludeGraph=True)["Run"]
+    reasons = _workflow_failures(graph) or [run.get("ErrorMessage") or "Glue gave no reason"]
+    counts = ", ".join(f"{v} {k.removesuffix('Actions').lower()}" for k, v in bad.items())
+    raise PipelineFailedError(
+        f"workflow {workflow_name} run {run_id} ended {status}"
+        + (f" ({counts})" if counts else "")
+        + ": "
+        + "; ".join(reasons)
+    )
+
+
+def run_pipeline(
+    glue: Any,
+    job_name: str,
+    crawler_name: str,
+    workflow_name: str,
+    use_workflow: bool,
+    poller: Poller,
+    progress: Progress,
+) -> list[RunOutcome]:
+    """The deployed pipeline once, end to end; every wait shares the poller's deadline."""
+    if use_workflow:
+        return [run_workflow(glue, workflow_name, poller, progress)]
+    job = run_job(glue, job_name, poller, progress)
+    crawl = run_crawler(glue, crawler_name, poller, progress)
+    return [job, crawl]

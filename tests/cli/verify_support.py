@@ -1,0 +1,266 @@
+"""Shared pieces for the verifier's tests: stack outputs, a driven clock, fake AWS settings,
+Athena result pages and Stubber sequences in the shapes AWS returns."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from botocore.response import StreamingBody
+from botocore.stub import ANY, Stubber
+from spotify_contract import (
+    QUARANTINE_PREFIX,
+    SUMMARY_KEY,
+    TABLE_NAME,
+    TABLE_PREFIX,
+    WAREHOUSE_COLUMNS,
+    RunSummary,
+    join_uri,
+)
+
+from infra.outputs import OutputKey
+from spotify_ops.checks import CHECKS_DIR, INSIGHT_PROBE, INSIGHTS_DIR, load_sql
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+WAREHOUSE = "spotify-dev-warehouse-1a2b"
+RESULTS = "spotify-dev-athena-results-1a2b"
+DATABASE = "spotify_dev"
+WORKGROUP = "spotify-dev"
+JOB = "spotify-dev-etl"
+CRAWLER = "spotify-dev-crawler"
+WORKFLOW = "spotify-dev-pipeline"
+
+ROW_COUNT_SQL = load_sql(CHECKS_DIR / "row_count.sql")
+KEYS_SQL = load_sql(CHECKS_DIR / "key_integrity.sql")
+INSIGHT_SQL = load_sql(INSIGHTS_DIR / f"{INSIGHT_PROBE}.sql")
+
+
+def outputs_dict(**overrides: Any) -> dict[str, Any]:
+    """What `pulumi stack output --json` prints for a deployed dev stack."""
+    warehouse = f"s3://{WAREHOUSE}"
+    base: dict[str, Any] = {
+        OutputKey.REGION.value: REGION,
+        OutputKey.STAGING_BUCKET.value: "spotify-dev-staging-1a2b",
+        OutputKey.STAGING_PREFIX.value: "spotify-2023/",
+        OutputKey.WAREHOUSE_BUCKET.value: WAREHOUSE,
+        OutputKey.TABLE_LOCATION.value: join_uri(warehouse, TABLE_PREFIX) + "/",
+        OutputKey.QUARANTINE_LOCATION.value: join_uri(warehouse, QUARANTINE_PREFIX) + "/",
+        OutputKey.RUN_SUMMARY_LOCATION.value: join_uri(warehouse, SUMMARY_KEY),
+        OutputKey.ASSETS_BUCKET.value: "spotify-dev-assets-1a2b",
+        OutputKey.RESULTS_LOCATION.value: f"s3://{RESULTS}/results/",
+        OutputKey.JOB_NAME.value: JOB,
+        OutputKey.CRAWLER_NAME.value: CRAWLER,
+        OutputKey.WORKFLOW_NAME.value: WORKFLOW,
+        OutputKey.DATABASE_NAME.value: DATABASE,
+        OutputKey.TABLE_NAME.value: TABLE_NAME,
+        OutputKey.WORKGROUP_NAME.value: WORKGROUP,
+    }
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def summary(
+    rows_written: int = 3, status: str = "published", gate_failures: list[str] | None = None
+) -> RunSummary:
+    return RunSummary(
+        run_id="run-20240101T060000Z",
+        status=status,  # type: ignore[arg-type]
+        started_at="2024-01-01T06:00:00Z",
+        finished_at="2024-01-01T06:02:25Z",
+        rows_read={"albums": 4, "artists": 2, "tracks": 4, "features": 3},
+        rows_quarantined={"albums": 0, "artists": 0, "tracks": 0, "features": 0},
+        duplicates_removed={"albums": 1, "artists": 0, "tracks": 0, "features": 0},
+        dropped_no_artist=0,
+        dropped_no_track=0,
+        rows_without_features=0,
+        rows_written=rows_written,
+        gate={"min_rows": 1, "max_quarantine_rate": 0.05, "max_join_loss_rate": 0.1},
+        gate_failures=gate_failures or [],
+    )
+
+
+@dataclass
+class FakeClock:
+    """Time that moves only when the code under test sleeps: polling loops run instantly."""
+
+    now: float = 1000.0
+    sleeps: list[float] = field(default_factory=list)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def set_fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake keys and region, and no way to find real ones (files, profile, metadata)."""
+    for name in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SECURITY_TOKEN", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+# --- Athena result shapes ----------------------------------------------------------------------
+
+
+def column_info(columns: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    return [
+        {"CatalogName": "hive", "SchemaName": "", "TableName": "", "Name": name, "Label": name,
+         "Type": athena_type, "Precision": 0, "Scale": 0, "Nullable": "UNKNOWN",
+         "CaseSensitive": athena_type == "varchar"}
+        for name, athena_type in columns
+    ]  # fmt: skip
+
+
+def result_rows(
+    columns: list[tuple[str, str]], rows: list[list[str | None]], header: bool = True
+) -> list[dict[str, Any]]:
+    """Rows as Athena returns them: a header row first, NULL as a cell without VarCharValue."""
+    out = [{"Data": [{"VarCharValue": name} for name, _ in columns]}] if header else []
+    out += [{"Data": [{} if v is None else {"VarCharValue": v} for v in row]} for row in rows]
+    return out
+
+
+def results_page(
+    columns: list[tuple[str, str]],
+    rows: list[list[str | None]],
+    header: bool = True,
+    next_token: str | None = None,
+) -> dict[str, Any]:
+    page: dict[str, Any] = {
+        "UpdateCount": 0,
+        "ResultSet": {
+            "Rows": result_rows(columns, rows, header),
+            "ResultSetMetadata": {"ColumnInfo": column_info(columns)},
+        },
+    }
+    if next_token:
+        page["NextToken"] = next_token
+    return page
+
+
+ROW_COUNT_COLUMNS = [("row_count", "bigint")]
+KEYS_COLUMNS = [("null_keys", "bigint"), ("duplicate_keys", "bigint")]
+INSIGHT_COLUMNS = [
+    ("artist_id", "varchar"),
+    ("artist_name", "varchar"),
+    ("followers", "bigint"),
+    ("artist_popularity", "integer"),
+    ("tracks", "bigint"),
+]
+INSIGHT_ROWS: list[list[str | None]] = [
+    ["a1", "Emerson, Lake & Palmer", "1200", "71", "2"],
+    ["a2", "Sigur Rós", "800", "65", "1"],
+]
+
+
+def passing_results(rows: int = 3) -> list[tuple[list[tuple[str, str]], list[list[str | None]]]]:
+    """Answers of the shared checks' queries, in the order run_checks runs them."""
+    return [
+        (ROW_COUNT_COLUMNS, [[str(rows)]]),
+        (KEYS_COLUMNS, [["0", "0"]]),
+        (INSIGHT_COLUMNS, INSIGHT_ROWS),
+    ]
+
+
+def glue_table(columns: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    cols = columns if columns is not None else [(c.name, c.type) for c in WAREHOUSE_COLUMNS]
+    return {
+        "Table": {
+            "Name": TABLE_NAME,
+            "DatabaseName": DATABASE,
+            "StorageDescriptor": {"Columns": [{"Name": n, "Type": t} for n, t in cols]},
+            "PartitionKeys": [],
+        }
+    }
+
+
+# --- Stubber sequences -------------------------------------------------------------------------
+
+
+def stub_query(
+    stubber: Stubber,
+    query_id: str,
+    sql: str,
+    columns: list[tuple[str, str]],
+    rows: list[list[str | None]],
+    states: tuple[str, ...] = ("RUNNING", "SUCCEEDED"),
+) -> None:
+    """One Athena query: start, one get_query_execution per state (THROTTLED: a
+    ThrottlingException instead), then its results."""
+    stubber.add_response(
+        "start_query_execution",
+        {"QueryExecutionId": query_id},
+        {
+            "QueryString": sql,
+            "QueryExecutionContext": {"Database": DATABASE},
+            "WorkGroup": WORKGROUP,
+            "ResultConfiguration": {"OutputLocation": f"s3://{RESULTS}/results/"},
+            "ClientRequestToken": ANY,
+        },
+    )
+    for state in states:
+        if state == "THROTTLED":
+            stubber.add_client_error(
+                "get_query_execution",
+                "ThrottlingException",
+                "Rate exceeded",
+                expected_params={"QueryExecutionId": query_id},
+            )
+            continue
+        stubber.add_response(
+            "get_query_execution",
+            {"QueryExecution": execution(query_id, state)},
+            {"QueryExecutionId": query_id},
+        )
+    stubber.add_response(
+        "get_query_results", results_page(columns, rows), {"QueryExecutionId": query_id}
+    )
+
+
+def execution(query_id: str, state: str, reason: str | None = None) -> dict[str, Any]:
+    status: dict[str, Any] = {"State": state}
+    if reason:
+        status["StateChangeReason"] = reason
+        status["AthenaError"] = {"ErrorCategory": 2, "ErrorType": 1006, "Retryable": False}
+    out: dict[str, Any] = {"QueryExecutionId": query_id, "Status": status}
+    if state == "SUCCEEDED":
+        out["Statistics"] = {"DataScannedInBytes": 4096}
+    return out
+
+
+def summary_body(run_summary: RunSummary) -> dict[str, Any]:
+    raw = run_summary.to_json().encode("utf-8")
+    return {"Body": StreamingBody(io.BytesIO(raw), len(raw)), "ContentLength": len(raw)}
+
+
+def stub_summary(stubber: Stubber, run_summary: RunSummary) -> None:
+    stubber.add_response(
+        "get_object",
+        summary_body(run_summary),
+        {"Bucket": WAREHOUSE, "Key": SUMMARY_KEY},
+    )
+
+
+def write_outputs(path: Any, **overrides: Any) -> str:
+    path.write_text(json.dumps(outputs_dict(**overrides), indent=2), encoding="utf-8")
+    return str(path)
