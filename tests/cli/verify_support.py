@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,7 +183,7 @@ def passing_results(rows: int = 3) -> list[tuple[list[tuple[str, str]], list[lis
     ]
 
 
-def glue_table(columns: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+def glue_table(columns: Sequence[tuple[str, str]] | None = None) -> dict[str, Any]:
     cols = columns if columns is not None else [(c.name, c.type) for c in WAREHOUSE_COLUMNS]
     return {
         "Table": {
