@@ -13,8 +13,14 @@ import pulumi_aws as aws
 import spotify_contract
 
 from infra import naming
+from infra.catalog import Catalog, CatalogArgs
 from infra.config import NAMESPACE, StackConfig, load_stack_config
+from infra.dashboards import Dashboards, DashboardsArgs
+from infra.etl import Etl, EtlArgs
+from infra.orchestration import Orchestration, OrchestrationArgs
 from infra.outputs import OutputKey
+from infra.query import Query, QueryArgs
+from infra.sample_data import SampleData, SampleDataArgs
 from infra.storage import Storage, StorageArgs
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
@@ -57,25 +63,109 @@ def build(config: StackConfig, repo_root: Path = REPO_ROOT) -> dict[OutputKey, p
         ),
     )
 
+    database_name = naming.database_name(config.environment)
+    etl = Etl(
+        f"{prefix}-etl",
+        EtlArgs(
+            environment=config.environment,
+            staging_bucket=storage.staging_bucket,
+            warehouse_bucket=storage.warehouse_bucket,
+            assets_bucket=storage.assets_bucket,
+            database_name=database_name,
+            partition=partition,
+            region=region,
+            account_id=identity.account_id,
+            kms_key_arn=storage.kms_key_arn,
+            glue_version=config.glue_version,
+            worker_type=config.worker_type,
+            number_of_workers=config.number_of_workers,
+            timeout_minutes=config.timeout_minutes,
+            max_retries=config.max_retries,
+            flex_execution=config.flex_execution,
+            gate=config.gate,
+            scripts_dir=repo_root / "glue-scripts",
+        ),
+    )
+    catalog = Catalog(
+        f"{prefix}-catalog",
+        CatalogArgs(
+            environment=config.environment,
+            database_name=database_name,
+            warehouse_bucket=storage.warehouse_bucket,
+            security_configuration_name=etl.security_configuration_name,
+            partition=partition,
+            region=region,
+            account_id=identity.account_id,
+            kms_key_arn=storage.kms_key_arn,
+            protect_data=config.protect_data,
+        ),
+    )
+    query = Query(
+        f"{prefix}-query",
+        QueryArgs(
+            environment=config.environment,
+            database_name=catalog.database_name,
+            results_bucket=storage.results_bucket,
+            kms_key_arn=storage.kms_key_arn,
+            bytes_scanned_cutoff=config.athena_bytes_scanned_cutoff,
+            force_destroy=config.force_destroy,
+            sql_dir=repo_root / "sql",
+        ),
+    )
+    orchestration = Orchestration(
+        f"{prefix}-orchestration",
+        OrchestrationArgs(
+            environment=config.environment,
+            job_name=etl.job_name,
+            crawler_name=catalog.crawler_name,
+            schedule=config.schedule,
+        ),
+    )
+    if config.upload_sample_data:
+        SampleData(
+            f"{prefix}-sample-data",
+            SampleDataArgs(
+                environment=config.environment,
+                staging_bucket=storage.staging_bucket,
+                sample_dir=repo_root / "data" / "sample",
+            ),
+        )
+
+    warehouse = storage.warehouse_bucket
     outputs: dict[OutputKey, pulumi.Output[Any]] = {
         OutputKey.REGION: region,
         OutputKey.STAGING_BUCKET: storage.staging_bucket,
         OutputKey.STAGING_PREFIX: pulumi.Output.from_input(spotify_contract.STAGING_PREFIX),
-        OutputKey.WAREHOUSE_BUCKET: storage.warehouse_bucket,
-        OutputKey.TABLE_LOCATION: storage.warehouse_bucket.apply(
+        OutputKey.WAREHOUSE_BUCKET: warehouse,
+        OutputKey.TABLE_LOCATION: warehouse.apply(
             lambda b: naming.s3_uri(b, spotify_contract.TABLE_PREFIX)
         ),
-        OutputKey.QUARANTINE_LOCATION: storage.warehouse_bucket.apply(
+        OutputKey.QUARANTINE_LOCATION: warehouse.apply(
             lambda b: naming.s3_uri(b, spotify_contract.QUARANTINE_PREFIX)
         ),
-        OutputKey.RUN_SUMMARY_LOCATION: storage.warehouse_bucket.apply(
+        OutputKey.RUN_SUMMARY_LOCATION: warehouse.apply(
             lambda b: naming.s3_uri(b, spotify_contract.SUMMARY_KEY)
         ),
         OutputKey.ASSETS_BUCKET: storage.assets_bucket,
-        OutputKey.RESULTS_LOCATION: storage.results_bucket.apply(
-            lambda b: naming.s3_uri(b, naming.RESULTS_PREFIX)
-        ),
+        OutputKey.RESULTS_LOCATION: query.results_location,
+        OutputKey.JOB_NAME: etl.job_name,
+        OutputKey.CRAWLER_NAME: catalog.crawler_name,
+        OutputKey.WORKFLOW_NAME: orchestration.workflow_name,
+        OutputKey.DATABASE_NAME: catalog.database_name,
+        OutputKey.TABLE_NAME: catalog.table_name,
+        OutputKey.WORKGROUP_NAME: query.workgroup_name,
     }
+    if config.quicksight_enabled:
+        dashboards = Dashboards(
+            f"{prefix}-dashboards",
+            DashboardsArgs(
+                environment=config.environment,
+                account_id=identity.account_id,
+                workgroup_name=query.workgroup_name,
+                principals=config.quicksight_principals,
+            ),
+        )
+        outputs[OutputKey.QUICKSIGHT_DATA_SOURCE_ARN] = dashboards.data_source_arn
     return outputs
 
 

@@ -74,6 +74,8 @@ class ProgramRun:
     """Exported stack outputs, resolved; unknown ones are ``UNKNOWN_OUTPUT`` in preview."""
     calls: list[str] = field(default_factory=list)
     """Provider function tokens the program invoked."""
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """What the mocks returned per URN: inputs plus computed ids, ARNs and autonames."""
 
     def of_type(self, type_token: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_token]
@@ -305,6 +307,7 @@ def _run(
         resources=sorted(monitor.records, key=lambda r: r.urn),
         outputs=outputs,
         calls=list(mocks.calls),
+        states={urn: dict(reg.state) for urn, reg in monitor.get_registered_resources().items()},
     )
 
 

@@ -1,0 +1,173 @@
+"""Catalog: the Glue database, the warehouse table declared from the schema contract, and a
+crawler that keeps that one table in step with the data."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Final
+
+import pulumi
+import pulumi_aws as aws
+import spotify_contract
+
+from infra import naming, policies
+
+PARQUET_SERDE: Final = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+PARQUET_INPUT_FORMAT: Final = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+PARQUET_OUTPUT_FORMAT: Final = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+
+
+def crawler_configuration() -> str:
+    """One table, never one per file: the crawler only syncs the declared table (a catalog
+    target), combines compatible schemas, and lets partitions inherit the table's schema."""
+    return json.dumps(
+        {
+            "Version": 1.0,
+            "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas"},
+            "CrawlerOutput": {"Partitions": {"AddOrUpdateBehavior": "InheritFromTable"}},
+        },
+        sort_keys=True,
+    )
+
+
+def table_columns() -> list[aws.glue.CatalogTableStorageDescriptorColumnArgs]:
+    """The warehouse columns, in contract order, with the contract's comments."""
+    return [
+        aws.glue.CatalogTableStorageDescriptorColumnArgs(
+            name=column.name, type=column.type, comment=column.comment or None
+        )
+        for column in spotify_contract.WAREHOUSE_COLUMNS
+    ]
+
+
+@dataclass
+class CatalogArgs:
+    environment: str
+    """Name suffix of the crawler and its role."""
+    database_name: str
+    """The catalog database's name."""
+    warehouse_bucket: pulumi.Input[str]
+    """Bucket holding the table's Parquet files below the contract's table prefix."""
+    security_configuration_name: pulumi.Input[str]
+    """Glue security configuration the crawler writes its logs with."""
+    partition: pulumi.Input[str]
+    """AWS partition, for ARNs."""
+    region: pulumi.Input[str]
+    """Deployment region, for ARNs."""
+    account_id: pulumi.Input[str]
+    """Deployment account, for ARNs and the trust policy."""
+    kms_key_arn: pulumi.Input[str] | None
+    """The stack key, when customer-managed encryption is on."""
+    protect_data: bool
+    """Protect the database from deletion."""
+
+
+class Catalog(pulumi.ComponentResource):
+    database_name: pulumi.Output[str]
+    table_name: pulumi.Output[str]
+    crawler_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: CatalogArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("spotify:catalog:Catalog", name, None, opts)
+        prefix = naming.resource_prefix(args.environment)
+        child = pulumi.ResourceOptions(parent=self)
+
+        table_location = pulumi.Output.from_input(args.warehouse_bucket).apply(
+            lambda bucket: naming.s3_uri(bucket, spotify_contract.TABLE_PREFIX)
+        )
+        self.database = aws.glue.CatalogDatabase(
+            f"{prefix}-database",
+            name=args.database_name,
+            description=f"Spotify 2023 analytics warehouse ({args.environment})",
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect_data),
+        )
+        self.table = aws.glue.CatalogTable(
+            f"{prefix}-table",
+            name=spotify_contract.TABLE_NAME,
+            database_name=self.database.name,
+            description="One row per track: album, artist, popularity and audio features",
+            table_type="EXTERNAL_TABLE",
+            parameters={"classification": "parquet", "EXTERNAL": "TRUE"},
+            storage_descriptor=aws.glue.CatalogTableStorageDescriptorArgs(
+                location=table_location,
+                input_format=PARQUET_INPUT_FORMAT,
+                output_format=PARQUET_OUTPUT_FORMAT,
+                compressed=True,
+                ser_de_info=aws.glue.CatalogTableStorageDescriptorSerDeInfoArgs(
+                    serialization_library=PARQUET_SERDE,
+                    parameters={"serialization.format": "1"},
+                ),
+                columns=table_columns(),
+            ),
+            opts=child,
+        )
+
+        role = aws.iam.Role(
+            f"{prefix}-crawler-role",
+            description=f"Glue crawler of the Spotify pipeline ({args.environment})",
+            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
+                lambda account: json.dumps(policies.glue_trust_policy(account))
+            ),
+            opts=child,
+        )
+        role_policy = aws.iam.RolePolicy(
+            f"{prefix}-crawler-policy",
+            role=role.id,
+            policy=pulumi.Output.all(
+                args.partition,
+                args.region,
+                args.account_id,
+                args.warehouse_bucket,
+                args.kms_key_arn,
+            ).apply(lambda v: json.dumps(_crawler_policy(args.database_name, v))),
+            opts=child,
+        )
+        self.crawler = aws.glue.Crawler(
+            f"{prefix}-crawler",
+            name=f"{prefix}-crawler",
+            description=f"Keeps {spotify_contract.TABLE_NAME} in step with its Parquet files",
+            role=role.arn,
+            database_name=self.database.name,
+            catalog_targets=[
+                aws.glue.CrawlerCatalogTargetArgs(
+                    database_name=self.database.name, tables=[self.table.name]
+                )
+            ],
+            # The contract owns the schema: drift is logged, never written over the table,
+            # and a vanished table is never dropped (catalog targets allow only LOG here).
+            schema_change_policy=aws.glue.CrawlerSchemaChangePolicyArgs(
+                update_behavior="LOG", delete_behavior="LOG"
+            ),
+            # Catalog-target crawlers must crawl everything; incremental modes need S3 targets.
+            recrawl_policy=aws.glue.CrawlerRecrawlPolicyArgs(recrawl_behavior="CRAWL_EVERYTHING"),
+            configuration=crawler_configuration(),
+            security_configuration=args.security_configuration_name,
+            tags={"component": "catalog"},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+        )
+
+        self.database_name = self.database.name
+        self.table_name = self.table.name
+        self.crawler_name = self.crawler.name
+        self.register_outputs(
+            {
+                "database_name": self.database_name,
+                "table_name": self.table_name,
+                "crawler_name": self.crawler_name,
+            }
+        )
+
+
+def _crawler_policy(database: str, values: list[Any]) -> policies.PolicyDocument:
+    partition, region, account, warehouse_bucket, kms_key_arn = values
+    return policies.crawler_policy(
+        policies.CrawlerPolicyArgs(
+            ctx=policies.AccountContext(partition, region, account),
+            warehouse_bucket=warehouse_bucket,
+            database=database,
+            kms_key_arn=kms_key_arn,
+        )
+    )

@@ -1,0 +1,255 @@
+"""ETL: the uploaded Glue script and contract module, a security configuration, the job's
+least-privilege role, and the Glue job itself."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import pulumi
+import pulumi_aws as aws
+import spotify_contract
+
+from infra import naming, policies
+
+GLUE_SCRIPTS_DIR: Final = Path(__file__).resolve().parent.parent / "glue-scripts"
+
+GLUE_SPECIAL_PARAMETERS: Final = frozenset(
+    {
+        "--job-language",
+        "--TempDir",
+        "--enable-continuous-cloudwatch-log",
+        "--enable-metrics",
+        "--enable-spark-ui",
+        "--spark-event-logs-path",
+        "--enable-glue-datacatalog",
+        "--extra-py-files",
+        "--job-bookmark-option",
+    }
+)
+"""The Glue-consumed arguments the job sets; every other argument is read by the script."""
+
+
+def source_hash(path: Path) -> str:
+    """MD5 of a file's bytes, as S3's ``source_hash`` expects: a content change updates the
+    object even when SSE-KMS makes the ETag useless for diffing."""
+    return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+
+
+def script_arguments(
+    staging_bucket: str, warehouse_bucket: str, gate: spotify_contract.GateThresholds
+) -> dict[str, str]:
+    """The ``--NAME`` arguments the script reads through ``getResolvedOptions``."""
+    return {
+        "--staging_path": naming.s3_uri(staging_bucket, spotify_contract.STAGING_PREFIX),
+        "--table_location": naming.s3_uri(warehouse_bucket, spotify_contract.TABLE_PREFIX),
+        "--quarantine_location": naming.s3_uri(
+            warehouse_bucket, spotify_contract.QUARANTINE_PREFIX
+        ),
+        "--summary_location": naming.s3_uri(warehouse_bucket, spotify_contract.SUMMARY_KEY),
+        "--min_rows": str(gate.min_rows),
+        "--max_quarantine_rate": repr(gate.max_quarantine_rate),
+        "--max_join_loss_rate": repr(gate.max_join_loss_rate),
+    }
+
+
+def glue_arguments(assets_bucket: str, contract_key: str) -> dict[str, str]:
+    """Glue's own special parameters: logging, metrics, Spark UI, temp dir, extra modules."""
+    return {
+        "--job-language": "python",
+        "--TempDir": naming.s3_uri(assets_bucket, naming.ASSETS_TEMP_PREFIX),
+        "--enable-continuous-cloudwatch-log": "true",
+        "--enable-metrics": "true",
+        "--enable-spark-ui": "true",
+        "--spark-event-logs-path": naming.s3_uri(assets_bucket, naming.ASSETS_SPARK_UI_PREFIX),
+        "--enable-glue-datacatalog": "true",
+        "--extra-py-files": naming.s3_uri(assets_bucket, contract_key),
+        # Each run rewrites the whole table, so bookmarks would only skip input.
+        "--job-bookmark-option": "job-bookmark-disable",
+    }
+
+
+@dataclass
+class EtlArgs:
+    environment: str
+    """Name suffix of the job, role and security configuration."""
+    staging_bucket: pulumi.Input[str]
+    """Bucket the job reads the source CSVs from (below the contract's staging prefix)."""
+    warehouse_bucket: pulumi.Input[str]
+    """Bucket the job writes the table, quarantine and run summary to."""
+    assets_bucket: pulumi.Input[str]
+    """Bucket holding the scripts, the temp dir and the Spark UI logs."""
+    database_name: str
+    """The one catalog database the job may read."""
+    partition: pulumi.Input[str]
+    """AWS partition, for ARNs."""
+    region: pulumi.Input[str]
+    """Deployment region, for ARNs."""
+    account_id: pulumi.Input[str]
+    """Deployment account, for ARNs and the trust policy's source-account condition."""
+    kms_key_arn: pulumi.Input[str] | None
+    """The stack key, when customer-managed encryption is on."""
+    glue_version: str
+    """Glue version; the script is proven on Glue 5.0 (Spark 3.5)."""
+    worker_type: str
+    """G.1X, G.2X, G.4X or G.8X."""
+    number_of_workers: int
+    """Workers per run (>= 2)."""
+    timeout_minutes: int
+    """A run is stopped after this many minutes."""
+    max_retries: int
+    """Retries of a failed run."""
+    flex_execution: bool
+    """Use the FLEX execution class."""
+    gate: spotify_contract.GateThresholds
+    """Publish gate thresholds passed to the script."""
+    scripts_dir: Path = GLUE_SCRIPTS_DIR
+    """Folder holding spotify_etl.py and spotify_contract.py."""
+
+
+class Etl(pulumi.ComponentResource):
+    job_name: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+    security_configuration_name: pulumi.Output[str]
+    script_location: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: EtlArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("spotify:etl:Etl", name, None, opts)
+        prefix = naming.resource_prefix(args.environment)
+        child = pulumi.ResourceOptions(parent=self)
+
+        script, contract = (
+            aws.s3.BucketObjectv2(
+                f"{prefix}-{file_name.removesuffix('.py').replace('_', '-')}-script",
+                bucket=args.assets_bucket,
+                key=naming.ASSETS_SCRIPTS_PREFIX + file_name,
+                source=pulumi.FileAsset(str(args.scripts_dir / file_name)),
+                source_hash=source_hash(args.scripts_dir / file_name),
+                content_type="text/x-python",
+                opts=child,
+            )
+            for file_name in (naming.JOB_SCRIPT_NAME, naming.CONTRACT_MODULE_NAME)
+        )
+
+        self.security_configuration = aws.glue.SecurityConfiguration(
+            f"{prefix}-security",
+            name=f"{prefix}-security",
+            encryption_configuration=_encryption_configuration(args.kms_key_arn),
+            opts=child,
+        )
+
+        role = aws.iam.Role(
+            f"{prefix}-job-role",
+            description=f"Glue ETL job of the Spotify pipeline ({args.environment})",
+            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
+                lambda account: json.dumps(policies.glue_trust_policy(account))
+            ),
+            opts=child,
+        )
+        role_policy = aws.iam.RolePolicy(
+            f"{prefix}-job-policy",
+            role=role.id,
+            policy=pulumi.Output.all(
+                args.partition,
+                args.region,
+                args.account_id,
+                args.staging_bucket,
+                args.warehouse_bucket,
+                args.assets_bucket,
+                args.kms_key_arn,
+            ).apply(
+                lambda v: json.dumps(
+                    policies.glue_job_policy(
+                        policies.JobPolicyArgs(
+                            ctx=policies.AccountContext(v[0], v[1], v[2]),
+                            staging_bucket=v[3],
+                            warehouse_bucket=v[4],
+                            assets_bucket=v[5],
+                            database=args.database_name,
+                            kms_key_arn=v[6],
+                        )
+                    )
+                )
+            ),
+            opts=child,
+        )
+
+        self.script_location = pulumi.Output.all(script.bucket, script.key).apply(
+            lambda v: naming.s3_uri(v[0], v[1])
+        )
+        default_arguments = pulumi.Output.all(
+            args.staging_bucket, args.warehouse_bucket, contract.bucket, contract.key
+        ).apply(
+            lambda v: {
+                **glue_arguments(v[2], v[3]),
+                **script_arguments(v[0], v[1], args.gate),
+            }
+        )
+        self.job = aws.glue.Job(
+            f"{prefix}-etl",
+            name=f"{prefix}-etl",
+            description="Spotify 2023 CSVs -> typed, de-duplicated, gated Parquet table",
+            role_arn=role.arn,
+            glue_version=args.glue_version,
+            command=aws.glue.JobCommandArgs(
+                name="glueetl", script_location=self.script_location, python_version="3"
+            ),
+            worker_type=args.worker_type,
+            number_of_workers=args.number_of_workers,
+            timeout=args.timeout_minutes,
+            max_retries=args.max_retries,
+            execution_class="FLEX" if args.flex_execution else "STANDARD",
+            execution_property=aws.glue.JobExecutionPropertyArgs(max_concurrent_runs=1),
+            security_configuration=self.security_configuration.name,
+            default_arguments=default_arguments,
+            tags={"component": "etl"},
+            # The role must hold its permissions before the first run can start.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+        )
+
+        self.job_name = self.job.name
+        self.role_arn = role.arn
+        self.security_configuration_name = self.security_configuration.name
+        self.register_outputs(
+            {
+                "job_name": self.job_name,
+                "role_arn": self.role_arn,
+                "script_location": self.script_location,
+                "security_configuration_name": self.security_configuration_name,
+            }
+        )
+
+
+def _encryption_configuration(
+    kms_key_arn: pulumi.Input[str] | None,
+) -> aws.glue.SecurityConfigurationEncryptionConfigurationArgs:
+    """SSE-KMS everywhere with the stack key; otherwise SSE-S3 for data (CloudWatch and
+    bookmark encryption need a KMS key, so they stay off)."""
+    if kms_key_arn is not None:
+        return aws.glue.SecurityConfigurationEncryptionConfigurationArgs(
+            s3_encryption=aws.glue.SecurityConfigurationEncryptionConfigurationS3EncryptionArgs(
+                s3_encryption_mode="SSE-KMS", kms_key_arn=kms_key_arn
+            ),
+            cloudwatch_encryption=aws.glue.SecurityConfigurationEncryptionConfigurationCloudwatchEncryptionArgs(
+                cloudwatch_encryption_mode="SSE-KMS", kms_key_arn=kms_key_arn
+            ),
+            job_bookmarks_encryption=aws.glue.SecurityConfigurationEncryptionConfigurationJobBookmarksEncryptionArgs(
+                job_bookmarks_encryption_mode="CSE-KMS", kms_key_arn=kms_key_arn
+            ),
+        )
+    return aws.glue.SecurityConfigurationEncryptionConfigurationArgs(
+        s3_encryption=aws.glue.SecurityConfigurationEncryptionConfigurationS3EncryptionArgs(
+            s3_encryption_mode="SSE-S3"
+        ),
+        cloudwatch_encryption=aws.glue.SecurityConfigurationEncryptionConfigurationCloudwatchEncryptionArgs(
+            cloudwatch_encryption_mode="DISABLED"
+        ),
+        job_bookmarks_encryption=aws.glue.SecurityConfigurationEncryptionConfigurationJobBookmarksEncryptionArgs(
+            job_bookmarks_encryption_mode="DISABLED"
+        ),
+    )

@@ -1,0 +1,184 @@
+"""The Glue job as deployed: its arguments match the script, its script is the uploaded one."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+import spotify_contract
+
+from infra import etl
+from tests.infra.harness import REPO_ROOT, ProgramRun, run_stack
+
+SCRIPT = REPO_ROOT / "glue-scripts" / "spotify_etl.py"
+JOB = "aws:glue/job:Job"
+OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
+
+
+def resolved_option_names(script: Path) -> set[str]:
+    """The names the script passes to ``getResolvedOptions``, read from its source with ``ast``:
+    string literals and ``*NAME`` of a module-level tuple of string literals."""
+    tree = ast.parse(script.read_text(encoding="utf-8"))
+    tuples: dict[str, list[str]] = {}
+    for node in tree.body:
+        target, value = None, None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign):
+            target, value = node.target, node.value
+        if isinstance(target, ast.Name) and isinstance(value, ast.Tuple | ast.List):
+            items = [e.value for e in value.elts if isinstance(e, ast.Constant)]
+            if all(isinstance(i, str) for i in items) and len(items) == len(value.elts):
+                tuples[target.id] = [str(i) for i in items]
+
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", getattr(node.func, "attr", None)) == "getResolvedOptions"
+    ]
+    assert len(calls) == 1, f"{script} should call getResolvedOptions exactly once"
+    names_arg = calls[0].args[1]
+    assert isinstance(names_arg, ast.List | ast.Tuple)
+    names: set[str] = set()
+    for element in names_arg.elts:
+        if isinstance(element, ast.Constant) and isinstance(element.value, str):
+            names.add(element.value)
+        elif isinstance(element, ast.Starred) and isinstance(element.value, ast.Name):
+            names.update(tuples[element.value.id])
+        else:
+            raise AssertionError(f"cannot read option {ast.dump(element)} statically")
+    return names
+
+
+def job(run: ProgramRun):
+    jobs = run.of_type(JOB)
+    assert len(jobs) == 1
+    return jobs[0]
+
+
+def test_ast_reader_finds_literal_and_starred_names(tmp_path):
+    """The reader resolves both literal names and a starred module-level tuple."""
+    script = tmp_path / "job.py"
+    script.write_text(
+        'ARGS = ("a", "b")\n'
+        "def main():\n"
+        '    getResolvedOptions(sys.argv, ["JOB_NAME", *ARGS, "c"])\n'
+    )
+    assert resolved_option_names(script) == {"JOB_NAME", "a", "b", "c"}
+
+
+def test_job_arguments_are_exactly_the_scripts_resolved_options(dev_run):
+    """Every script argument the job passes is read by the script, and every option the script
+    reads (except JOB_NAME, which Glue supplies) is passed by the job."""
+    script_reads = resolved_option_names(SCRIPT) - {"JOB_NAME"}
+    passed = {
+        name.removeprefix("--")
+        for name in job(dev_run).inputs["defaultArguments"]
+        if name not in etl.GLUE_SPECIAL_PARAMETERS
+    }
+    assert passed - script_reads == set(), "passed but never read by the script"
+    assert script_reads - passed == set(), "read by the script but never passed"
+
+
+def test_glue_special_parameters_are_all_set(dev_run):
+    """The job sets every Glue special parameter the program declares, and only those."""
+    arguments = job(dev_run).inputs["defaultArguments"]
+    assert arguments.keys() >= etl.GLUE_SPECIAL_PARAMETERS
+    assert arguments["--job-language"] == "python"
+
+
+def test_job_paths_follow_the_contract(dev_run):
+    """Staging, table, quarantine and summary paths are the contract's, in the right buckets."""
+    arguments = job(dev_run).inputs["defaultArguments"]
+    outputs = dev_run.outputs
+    staging = f"s3://{outputs['staging_bucket']}/{spotify_contract.STAGING_PREFIX}"
+    assert arguments["--staging_path"] == staging
+    assert arguments["--table_location"] == outputs["table_location"]
+    assert arguments["--quarantine_location"] == outputs["quarantine_location"]
+    assert arguments["--summary_location"] == outputs["run_summary_location"]
+
+
+def test_gate_thresholds_reach_the_job():
+    """Configured gate thresholds become the job's gate arguments."""
+    run = run_stack(
+        "dev",
+        {"gateMinRows": "1000", "gateMaxQuarantineRate": "0.01", "gateMaxJoinLossRate": "0.2"},
+    )
+    arguments = job(run).inputs["defaultArguments"]
+    assert (arguments["--min_rows"], arguments["--max_quarantine_rate"]) == ("1000", "0.01")
+    assert arguments["--max_join_loss_rate"] == "0.2"
+
+
+def test_script_location_is_the_uploaded_script_object(dev_run):
+    """script_location is built from the uploaded object's bucket and key."""
+    scripts = {
+        r.inputs["key"]: r for r in dev_run.of_type(OBJECT) if r.inputs["key"].endswith(".py")
+    }
+    uploaded = scripts["glue-scripts/spotify_etl.py"].inputs
+    assert job(dev_run).inputs["command"]["scriptLocation"] == (
+        f"s3://{uploaded['bucket']}/{uploaded['key']}"
+    )
+    assert uploaded["bucket"] == dev_run.outputs["assets_bucket"]
+
+
+def test_contract_module_travels_with_extra_py_files(dev_run):
+    """spotify_contract.py is uploaded and passed through --extra-py-files."""
+    contract = next(
+        r.inputs
+        for r in dev_run.of_type(OBJECT)
+        if r.inputs["key"] == "glue-scripts/spotify_contract.py"
+    )
+    arguments = job(dev_run).inputs["defaultArguments"]
+    assert arguments["--extra-py-files"] == f"s3://{contract['bucket']}/{contract['key']}"
+
+
+def test_uploaded_scripts_are_the_repository_files(dev_run):
+    """The uploaded objects' assets point at the glue-scripts files themselves."""
+    for record in dev_run.of_type(OBJECT):
+        if record.inputs["key"].startswith("glue-scripts/"):
+            path = Path(record.inputs["source"].path)
+            assert path == REPO_ROOT / "glue-scripts" / Path(record.inputs["key"]).name, record.urn
+            assert record.inputs["sourceHash"] == etl.source_hash(path), record.urn
+
+
+def test_a_script_content_change_changes_the_object(tmp_path):
+    """Editing the script changes the object's source hash, so `pulumi up` updates it."""
+    script = tmp_path / "spotify_etl.py"
+    script.write_text("print('v1')\n")
+    before = etl.source_hash(script)
+    script.write_text("print('v2')\n")
+    assert etl.source_hash(script) != before
+
+
+def test_job_runs_the_configured_glue_version_and_workers():
+    """Glue version, worker type and count, timeout, retries and FLEX follow the config."""
+    run = run_stack(
+        "dev",
+        {
+            "workerType": "G.2X",
+            "numberOfWorkers": "7",
+            "timeoutMinutes": "45",
+            "maxRetries": "2",
+            "flexExecution": "true",
+        },
+    )
+    inputs = job(run).inputs
+    assert inputs["glueVersion"] == "5.0"
+    assert (inputs["workerType"], inputs["numberOfWorkers"]) == ("G.2X", 7)
+    assert (inputs["timeout"], inputs["maxRetries"]) == (45, 2)
+    assert inputs["executionClass"] == "FLEX"
+
+
+def test_job_defaults_to_standard_execution(dev_run):
+    """Without flexExecution the job runs in the STANDARD class."""
+    assert job(dev_run).inputs["executionClass"] == "STANDARD"
+
+
+@pytest.mark.parametrize("prefix_arg", ["--TempDir", "--spark-event-logs-path"])
+def test_assets_prefixes_live_in_the_assets_bucket(dev_run, prefix_arg):
+    """Temp dir and Spark UI logs are prefixes of the assets bucket."""
+    value = job(dev_run).inputs["defaultArguments"][prefix_arg]
+    assert value.startswith(f"s3://{dev_run.outputs['assets_bucket']}/")
+    assert value.endswith("/")
