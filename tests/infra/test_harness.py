@@ -51,3 +51,41 @@ def test_prod_data_buckets_are_protected_through_the_harness():
     assert buckets["spotify-prod-staging"].protect
     assert buckets["spotify-prod-warehouse"].protect
     assert not {r.name: r for r in run_program("dev")}["spotify-dev-staging"].protect
+
+
+def test_a_run_leaves_the_callers_pulumi_settings_untouched():
+    """Stack name, config and root resource of the caller are the same after a run."""
+    from pulumi.runtime import settings
+    from pulumi.runtime.config import CONFIG
+
+    before = (settings.SETTINGS.stack, dict(CONFIG.get()), settings.get_root_resource())
+    run_program("prod", {"workerType": "G.2X"})
+    after = (settings.SETTINGS.stack, dict(CONFIG.get()), settings.get_root_resource())
+    assert after == before
+
+
+def test_recorded_resource_fields_are_the_agreed_interface():
+    """Other suites rely on these field names; renaming one is a breaking change."""
+    from dataclasses import fields
+
+    from tests.infra.harness import RecordedResource
+
+    assert [f.name for f in fields(RecordedResource)] == [
+        "type",
+        "name",
+        "urn",
+        "inputs",
+        "protect",
+        "retain_on_delete",
+        "parent_urn",
+    ]
+
+
+def test_the_stack_file_config_is_applied_and_overridable():
+    """Pulumi.prod.yaml's values apply; explicit config overrides them."""
+    prod_job = next(r for r in run_program("prod") if r.type == "aws:glue/job:Job")
+    assert prod_job.inputs["workerType"] == "G.2X"
+    override = next(
+        r for r in run_program("prod", {"workerType": "G.8X"}) if r.type == "aws:glue/job:Job"
+    )
+    assert override.inputs["workerType"] == "G.8X"
