@@ -12,11 +12,12 @@ import pytest
 from moto import mock_aws
 from moto.athena.models import QueryResults, athena_backends
 from moto.moto_api import state_manager
+from parliament import analyze_policy_string
 from spotify_contract import SUMMARY_KEY, TABLE_NAME, RunSummary
 from typer.testing import CliRunner
 
 from spotify_ops.cli import app
-from spotify_ops.verify import ExitCode, Runtime
+from spotify_ops.verify import ExitCode, Runtime, boto3_clients
 from tests.cli.verify_support import (
     ACCOUNT,
     CRAWLER,
@@ -249,3 +250,51 @@ def test_aws_errors_exit_three_without_secrets_in_any_output(
     everything = result.stdout + result.stderr
     for leaked in (secret, "EXAMPLESESSIONTOKEN", "testing"):
         assert leaked not in everything
+
+
+def _documented_policy() -> dict[str, Any]:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "verify.md").read_text("utf-8")
+    block = text.split("## IAM permissions", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    policy: dict[str, Any] = json.loads(block)
+    return policy
+
+
+def test_documented_policy_is_clean_under_parliament() -> None:
+    """The IAM policy in docs/verify.md has no parliament findings."""
+    findings = analyze_policy_string(json.dumps(_documented_policy())).findings
+    assert [str(f) for f in findings] == []
+
+
+@pytest.mark.usefixtures("deployed")
+def test_documented_policy_allows_every_call_of_a_full_run(tmp_path: Path) -> None:
+    """Every AWS operation a `verify --run --no-workflow` makes is granted in the docs."""
+    calls: set[str] = set()
+
+    def recording(region: str, profile: str | None) -> Any:
+        make = boto3_clients(region, profile)
+
+        def client(service: str) -> Any:
+            made = make(service)
+            prefix = made.meta.service_model.endpoint_prefix
+
+            def record(model: Any, **_: Any) -> None:
+                calls.add(f"{prefix}:{model.name}")
+
+            made.meta.events.register("before-call", record)
+            return made
+
+        return client
+
+    _put_summary(summary(rows_written=3))
+    _seed(passing_results(rows=3))
+    args = ["verify", "--outputs", write_outputs(tmp_path / "o.json"), "--run", "--no-workflow"]
+    result = CliRunner().invoke(app, args, obj=Runtime(clients=recording, clock=FakeClock()))
+    assert result.exit_code == ExitCode.PASSED, result.stderr
+
+    allowed = set()
+    for statement in _documented_policy()["Statement"]:
+        actions = statement["Action"]
+        allowed |= {actions} if isinstance(actions, str) else set(actions)
+    assert "athena:GetQueryResults" in calls
+    assert "glue:StartJobRun" in calls
+    assert calls - allowed == set()
