@@ -226,6 +226,7 @@ PULUMI_TIMEOUT_SECONDS: Final = 120
 def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         list(argv),
+        stdin=subprocess.DEVNULL,  # a passphrase prompt must fail fast, not hang CI
         capture_output=True,
         text=True,
         check=False,
