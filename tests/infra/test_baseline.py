@@ -376,6 +376,11 @@ def test_prod_protects_data_buckets_and_database(prod_run):
     check(data + database, "protected in prod", lambda r: r.protect)
 
 
+def test_prod_protects_the_stack_key(prod_run):
+    """Prod's customer-managed key is protected: losing it would make the data unreadable."""
+    check(prod_run.of_type(KMS_KEY), "protected key in prod", lambda r: r.protect)
+
+
 def test_dev_leaves_data_unprotected(dev_run):
     """dev does not protect its data, so the stack can be destroyed."""
     data = [b for b in buckets(dev_run) if kind(b) in ("staging", "warehouse")]
