@@ -94,17 +94,35 @@ def _crawler(glue: Any, crawler_name: str) -> dict[str, Any]:
     return crawler
 
 
+def _last_crawl_start(crawler: Mapping[str, Any]) -> Any:
+    return crawler.get("LastCrawl", {}).get("StartTime")
+
+
 def _wait_crawler_ready(
-    glue: Any, crawler_name: str, poller: Poller, progress: Progress, why: str
+    glue: Any,
+    crawler_name: str,
+    poller: Poller,
+    progress: Progress,
+    why: str = "",
+    after: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """Poll until the crawler is READY. With ``after`` (the crawler as seen before a start),
+    READY counts only once the crawl has been seen running or its LastCrawl changed, so a
+    poll that lands before Glue reports the new crawl is not taken for its end."""
     state = "RUNNING"
+    seen_busy = after is None
 
     def probe() -> dict[str, Any] | None:
-        nonlocal state
+        nonlocal state, seen_busy
         crawler = _crawler(glue, crawler_name)
         state = str(crawler["State"])
         progress(f"crawler {crawler_name}: {state}{why}")
-        return crawler if state == "READY" else None
+        if state != "READY":
+            seen_busy = True
+            return None
+        if seen_busy or after is None or _last_crawl_start(crawler) != _last_crawl_start(after):
+            return crawler
+        return None
 
     return poller.wait(probe, lambda: f"crawler {crawler_name} still {state}{why}")
 
@@ -116,6 +134,7 @@ def run_crawler(glue: Any, crawler_name: str, poller: Poller, progress: Progress
     def start() -> None:
         call_with_throttle_retry(lambda: glue.start_crawler(Name=crawler_name), poller.clock)
 
+    before = _crawler(glue, crawler_name)
     try:
         start()
     except ClientError as exc:
@@ -123,14 +142,16 @@ def run_crawler(glue: Any, crawler_name: str, poller: Poller, progress: Progress
             raise
         progress(f"crawler {crawler_name} is already running; waiting for it to finish")
         try:
-            _wait_crawler_ready(glue, crawler_name, poller, progress, " (started elsewhere)")
+            before = _wait_crawler_ready(
+                glue, crawler_name, poller, progress, " (started elsewhere)"
+            )
         except WaitTimeoutError as timeout:
             raise WaitTimeoutError(
                 f"{timeout}; it was already running when verify tried to start it. "
                 "Wait for it (or stop it with `aws glue stop-crawler`), then verify again"
             ) from None
         start()
-    crawler = _wait_crawler_ready(glue, crawler_name, poller, progress, "")
+    crawler = _wait_crawler_ready(glue, crawler_name, poller, progress, after=before)
     last = crawler.get("LastCrawl", {})
     status = str(last.get("Status", "SUCCEEDED"))
     if status in CRAWL_FAILED:

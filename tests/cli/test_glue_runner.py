@@ -138,10 +138,12 @@ def _job_run(state: str, error: str | None = None) -> dict[str, Any]:
     return {"JobRun": run}
 
 
-def _crawler(state: str, last: str | None = None, error: str | None = None) -> dict[str, Any]:
+def _crawler(
+    state: str, last: str | None = None, error: str | None = None, started: datetime = STARTED
+) -> dict[str, Any]:
     crawler: dict[str, Any] = {"Name": CRAWLER, "State": state}
     if last:
-        crawler["LastCrawl"] = {"Status": last, "StartTime": STARTED, "MessagePrefix": "c-1"}
+        crawler["LastCrawl"] = {"Status": last, "StartTime": started, "MessagePrefix": "c-1"}
         if error:
             crawler["LastCrawl"]["ErrorMessage"] = error
     return {"Crawler": crawler}
@@ -185,6 +187,7 @@ def test_crawler_already_running_is_waited_for_then_restarted(
 ) -> None:
     """A crawl started elsewhere is waited out, then a fresh crawl runs after the job."""
     client, stub = stubbed
+    stub.add_response("get_crawler", _crawler("RUNNING"), {"Name": CRAWLER})
     stub.add_client_error(
         "start_crawler",
         "CrawlerRunningException",
@@ -195,7 +198,8 @@ def test_crawler_already_running_is_waited_for_then_restarted(
     stub.add_response("get_crawler", _crawler("READY", "SUCCEEDED"), {"Name": CRAWLER})
     stub.add_response("start_crawler", {}, {"Name": CRAWLER})
     stub.add_response("get_crawler", _crawler("RUNNING"), {"Name": CRAWLER})
-    stub.add_response("get_crawler", _crawler("READY", "SUCCEEDED"), {"Name": CRAWLER})
+    later = datetime(2024, 1, 1, 6, 5, tzinfo=UTC)
+    stub.add_response("get_crawler", _crawler("READY", "SUCCEEDED", started=later))
     messages = Messages()
     outcome = run_crawler(client, CRAWLER, _poller(FakeClock()), messages)
     assert outcome.state == "SUCCEEDED"
@@ -206,6 +210,7 @@ def test_crawler_already_running_is_waited_for_then_restarted(
 def test_crawler_still_running_at_the_deadline_times_out(stubbed: tuple[Any, Stubber]) -> None:
     """A crawl started elsewhere that outlasts --timeout is reported with the way out."""
     client, stub = stubbed
+    stub.add_response("get_crawler", _crawler("RUNNING"))
     stub.add_client_error("start_crawler", "CrawlerRunningException", "already started")
     for _ in range(3):  # at 0, 15 and 30 s with a 30 s deadline
         stub.add_response("get_crawler", _crawler("RUNNING"))
@@ -219,6 +224,7 @@ def test_crawler_still_running_at_the_deadline_times_out(stubbed: tuple[Any, Stu
 def test_failed_crawl_raises_its_error(stubbed: tuple[Any, Stubber]) -> None:
     """A crawl that ends FAILED raises with the crawler's ErrorMessage."""
     client, stub = stubbed
+    stub.add_response("get_crawler", _crawler("READY"))
     stub.add_response("start_crawler", {})
     stub.add_response(
         "get_crawler", _crawler("READY", "FAILED", "Insufficient Lake Formation permission(s)")
@@ -228,6 +234,22 @@ def test_failed_crawl_raises_its_error(stubbed: tuple[Any, Stubber]) -> None:
     assert str(info.value) == (
         f"crawler {CRAWLER} crawl ended FAILED: Insufficient Lake Formation permission(s)"
     )
+
+
+def test_ready_before_the_new_crawl_shows_is_not_its_end(stubbed: tuple[Any, Stubber]) -> None:
+    """READY with the previous crawl's LastCrawl right after the start is not taken for the
+    end of the new crawl: polling goes on until the new crawl has run."""
+    client, stub = stubbed
+    earlier = datetime(2023, 12, 31, 6, 0, tzinfo=UTC)
+    stub.add_response("get_crawler", _crawler("READY", "FAILED", "old failure", started=earlier))
+    stub.add_response("start_crawler", {}, {"Name": CRAWLER})
+    stub.add_response("get_crawler", _crawler("READY", "FAILED", "old failure", started=earlier))
+    stub.add_response("get_crawler", _crawler("RUNNING"))
+    stub.add_response("get_crawler", _crawler("READY", "SUCCEEDED"))
+    clock = FakeClock()
+    outcome = run_crawler(client, CRAWLER, _poller(clock), Messages())
+    assert outcome.state == "SUCCEEDED"
+    assert clock.sleeps == [15.0, 15.0]
 
 
 def _workflow_run(status: str, **stats: int) -> dict[str, Any]:

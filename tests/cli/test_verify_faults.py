@@ -177,6 +177,7 @@ def test_crawler_still_running_exits_three(stubs: Stubs, outputs: str) -> None:
     """--run: the job succeeds but a crawl started elsewhere outlasts --timeout, exit 3."""
     stubs.glue.add_response("start_job_run", {"JobRunId": "jr_1"})
     stubs.glue.add_response("get_job_run", {"JobRun": {"Id": "jr_1", "JobRunState": "SUCCEEDED"}})
+    stubs.glue.add_response("get_crawler", {"Crawler": {"Name": CRAWLER, "State": "RUNNING"}})
     stubs.glue.add_client_error(
         "start_crawler",
         "CrawlerRunningException",
