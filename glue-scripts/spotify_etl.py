@@ -236,7 +236,9 @@ def parse_release_date(value: Column) -> Column:
 
 
 def _malformed_reason(source: SourceFile) -> Column:
-    """Why Spark flagged a row as corrupt: wrong field count, or which value failed its type."""
+    """Why Spark flagged a row as corrupt: wrong field count, or which column failed its type.
+
+    Reasons are categories (the value itself is in the raw line), so they can be counted."""
     retokenised = "_retokenised"
     corrupt_tokens = "_tokens_corrupt"
     as_strings = ", ".join(f"`{c.name}` string" for c in source.columns)
@@ -248,7 +250,7 @@ def _malformed_reason(source: SourceFile) -> Column:
     bad_value = [
         F.when(
             tokens[c.name].isNotNull() & F.col(c.name).isNull(),
-            F.format_string(f"{c.name} is not a valid {c.type}: %s", tokens[c.name]),
+            F.lit(f"{c.name} is not a valid {c.type}"),
         )
         for c in source.columns
         if c.type != "string"
@@ -271,9 +273,7 @@ def classify(parsed: DataFrame, source: SourceFile) -> DataFrame:
     if source.key == ALBUMS.key:
         date = F.col("release_date")
         unparseable = date.isNotNull() & parse_release_date(date).isNull()
-        checks.append(
-            (unparseable, F.format_string("unparseable release_date: %s", date)),
-        )
+        checks.append((unparseable, F.lit("unparseable release_date")))
     reason = reduce(
         lambda chain, check: chain.when(*check),
         checks[1:],
@@ -542,6 +542,23 @@ def _enriched_stats(enriched: DataFrame) -> _Stats:
     )
 
 
+def _count_by_source(
+    frames: Mapping[str, DataFrame], column: str | None = None
+) -> dict[str, dict[str | None, int]]:
+    """Row counts per source key and per value of ``column`` (None when not given), in one
+    Spark job rather than one per source."""
+    value = F.col(column) if column else F.lit(None)
+    tagged = [
+        frame.select(F.lit(key).alias("_source"), value.cast("string").alias("_value"))
+        for key, frame in frames.items()
+    ]
+    counts: dict[str, dict[str | None, int]] = {key: {} for key in frames}
+    grouped = reduce(DataFrame.unionByName, tagged).groupBy("_source", "_value").count()
+    for row in grouped.collect():
+        counts[row["_source"]][row["_value"]] = int(row["count"])
+    return counts
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -565,26 +582,26 @@ def run(spark: SparkSession, args: JobArgs) -> RunSummary:
     }
     cached: list[DataFrame] = list(classified.values())
     try:
-        rows_read: dict[str, int] = {}
-        rows_quarantined: dict[str, int] = {}
+        by_reason = _count_by_source(classified, REASON_COLUMN)
+        rows_read = {s.key: sum(by_reason.get(s.key, {}).values()) for s in JOB_SOURCES}
+        rows_quarantined = {
+            s.key: rows_read[s.key] - by_reason.get(s.key, {}).get(None, 0) for s in JOB_SOURCES
+        }
         for source in JOB_SOURCES:
-            by_reason = {
-                r[REASON_COLUMN]: int(r["count"])
-                for r in classified[source.key].groupBy(REASON_COLUMN).count().collect()
-            }
-            rows_read[source.key] = sum(by_reason.values())
-            rows_quarantined[source.key] = rows_read[source.key] - by_reason.get(None, 0)
             LOG.info(
                 "%s: %d rows read from %s", source.key, rows_read[source.key], uris[source.key]
             )
-            for reason, count in sorted((k, v) for k, v in by_reason.items() if k is not None):
+            for reason, count in sorted(
+                (k, v) for k, v in by_reason.get(source.key, {}).items() if k is not None
+            ):
                 LOG.warning("%s: %d rows quarantined: %s", source.key, count, reason)
 
         quarantine = reduce(
             DataFrame.unionByName,
             (quarantine_rows(classified[s.key], s) for s in JOB_SOURCES),
         )
-        quarantine.coalesce(1).write.mode("overwrite").json(args.quarantine_location)
+        # One file: quarantined rows are few; a shuffle (not coalesce) keeps the scan parallel.
+        quarantine.repartition(1).write.mode("overwrite").json(args.quarantine_location)
 
         valid = {s.key: valid_rows(classified[s.key], s) for s in JOB_SOURCES}
         deduped = {s.key: deduplicate(valid[s.key], s) for s in JOB_SOURCES}
@@ -593,7 +610,9 @@ def run(spark: SparkSession, args: JobArgs) -> RunSummary:
         ).persist(StorageLevel.MEMORY_AND_DISK)
         cached.append(enriched)
         stats = _enriched_stats(enriched)
-        unique = {s.key: deduped[s.key].count() for s in (ARTISTS, TRACKS, FEATURES)}
+        lookups = (ARTISTS, TRACKS, FEATURES)
+        unique_counts = _count_by_source({s.key: deduped[s.key] for s in lookups})
+        unique = {s.key: unique_counts.get(s.key, {}).get(None, 0) for s in lookups}
         unique[ALBUMS.key] = stats.candidates
         duplicates_removed = {
             s.key: rows_read[s.key] - rows_quarantined[s.key] - unique[s.key] for s in JOB_SOURCES

@@ -1,0 +1,436 @@
+"""The job's pure parts: the transform on inline DataFrames, the gate rules, argument parsing
+and the Glue entry point's wiring."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import types
+from typing import Any
+
+import pytest
+import spotify_etl
+from pyspark.sql import Row, SparkSession
+from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
+from pyspark.sql.types import StructType
+from pyspark.testing import assertDataFrameEqual, assertSchemaEqual
+from spotify_contract import (
+    ALBUMS,
+    ARTISTS,
+    FEATURES,
+    TRACKS,
+    GateThresholds,
+    RunSummary,
+    SourceFile,
+    warehouse_ddl,
+)
+from spotify_etl import (
+    JOB_ARGUMENTS,
+    JobArgs,
+    JobArgumentError,
+    QualityGateError,
+    gate_failures,
+    parse_release_date,
+    transform,
+)
+
+
+def schema_of(spark: SparkSession, ddl: str) -> StructType:
+    return spark.createDataFrame([], ddl).schema
+
+
+@pytest.fixture(scope="module")
+def warehouse_schema(spark) -> StructType:
+    return schema_of(spark, warehouse_ddl())
+
+
+def frame(spark, source: SourceFile, rows: list[dict[str, Any]]):
+    """A DataFrame with the source's typed read schema; unnamed columns are null."""
+    schema = schema_of(spark, source.ddl())
+    return spark.createDataFrame([tuple(r.get(n) for n in schema.names) for r in rows], schema)
+
+
+def album(track_id: str, artist_id: str, **values: Any) -> dict[str, Any]:
+    return {
+        "track_id": track_id,
+        "artist_id": artist_id,
+        "track_name": f"Song {track_id}",
+        "track_number": 1,
+        "duration_ms": 200_000,
+        "duration_sec": 200.0,
+        "album_type": "album",
+        "total_tracks": 10,
+        "album_id": f"al-{track_id}",
+        "album_name": f"Album {track_id}",
+        "release_date": "2016-11-10 00:00:00 UTC",
+        "label": "Label",
+        "album_popularity": 50,
+        **values,
+    }
+
+
+def features(track_id: str, danceability: float, key: int, mode: int) -> dict[str, Any]:
+    return {
+        "id": track_id,
+        "danceability": danceability,
+        "energy": 0.5,
+        "key": key,
+        "loudness": -6.0,
+        "mode": mode,
+        "speechiness": 0.1,
+        "acousticness": 0.2,
+        "instrumentalness": 0.0,
+        "liveness": 0.3,
+        "valence": 0.4,
+        "tempo": 120.0,
+        "time_signature": 4,
+        "type": "audio_features",
+        "duration_ms": 200_000,
+    }
+
+
+def expected_row(names: list[str], track_id: str, **values: Any) -> Row:
+    row: dict[str, Any] = {
+        "track_id": track_id,
+        "track_name": f"Song {track_id}",
+        "track_number": 1,
+        "explicit": False,
+        "track_popularity": None,
+        "duration_ms": 200_000,
+        "duration_sec": 200.0,
+        "album_id": f"al-{track_id}",
+        "album_name": f"Album {track_id}",
+        "album_type": "album",
+        "total_tracks": 10,
+        "album_popularity": 50,
+        "label": "Label",
+        "release_date": dt.date(2016, 11, 10),
+        "release_year": 2016,
+        "artist_id": None,
+        "artist_name": None,
+        "artist_popularity": None,
+        "followers": None,
+        "primary_genre": None,
+        "genres": [],
+        **dict.fromkeys(
+            (
+                "danceability",
+                "energy",
+                "musical_key",
+                "loudness",
+                "musical_mode",
+                "speechiness",
+                "acousticness",
+                "instrumentalness",
+                "liveness",
+                "valence",
+                "tempo",
+                "time_signature",
+            )
+        ),
+    }
+    row.update(values)
+    return Row(**{name: row[name] for name in names})
+
+
+FEATURES_OF_T1 = {
+    "danceability": 0.9,
+    "energy": 0.5,
+    "musical_key": 5,
+    "loudness": -6.0,
+    "musical_mode": 1,
+    "speechiness": 0.1,
+    "acousticness": 0.2,
+    "instrumentalness": 0.0,
+    "liveness": 0.3,
+    "valence": 0.4,
+    "tempo": 120.0,
+    "time_signature": 4,
+}
+
+
+def test_transform_dedupes_joins_and_types(spark, warehouse_schema):
+    """Duplicates collapse to the preferred row, inner joins drop unmatched album rows, the
+    features join keeps tracks without features, and the output follows the contract."""
+    albums = frame(
+        spark,
+        ALBUMS,
+        [
+            album("t1", "ar1"),
+            # the more popular album's row survives a duplicate track id
+            album("t2", "ar2", album_popularity=10, album_id="al-old"),
+            album("t2", "ar2", album_popularity=20, release_date="2020-02-29 00:00:00 UTC"),
+            album("t3", "ar-missing"),  # no artist row
+            album("t4", "ar1"),  # no tracks row
+            album("t5", "ar2", release_date=None),  # no features row, no date
+        ],
+    )
+    artists = frame(
+        spark,
+        ARTISTS,
+        [
+            {
+                "id": "ar1",
+                "name": "Emerson, Lake & Palmer",
+                "artist_popularity": 60,
+                "followers": 1_000,
+                "genre_0": "art rock",
+                "genre_1": "  ",
+                "genre_2": "prog",
+            },
+            {"id": "ar1", "name": "ELP (stale)", "artist_popularity": 60, "followers": 999},
+            {"id": "ar2", "name": "Beyoncé", "artist_popularity": 85, "followers": 5_000_000},
+        ],
+    )
+    tracks = frame(
+        spark,
+        TRACKS,
+        [
+            {"id": "t1", "track_popularity": 40, "explicit": False},
+            {"id": "t1", "track_popularity": 41, "explicit": True},
+            {"id": "t2", "track_popularity": 90, "explicit": True},
+            {"id": "t3", "track_popularity": 5, "explicit": False},
+            {"id": "t5", "track_popularity": 0, "explicit": False},
+        ],
+    )
+    audio = frame(
+        spark,
+        FEATURES,
+        [
+            features("t1", 0.8, key=3, mode=0),
+            features("t1", 0.9, key=5, mode=1),  # the greater row survives
+            features("t2", 0.1, key=0, mode=0),
+            features("t4", 0.2, key=1, mode=1),
+        ],
+    )
+
+    actual = transform(albums, artists, tracks, audio)
+
+    elp = {"artist_id": "ar1", "artist_name": "Emerson, Lake & Palmer"}
+    beyonce = {"artist_id": "ar2", "artist_name": "Beyoncé"}
+    expected = spark.createDataFrame(
+        [
+            expected_row(
+                warehouse_schema.names,
+                "t1",
+                **elp,
+                artist_popularity=60,
+                followers=1_000,
+                primary_genre="art rock",
+                genres=["art rock", "prog"],
+                track_popularity=41,
+                explicit=True,
+                **FEATURES_OF_T1,
+            ),
+            expected_row(
+                warehouse_schema.names,
+                "t2",
+                **beyonce,
+                artist_popularity=85,
+                followers=5_000_000,
+                track_popularity=90,
+                explicit=True,
+                album_popularity=20,
+                release_date=dt.date(2020, 2, 29),
+                release_year=2020,
+                **{**FEATURES_OF_T1, "danceability": 0.1, "musical_key": 0, "musical_mode": 0},
+            ),
+            expected_row(
+                warehouse_schema.names,
+                "t5",
+                **beyonce,
+                artist_popularity=85,
+                followers=5_000_000,
+                track_popularity=0,
+                release_date=None,
+                release_year=None,
+            ),
+        ],
+        warehouse_schema,
+    )
+    assertSchemaEqual(actual.schema, warehouse_schema)
+    assertDataFrameEqual(actual, expected)
+
+
+def test_release_date_parses_only_real_dates(spark):
+    """The files' date format and bare dates parse; impossible dates and other text give null."""
+    cases = [
+        ("2016-11-10 00:00:00 UTC", dt.date(2016, 11, 10)),
+        ("1999-12-31", dt.date(1999, 12, 31)),
+        ("2020-02-29 23:59:59 UTC", dt.date(2020, 2, 29)),
+        ("2019-02-29 00:00:00 UTC", None),
+        ("2016-13-45 00:00:00 UTC", None),
+        ("10/11/2016", None),
+        ("2016-11-10 00:00:00 UTC trailing", None),
+        (None, None),
+    ]
+    df = spark.createDataFrame([(text,) for text, _ in cases], "text string")
+    actual = df.select("text", parse_release_date(F.col("text")).alias("date"))
+    assertDataFrameEqual(actual, spark.createDataFrame(cases, "text string, date date"))
+
+
+def summary(**values: Any) -> RunSummary:
+    base: dict[str, Any] = {
+        "run_id": "r",
+        "status": "published",
+        "started_at": "t",
+        "finished_at": "t",
+        "rows_read": {"albums": 100, "artists": 10, "tracks": 90, "features": 0},
+        "rows_quarantined": {"albums": 0, "artists": 0, "tracks": 0, "features": 0},
+        "duplicates_removed": {"albums": 0, "artists": 0, "tracks": 0, "features": 0},
+        "dropped_no_artist": 0,
+        "dropped_no_track": 0,
+        "rows_without_features": 0,
+        "rows_written": 100,
+    }
+    base.update(values)
+    return RunSummary(**base)
+
+
+GATE = GateThresholds(min_rows=50, max_quarantine_rate=0.05, max_join_loss_rate=0.10)
+
+
+@pytest.mark.parametrize(
+    ("figures", "keys", "expected"),
+    [
+        ({}, {}, []),
+        ({"rows_written": 49}, {}, ["rows 49 < min_rows 50"]),
+        ({}, {"null_keys": 2}, ["2 rows have a null track_id"]),
+        ({}, {"duplicate_keys": 3}, ["3 duplicate track_id values"]),
+        (
+            {"rows_quarantined": {"albums": 11, "artists": 0, "tracks": 0, "features": 0}},
+            {},
+            ["quarantine_rate 0.0550 > max_quarantine_rate 0.05"],
+        ),
+        (
+            {"dropped_no_artist": 6, "dropped_no_track": 5, "rows_written": 89},
+            {},
+            ["join_loss_rate 0.1100 > max_join_loss_rate 0.1"],
+        ),
+    ],
+    ids=["passes", "min-rows", "null-keys", "duplicate-keys", "quarantine", "join-loss"],
+)
+def test_gate_rules(figures, keys, expected):
+    """Each gate rule fails on its own, with the figure and the threshold in the message."""
+    failures = gate_failures(
+        summary(**figures),
+        GATE,
+        null_keys=keys.get("null_keys", 0),
+        duplicate_keys=keys.get("duplicate_keys", 0),
+    )
+    assert len(failures) == len(expected)
+    for failure, start in zip(failures, expected, strict=True):
+        assert failure.startswith(start)
+
+
+OPTIONS = {
+    "staging_path": "s3://staging/spotify-2023/",
+    "table_location": "s3://warehouse/spotify_tracks/",
+    "quarantine_location": "s3://warehouse/_quarantine/spotify_tracks/",
+    "summary_location": "s3://warehouse/_run_summary/spotify_tracks.json",
+    "min_rows": "1000",
+    "max_quarantine_rate": "0.05",
+    "max_join_loss_rate": "0.1",
+}
+
+
+def test_job_args_parse_glue_strings():
+    """Glue passes every argument as a string; numbers come out typed."""
+    args = JobArgs.from_options(OPTIONS)
+    assert args.min_rows == 1000
+    assert args.gate == GateThresholds(1000, 0.05, 0.1)
+    assert set(OPTIONS) == set(JOB_ARGUMENTS)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"min_rows": "many"}, "--min_rows must be a whole number, got 'many'"),
+        ({"max_quarantine_rate": "1.5"}, "--max_quarantine_rate must be a rate between 0 and 1"),
+        ({"max_join_loss_rate": None}, "missing job arguments: --max_join_loss_rate"),
+        ({"table_location": " "}, "--table_location is empty"),
+    ],
+)
+def test_job_args_errors_name_the_argument(change, message):
+    """A bad or missing argument fails with its --name and what is expected."""
+    options = {k: v for k, v in {**OPTIONS, **change}.items() if v is not None}
+    with pytest.raises(JobArgumentError, match=message):
+        JobArgs.from_options(options)
+
+
+def test_under_warehouse_uses_the_contract_layout():
+    """Paths below a warehouse follow the contract's table, quarantine and summary keys."""
+    args = JobArgs.under_warehouse("s3://stage/spotify-2023", "s3://wh/")
+    assert args.table_location == "s3://wh/spotify_tracks/"
+    assert args.quarantine_location == "s3://wh/_quarantine/spotify_tracks/"
+    assert args.summary_location == "s3://wh/_run_summary/spotify_tracks.json"
+
+
+class FakeGlue:
+    """Stands in for the awsglue modules (not installable outside Glue) and records calls."""
+
+    def __init__(self, spark) -> None:
+        self.calls: list[tuple[str, Any]] = []
+        calls = self.calls
+
+        def get_resolved_options(argv, names):
+            calls.append(("getResolvedOptions", list(names)))
+            return {"JOB_NAME": "spotify-etl", **OPTIONS}
+
+        class GlueContext:
+            def __init__(self, spark_context) -> None:
+                self.spark_session = spark
+
+        class Job:
+            def __init__(self, glue_context) -> None:
+                pass
+
+            def init(self, name, options) -> None:
+                calls.append(("init", name))
+
+            def commit(self) -> None:
+                calls.append(("commit", None))
+
+        self.modules = {
+            "awsglue": types.ModuleType("awsglue"),
+            "awsglue.utils": types.SimpleNamespace(getResolvedOptions=get_resolved_options),
+            "awsglue.context": types.SimpleNamespace(GlueContext=GlueContext),
+            "awsglue.job": types.SimpleNamespace(Job=Job),
+        }
+
+
+@pytest.fixture
+def fake_glue(spark, monkeypatch):
+    glue = FakeGlue(spark)
+    for name, module in glue.modules.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    return glue
+
+
+def test_glue_entry_point_resolves_the_job_arguments_and_commits(fake_glue, monkeypatch):
+    """main() asks Glue for JOB_NAME plus exactly JOB_ARGUMENTS, runs with them typed, then
+    commits the job."""
+
+    def fake_run(session, args):
+        fake_glue.calls.append(("run", args))
+
+    monkeypatch.setattr(spotify_etl, "run", fake_run)
+    spotify_etl.main()
+    assert fake_glue.calls == [
+        ("getResolvedOptions", ["JOB_NAME", *JOB_ARGUMENTS]),
+        ("init", "spotify-etl"),
+        ("run", JobArgs.from_options(OPTIONS)),
+        ("commit", None),
+    ]
+
+
+def test_glue_entry_point_fails_the_job_on_rejection(fake_glue, monkeypatch):
+    """A rejected run propagates, so Glue marks the job run failed and does not commit."""
+
+    def rejecting_run(session, args):
+        raise QualityGateError(["rows 0 < min_rows 1"], args.summary_location)
+
+    monkeypatch.setattr(spotify_etl, "run", rejecting_run)
+    with pytest.raises(QualityGateError, match="rows 0 < min_rows 1"):
+        spotify_etl.main()
+    assert ("commit", None) not in fake_glue.calls
