@@ -17,6 +17,10 @@ from spotify_ops.generate import generate_command  # noqa: E402
 
 app.command("generate")(generate_command)
 
+from spotify_ops.local_run import local_run_command  # noqa: E402
+
+app.command("local-run")(local_run_command)
+
 from spotify_ops.stacks import stack_config_command  # noqa: E402
 
 app.command("stack-config")(stack_config_command)

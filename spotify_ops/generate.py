@@ -224,10 +224,11 @@ class _Pools:
         self.track_names = _title_pool(rng, _POOL_SIZE, comma=0.057, quote=0.01)
         self.album_names = _title_pool(rng, _POOL_SIZE // 2, comma=0.04, quote=0.01)
         self.labels = _label_pool(rng)
-        genre_pool = [f"{p} {b}".strip() for b in _GENRE_BASES for p in _GENRE_PREFIXES]
-        genre_pool += _ODD_GENRES
-        rng.shuffle(genre_pool)
-        # Zipf-like: a few genres are common, as in the real data (pop, rap, rock ...).
+        niche = [f"{p} {b}" for b in _GENRE_BASES for p in _GENRE_PREFIXES if p]
+        niche += _ODD_GENRES
+        rng.shuffle(niche)
+        # Zipf-like over broad genres first: pop, rap and rock are common, niches are rare.
+        genre_pool = [*_GENRE_BASES, *niche]
         self.genres = tuple(genre_pool)
         self.genre_cum_weights = tuple(
             _cumulative(1.0 / (rank + 1) ** 1.1 for rank in range(len(genre_pool)))

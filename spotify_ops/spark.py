@@ -39,6 +39,7 @@ def local_spark_session(app_name: str = "spotify-local", cores: int = 2) -> Spar
         .config("spark.sql.shuffle.partitions", str(cores * 2))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", os.environ.get("SPOTIFY_SPARK_DRIVER_MEMORY", "2g"))
         .config("spark.sql.parquet.compression.codec", "snappy")
         .getOrCreate()

@@ -1,0 +1,275 @@
+"""The local run's HTML report: one self-contained file (inline SVG charts, no network).
+
+Rendering is pure: data in, HTML text out. Charts are drawn by matplotlib (Agg backend, no
+display needed) and saved as SVG with text kept as text, so the browser draws names in any
+script (CJK, emoji) with its own fonts.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from spotify_contract import RunSummary
+
+from spotify_ops.checks import CheckResult
+
+Rows = Sequence[Mapping[str, Any]]
+
+UNIT_FEATURES: Final = (
+    "danceability",
+    "energy",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+)
+ACCENT: Final = "#1DB954"
+SECOND: Final = "#535353"
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    query: str
+    """The insight query (sql/insights/<query>.sql) the chart draws."""
+    draw: Callable[[Axes, Rows], None]
+
+
+@dataclass(frozen=True)
+class ReportData:
+    summary: RunSummary
+    checks: Sequence[CheckResult]
+    insights: Mapping[str, Rows]
+    """Insight and check query name to its rows."""
+    source: str
+    """Where the input CSVs came from, as the user named it."""
+
+
+def _top_artists(ax: Axes, rows: Rows) -> None:
+    top = list(rows)[:15][::-1]
+    ax.barh([str(r["artist_name"]) for r in top], [int(r["followers"]) for r in top], color=ACCENT)
+    ax.set_xscale("log")  # followers span orders of magnitude
+    ax.set_xlabel("followers (log scale)")
+
+
+def _popularity_vs_duration(ax: Axes, rows: Rows) -> None:
+    minutes = [int(r["duration_bucket_sec"]) / 60 for r in rows]
+    ax.fill_between(
+        minutes,
+        [float(r["min_track_popularity"]) for r in rows],
+        [float(r["max_track_popularity"]) for r in rows],
+        color=ACCENT,
+        alpha=0.2,
+        label="min-max",
+    )
+    ax.plot(
+        minutes,
+        [float(r["avg_track_popularity"]) for r in rows],
+        color=ACCENT,
+        marker="o",
+        label="average",
+    )
+    ax.set_xlabel("duration (minutes, 30 s buckets)")
+    ax.set_ylabel("track popularity")
+    ax.legend(loc="upper right")
+
+
+def _releases_per_year(ax: Axes, rows: Rows) -> None:
+    ax.bar([int(r["release_year"]) for r in rows], [int(r["albums"]) for r in rows], color=ACCENT)
+    ax.set_xlabel("release year")
+    ax.set_ylabel("albums")
+
+
+def _popularity_by_genre(ax: Axes, rows: Rows) -> None:
+    top = list(rows)[:15][::-1]
+    ax.barh(
+        [f"{r['genre']} ({r['tracks']})" for r in top],
+        [float(r["avg_track_popularity"]) for r in top],
+        color=ACCENT,
+    )
+    ax.set_xlabel("average track popularity (tracks in brackets)")
+
+
+def _audio_features(ax: Axes, rows: Rows) -> None:
+    width = 0.4
+    positions = range(len(UNIT_FEATURES))
+    for offset, row in enumerate(rows):
+        label = "explicit" if row["explicit"] else "clean"
+        ax.bar(
+            [p + (offset - 0.5) * width for p in positions],
+            [float(row[f] or 0.0) for f in UNIT_FEATURES],
+            width=width,
+            label=f"{label} ({row['tracks_with_features']} tracks)",
+            color=(ACCENT, SECOND)[offset % 2],
+        )
+    ax.set_xticks(list(positions), list(UNIT_FEATURES), rotation=30, ha="right")
+    ax.set_ylabel("mean (0-1)")
+    ax.set_ylim(0, 1)
+    ax.legend(loc="upper right")
+
+
+CHARTS: Final[tuple[Chart, ...]] = (
+    Chart("Top artists by followers", "top_artists_by_followers", _top_artists),
+    Chart("Popularity vs duration", "popularity_vs_duration", _popularity_vs_duration),
+    Chart("Releases per year", "releases_per_year", _releases_per_year),
+    Chart("Popularity by genre", "popularity_by_genre", _popularity_by_genre),
+    Chart("Audio features: explicit vs clean", "audio_features_summary", _audio_features),
+)
+
+
+def render_svg(chart: Chart, rows: Rows) -> str:
+    """The chart as an inline <svg> element; deterministic for the same rows."""
+    buffer = io.StringIO()
+    with (
+        plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": chart.query}),
+        warnings.catch_warnings(),
+    ):
+        # Text stays text in the SVG and the browser's fonts draw it, so glyphs missing from
+        # matplotlib's own font (CJK, emoji) only affect layout estimates, not the picture.
+        warnings.filterwarnings(
+            "ignore", message=r"Glyph .* missing from font", category=UserWarning
+        )
+        fig, ax = plt.subplots(figsize=(7.5, 4.2))
+        try:
+            if rows:
+                chart.draw(ax, rows)
+            else:
+                ax.text(0.5, 0.5, "no rows", ha="center", va="center", transform=ax.transAxes)
+            ax.set_title(chart.title)
+            fig.tight_layout()
+            fig.savefig(buffer, format="svg", metadata={"Date": None})
+        finally:
+            plt.close(fig)
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.2f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    if isinstance(value, list | tuple):
+        return html.escape(", ".join(str(v) for v in value))
+    return html.escape("" if value is None else str(value))
+
+
+def html_table(rows: Rows, limit: int | None = None, css_class: str = "") -> str:
+    if not rows:
+        return "<p><em>no rows</em></p>"
+    columns = list(rows[0].keys())
+    shown = list(rows)[:limit] if limit else list(rows)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_cell(r.get(c))}</td>" for c in columns) + "</tr>" for r in shown
+    )
+    more = (
+        f"<p class='more'>{len(rows) - len(shown)} more rows not shown</p>"
+        if len(shown) < len(rows)
+        else ""
+    )
+    cls = f" class='{css_class}'" if css_class else ""
+    return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+
+
+def summary_rows(summary: RunSummary) -> list[dict[str, Any]]:
+    """The run summary as (measure, value) rows, per source where the summary splits it."""
+    rows: list[dict[str, Any]] = [
+        {"measure": "status", "value": summary.status},
+        {"measure": "run id", "value": summary.run_id},
+        {"measure": "started / finished", "value": f"{summary.started_at} / {summary.finished_at}"},
+    ]
+    for source, count in sorted(summary.rows_read.items()):
+        rows.append({"measure": f"rows read: {source}", "value": count})
+    for source, count in sorted(summary.rows_quarantined.items()):
+        rows.append({"measure": f"rows quarantined: {source}", "value": count})
+    for source, count in sorted(summary.duplicates_removed.items()):
+        rows.append({"measure": f"duplicates removed: {source}", "value": count})
+    rows += [
+        {"measure": "album rows dropped: no artist row", "value": summary.dropped_no_artist},
+        {"measure": "album rows dropped: no track row", "value": summary.dropped_no_track},
+        {"measure": "rows without audio features (kept)", "value": summary.rows_without_features},
+        {"measure": "rows written", "value": summary.rows_written},
+        {"measure": "quarantine rate", "value": f"{summary.quarantine_rate:.2%}"},
+        {"measure": "join loss rate", "value": f"{summary.join_loss_rate:.2%}"},
+    ]
+    for name, threshold in sorted(summary.gate.items()):
+        rows.append({"measure": f"gate: {name}", "value": threshold})
+    for failure in summary.gate_failures:
+        rows.append({"measure": "gate failure", "value": failure})
+    return rows
+
+
+_CSS: Final = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:72rem;
+color:#191414;padding:0 1rem}
+h1{margin-bottom:.2rem} .sub{color:#535353;margin-top:0}
+.status{display:inline-block;padding:.1rem .6rem;border-radius:1rem;color:#fff;font-weight:600}
+.ok{background:#1DB954} .bad{background:#c0392b}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.9rem}
+th,td{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:left;vertical-align:top}
+th{background:#f4f4f4} td.pass{color:#1a7f37;font-weight:600} td.fail{color:#c0392b;font-weight:600}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(34rem,1fr));gap:1rem}
+.chart svg{max-width:100%;height:auto} .more{color:#777;font-size:.8rem}
+details{margin-bottom:.6rem}
+"""
+
+
+def render_report(data: ReportData) -> str:
+    """The whole report as one HTML document."""
+    passed = all(c.passed for c in data.checks) and data.summary.status == "published"
+    badge = (
+        "<span class='status ok'>all checks passed</span>"
+        if passed
+        else "<span class='status bad'>FAILED</span>"
+    )
+    check_rows = "".join(
+        f"<tr><td>{html.escape(c.name)}</td>"
+        f"<td class='{'pass' if c.passed else 'fail'}'>{'pass' if c.passed else 'FAIL'}</td>"
+        f"<td>{html.escape(c.detail)}</td></tr>"
+        for c in data.checks
+    )
+    charts = "".join(
+        f"<figure class='chart' id='chart-{c.query}'>"
+        f"{render_svg(c, data.insights.get(c.query, []))}</figure>"
+        for c in CHARTS
+        if c.query in data.insights
+    )
+    queries = "".join(
+        f"<details><summary><code>{html.escape(name)}</code> ({len(rows)} rows)</summary>"
+        f"{html_table(rows, limit=25)}</details>"
+        for name, rows in sorted(data.insights.items())
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Spotify pipeline: local run {html.escape(data.summary.run_id)}</title>
+<style>{_CSS}</style></head>
+<body>
+<h1>Spotify pipeline: local run</h1>
+<p class="sub">Input <code>{html.escape(data.source)}</code>, run
+<code>{html.escape(data.summary.run_id)}</code>, status
+<strong>{html.escape(data.summary.status)}</strong> {badge}</p>
+<h2 id="checks">Checks</h2>
+<table class="checks"><thead><tr><th>check</th><th>result</th><th>detail</th></tr></thead>
+<tbody>{check_rows}</tbody></table>
+<h2 id="charts">Charts</h2>
+<div class="charts">{charts}</div>
+<h2 id="summary">Run summary</h2>
+{html_table(summary_rows(data.summary), css_class="summary")}
+<h2 id="queries">Query results</h2>
+{queries}
+</body></html>
+"""

@@ -1,0 +1,200 @@
+"""`spotify-ops local-run` runs the whole pipeline on data/sample and fails clearly on bad input,
+a missing Java, a rejected gate or a failed check."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from spotify_contract import JOB_SOURCES, GateThresholds, RunSummary
+from typer.testing import CliRunner
+
+from spotify_ops import local_run as local_run_module
+from spotify_ops.cli import app
+from spotify_ops.duckdb_engine import DuckDBEngine
+from spotify_ops.local_run import (
+    EXIT_BAD_INPUT,
+    EXIT_ENVIRONMENT,
+    EXIT_FAILED,
+    Layout,
+    LocalRunError,
+    find_input_problems,
+    local_run,
+)
+from tests.conftest import SAMPLE_DIR
+
+
+def quiet() -> Console:
+    return Console(file=io.StringIO())
+
+
+def csv_rows(path: Path) -> int:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return sum(1 for _ in csv.reader(handle)) - 1
+
+
+def copy_sample(target: Path) -> Path:
+    shutil.copytree(SAMPLE_DIR, target)
+    return target
+
+
+# --- The end-to-end run (shared fixture: one Spark run per test session) --------------------
+
+
+def test_demo_succeeds_and_prints_where_the_report_is(demo_run):
+    """The run exits 0, says how many rows it published, and prints the report's path."""
+    assert demo_run.exit_code == 0, demo_run.output
+    report = demo_run.out / "report.html"
+    assert f"Report: {report.resolve()}" in demo_run.output
+    assert "Published" in demo_run.output
+    assert report.is_file()
+
+
+def test_demo_stages_the_input_files_unchanged(demo_run):
+    """Staging holds each input CSV under its exact name with the same bytes."""
+    staging = demo_run.out / "staging"
+    assert sorted(p.name for p in staging.iterdir()) == sorted(
+        p.name for p in SAMPLE_DIR.glob("*.csv")
+    )
+    for path in staging.iterdir():
+        assert path.read_bytes() == (SAMPLE_DIR / path.name).read_bytes()
+
+
+def test_demo_writes_the_contract_layout(demo_run):
+    """The warehouse has the table, the quarantine and the run summary where the contract puts
+    them, and the table folder holds Parquet data files only."""
+    warehouse = demo_run.out / "warehouse"
+    data_files = [p for p in demo_run.table.iterdir() if not p.name.startswith((".", "_"))]
+    assert data_files
+    assert all(p.name.endswith(".parquet") for p in data_files)
+    assert any((warehouse / "_quarantine" / "spotify_tracks").glob("*.json"))
+    assert (warehouse / "_run_summary" / "spotify_tracks.json").is_file()
+
+
+def test_demo_accounts_for_every_input_row(demo_run):
+    """The summary reads every data row of each source, publishes, and its rows_written is
+    what the table holds."""
+    summary = RunSummary.from_json(
+        (demo_run.out / "warehouse" / "_run_summary" / "spotify_tracks.json").read_text()
+    )
+    assert summary.status == "published"
+    for source in JOB_SOURCES:
+        assert summary.rows_read[source.key] == csv_rows(SAMPLE_DIR / source.file_name)
+    with DuckDBEngine(demo_run.table) as engine:
+        (row,) = engine.query("SELECT COUNT(*) AS n FROM spotify_tracks")
+    assert row["n"] == summary.rows_written > 0
+    album_candidates = (
+        summary.rows_read["albums"]
+        - summary.rows_quarantined["albums"]
+        - summary.duplicates_removed["albums"]
+    )
+    dropped = summary.dropped_no_artist + summary.dropped_no_track
+    assert summary.rows_written == album_candidates - dropped
+
+
+def test_failed_check_exits_1_and_still_writes_the_report(demo_run, spark, tmp_path, monkeypatch):
+    """When a check fails (here: the table holds fewer rows than the run summary claims) the
+    run exits 1 naming the check, and the report shows the failure."""
+    layout = Layout(tmp_path / "out")
+    shutil.copytree(demo_run.out / "warehouse", layout.warehouse)
+    real = RunSummary.from_json(Path(layout.summary_location).read_text())
+    claimed = replace(real, rows_written=real.rows_written + 7)
+    monkeypatch.setattr(local_run_module, "run_job", lambda *_args: claimed)
+    with pytest.raises(LocalRunError) as caught:
+        local_run(SAMPLE_DIR, layout.out_dir, spark=spark, console=quiet())
+    assert caught.value.exit_code == EXIT_FAILED
+    assert "row_count" in str(caught.value)
+    assert f"but the last run summary says {claimed.rows_written}" in str(caught.value)
+    assert "FAIL" in layout.report.read_text(encoding="utf-8")
+
+
+def test_gate_rejection_exits_1_with_the_failed_rule_and_a_report(spark, tmp_path):
+    """A gate the sample cannot pass (no join loss allowed) rejects the run: exit code 1, the
+    message names the rule, no table is published, and the report shows the rejection."""
+    strict = GateThresholds(max_join_loss_rate=0.0)
+    layout = Layout(tmp_path / "out")
+    with pytest.raises(LocalRunError) as caught:
+        local_run(SAMPLE_DIR, layout.out_dir, spark=spark, gate=strict, console=quiet())
+    assert caught.value.exit_code == EXIT_FAILED
+    assert "join" in str(caught.value).lower()
+    assert not any(Path(layout.table_location).glob("*.parquet"))
+    report = layout.report.read_text(encoding="utf-8")
+    assert "rejected" in report
+    assert "gate failure" in report
+
+
+# --- Input and environment errors (no Spark needed) -------------------------------------------
+
+
+def test_missing_input_file_exits_2_naming_the_expected_file(tmp_path):
+    """A folder without the tracks file fails before Spark starts, naming the exact file."""
+    folder = copy_sample(tmp_path / "in")
+    (folder / "spotify_tracks_data_2023.csv").unlink()
+    result = CliRunner().invoke(
+        app, ["local-run", "--input", str(folder), "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "missing tracks file: expected 'spotify_tracks_data_2023.csv'" in result.output
+
+
+def test_misnamed_input_file_exits_2_naming_the_near_miss(tmp_path):
+    """The albums file saved with an underscore instead of its real hyphen is found and the
+    message says which file to rename to what."""
+    folder = copy_sample(tmp_path / "in")
+    (folder / "spotify-albums_data_2023.csv").rename(folder / "spotify_albums_data_2023.csv")
+    result = CliRunner().invoke(
+        app, ["local-run", "--input", str(folder), "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == EXIT_BAD_INPUT
+    flat = " ".join(result.output.split())
+    assert "expected 'spotify-albums_data_2023.csv'" in flat
+    assert "found 'spotify_albums_data_2023.csv': rename it to" in flat
+
+
+def test_missing_input_folder_exits_2(tmp_path):
+    """A folder that does not exist is named, with the files it should hold."""
+    result = CliRunner().invoke(
+        app, ["local-run", "--input", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "does not exist" in result.output
+    assert "spotify_artist_data_2023.csv" in " ".join(result.output.split())
+
+
+def test_missing_java_exits_3_with_how_to_install_it(tmp_path, monkeypatch):
+    """With no Java on PATH and no JAVA_HOME the run stops before Spark with a message saying
+    how to install Java."""
+    from pyspark.sql import SparkSession
+
+    monkeypatch.setattr(SparkSession, "getActiveSession", classmethod(lambda cls: None))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(LocalRunError) as caught:
+        local_run(SAMPLE_DIR, tmp_path / "out", console=quiet())
+    assert caught.value.exit_code == EXIT_ENVIRONMENT
+    assert "Java was not found" in str(caught.value)
+
+
+def test_extra_files_beside_complete_inputs_are_not_problems(tmp_path):
+    """A complete input folder may hold other files (a README, a download with a suffix)."""
+    folder = copy_sample(tmp_path / "in")
+    (folder / "spotify_tracks_data_2023 (1).csv").write_text("id\n")
+    (folder / "README.txt").write_text("notes")
+    assert find_input_problems(folder) == []
+
+
+def test_a_near_miss_is_offered_only_for_the_file_it_resembles(tmp_path):
+    """With albums misnamed and tracks missing, the misnamed file is suggested for albums only."""
+    folder = copy_sample(tmp_path / "in")
+    (folder / "spotify-albums_data_2023.csv").rename(folder / "Spotify_albums_data_2023.csv")
+    (folder / "spotify_tracks_data_2023.csv").unlink()
+    assert find_input_problems(folder) == [
+        "missing albums file: expected 'spotify-albums_data_2023.csv'; "
+        "found 'Spotify_albums_data_2023.csv': rename it to 'spotify-albums_data_2023.csv'",
+        "missing tracks file: expected 'spotify_tracks_data_2023.csv'",
+    ]

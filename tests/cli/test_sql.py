@@ -1,0 +1,282 @@
+"""The repo's SQL is valid Athena SQL, runs on DuckDB after transpiling, and answers sensibly on
+the demo warehouse; the DuckDB engine reports the table's schema in contract types."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import sqlglot
+from spotify_contract import DEFAULT_GATE, DUCKDB_TYPES, TABLE_NAME, WAREHOUSE_COLUMNS, RunSummary
+from sqlglot import exp
+
+from spotify_ops.checks import CHECKS_DIR, INSIGHTS_DIR, check_schema, load_sql, sql_files
+from spotify_ops.duckdb_engine import DuckDBEngine, TableNotFoundError, contract_type
+from spotify_ops.sql import SqlTranslationError, athena_to_duckdb, parse_athena
+
+SQL_FILES = {**sql_files(CHECKS_DIR), **sql_files(INSIGHTS_DIR)}
+CONTRACT_COLUMNS = {c.name for c in WAREHOUSE_COLUMNS}
+Rows = list[dict[str, Any]]
+
+
+def test_the_expected_insight_queries_exist():
+    """Every question DATA.md lists has a query file (the insight probe's name is kept)."""
+    assert set(sql_files(INSIGHTS_DIR)) == {
+        "top_artists_by_followers",
+        "top_tracks_by_popularity",
+        "popularity_by_genre",
+        "popularity_by_label",
+        "albums_with_most_tracks",
+        "popularity_vs_duration",
+        "releases_per_year",
+        "genre_by_year",
+        "popularity_correlations",
+        "audio_features_summary",
+    }
+
+
+@pytest.mark.parametrize("name", sorted(SQL_FILES))
+@pytest.mark.parametrize("dialect", ["athena", "trino"])
+def test_each_file_is_one_strict_athena_statement(name, dialect):
+    """Each file parses without error as exactly one Athena/Trino statement, so it can be
+    deployed as an Athena named query."""
+    statements = sqlglot.parse(
+        load_sql(SQL_FILES[name]), read=dialect, error_level=sqlglot.ErrorLevel.RAISE
+    )
+    assert len([s for s in statements if s is not None]) == 1
+
+
+@pytest.mark.parametrize("name", sorted(SQL_FILES))
+def test_each_file_reads_only_the_unqualified_table_and_contract_columns(name):
+    """Queries name the table unqualified (the workgroup/database supplies the schema) and
+    only columns the contract declares, or aliases the query itself defines."""
+    tree = parse_athena(load_sql(SQL_FILES[name]), name)
+    ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
+    tables = [t for t in tree.find_all(exp.Table) if t.name not in ctes]
+    assert tables, "reads no table"
+    assert {t.name for t in tables} == {TABLE_NAME}
+    assert all(not t.db and not t.catalog for t in tables)
+    aliases = {a.alias for a in tree.find_all(exp.Alias)}
+    aliases |= {c.name for t in tree.find_all(exp.TableAlias) for c in t.columns}
+    unknown = {c.name for c in tree.find_all(exp.Column)} - CONTRACT_COLUMNS - aliases
+    assert not unknown
+
+
+def test_transpile_rewrites_athena_functions_for_duckdb():
+    """Functions that differ between the dialects are rewritten, not passed through."""
+    duck = athena_to_duckdb("SELECT approx_percentile(tempo, 0.5) AS p FROM spotify_tracks")
+    assert "APPROX_QUANTILE" in duck.upper()
+
+
+def test_transpile_rejects_two_statements_and_names_the_query():
+    """A file with two statements cannot be one named query; the error names the file."""
+    with pytest.raises(SqlTranslationError, match=r"bad_file: expected exactly one statement"):
+        athena_to_duckdb("SELECT 1; SELECT 2", "bad_file")
+
+
+def test_transpile_rejects_invalid_sql_and_names_the_query():
+    """Unparseable SQL fails with the query's name rather than a DuckDB error later."""
+    with pytest.raises(SqlTranslationError, match=r"broken: not valid Athena SQL"):
+        athena_to_duckdb("SELECT FROM WHERE (", "broken")
+
+
+# --- DuckDB engine ----------------------------------------------------------------------------
+
+
+def write_parquet(folder: Path, columns: list[tuple[str, str]]) -> None:
+    """One Parquet file with one row of NULLs typed as given (DuckDB spelling)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    select = ", ".join(f'CAST(NULL AS {kind}) AS "{name}"' for name, kind in columns)
+    target = str(folder / "part-0.parquet")
+    duckdb.connect().execute(f"COPY (SELECT {select}) TO '{target}' (FORMAT parquet)")
+
+
+def test_engine_maps_every_contract_type_back_from_parquet(tmp_path):
+    """A Parquet file typed as the contract says is reported column for column in contract
+    spelling, and passes the schema check."""
+    write_parquet(tmp_path, [(c.name, DUCKDB_TYPES[c.type]) for c in WAREHOUSE_COLUMNS])
+    with DuckDBEngine(tmp_path) as engine:
+        assert engine.table_columns() == [(c.name, c.type) for c in WAREHOUSE_COLUMNS]
+        assert check_schema(engine, None, None).passed  # type: ignore[arg-type]
+
+
+def test_engine_reports_a_wrong_type_so_the_schema_check_names_it(tmp_path):
+    """followers stored as text (the seed job's all-strings output) fails the schema check,
+    which names the column and both types."""
+    columns = [
+        (c.name, "VARCHAR" if c.name == "followers" else DUCKDB_TYPES[c.type])
+        for c in WAREHOUSE_COLUMNS
+    ]
+    write_parquet(tmp_path, columns)
+    with DuckDBEngine(tmp_path) as engine:
+        result = check_schema(engine, None, DEFAULT_GATE)
+    assert not result.passed
+    assert "followers: string != bigint" in result.detail
+
+
+def test_types_outside_the_contract_are_reported_as_found():
+    """An unknown DuckDB type is shown as DuckDB names it, so a mismatch message is exact."""
+    assert contract_type("VARCHAR[]") == "array<string>"
+    assert contract_type("HUGEINT") == "hugeint"
+
+
+def test_engine_without_a_published_table_says_so(tmp_path):
+    """With no Parquet files the table has no columns (every column missing in the schema
+    check) and a query fails with a message saying the table was not published."""
+    with DuckDBEngine(tmp_path) as engine:
+        assert engine.table_columns() == []
+        with pytest.raises(TableNotFoundError, match="has not been published"):
+            engine.query("SELECT COUNT(*) FROM spotify_tracks")
+
+
+# --- Every query on the demo warehouse --------------------------------------------------------
+
+
+def _summary(demo_run) -> RunSummary:
+    return RunSummary.from_json(
+        (demo_run.out / "warehouse" / "_run_summary" / "spotify_tracks.json").read_text()
+    )
+
+
+def _between(rows: Rows, column: str, low: float, high: float) -> None:
+    values = [r[column] for r in rows if r[column] is not None]
+    assert values, f"{column} is always null"
+    assert all(low <= v <= high for v in values), (column, min(values), max(values))
+
+
+def check_top_artists(rows: Rows, written: int) -> None:
+    assert 0 < len(rows) <= 20
+    followers = [r["followers"] for r in rows]
+    assert followers == sorted(followers, reverse=True)
+    assert len({r["artist_id"] for r in rows}) == len(rows)
+    _between(rows, "artist_popularity", 0, 100)
+
+
+def check_top_tracks(rows: Rows, written: int) -> None:
+    assert len(rows) == 20
+    popularity = [r["track_popularity"] for r in rows]
+    assert popularity == sorted(popularity, reverse=True)
+    _between(rows, "track_popularity", 0, 100)
+    _between(rows, "release_year", 1900, dt.date.today().year)
+
+
+def check_by_genre(rows: Rows, written: int) -> None:
+    assert rows
+    assert all(r["tracks"] >= 10 and r["artists"] >= 2 for r in rows)
+    assert all(isinstance(r["genre"], str) and r["genre"] for r in rows)
+    _between(rows, "avg_track_popularity", 0, 100)
+
+
+def check_by_label(rows: Rows, written: int) -> None:
+    assert rows
+    assert all(r["albums"] >= 3 and r["tracks"] >= r["albums"] for r in rows)
+    assert all(r["label"] for r in rows)
+    _between(rows, "avg_album_popularity", 0, 100)
+
+
+def check_most_tracks(rows: Rows, written: int) -> None:
+    assert len(rows) == 20
+    counts = [r["tracks"] for r in rows]
+    assert counts == sorted(counts, reverse=True)
+    assert all(r["tracks"] <= r["total_tracks"] for r in rows)
+
+
+def check_vs_duration(rows: Rows, written: int) -> None:
+    assert len(rows) >= 5
+    buckets = [r["duration_bucket_sec"] for r in rows]
+    assert buckets == sorted(buckets)
+    assert all(b % 30 == 0 for b in buckets)
+    assert all(r["tracks"] >= 5 for r in rows)
+    assert all(
+        r["min_track_popularity"] <= r["avg_track_popularity"] <= r["max_track_popularity"]
+        for r in rows
+    )
+    assert sum(r["tracks"] for r in rows) <= written
+
+
+def check_per_year(rows: Rows, written: int) -> None:
+    years = [r["release_year"] for r in rows]
+    assert years == sorted(years)
+    assert len(years) > 10
+    _between(rows, "release_year", 1900, dt.date.today().year)
+    assert sum(r["tracks"] for r in rows) <= written
+    assert all(0 < r["albums"] <= r["tracks"] for r in rows)
+
+
+def check_genre_by_year(rows: Rows, written: int) -> None:
+    assert rows
+    assert 1 <= len({r["genre"] for r in rows}) <= 8
+    _between(rows, "release_year", 1900, dt.date.today().year)
+    assert all(r["tracks"] > 0 for r in rows)
+
+
+def check_correlations(rows: Rows, written: int) -> None:
+    (row,) = rows
+    assert 0 < row["tracks"] <= written
+    for column in (
+        "track_vs_artist_popularity",
+        "track_vs_album_popularity",
+        "album_vs_artist_popularity",
+    ):
+        assert -1.0 <= row[column] <= 1.0, column
+    # The sample's track popularity follows its album's; the query must find that.
+    assert row["track_vs_album_popularity"] > 0.3
+
+
+def check_audio_features(rows: Rows, written: int) -> None:
+    assert [r["explicit"] for r in rows] == [False, True]
+    assert sum(r["tracks"] for r in rows) == written
+    assert all(0 < r["tracks_with_features"] <= r["tracks"] for r in rows)
+    for feature in ("danceability", "energy", "speechiness", "acousticness", "valence"):
+        _between(rows, feature, 0.0, 1.0)
+    _between(rows, "tempo_bpm", 40, 250)
+    _between(rows, "loudness_db", -60, 5)
+
+
+def check_row_count(rows: Rows, written: int) -> None:
+    assert rows == [{"row_count": written}]
+
+
+def check_key_integrity(rows: Rows, written: int) -> None:
+    assert rows == [{"null_keys": 0, "duplicate_keys": 0}]
+
+
+PLAUSIBLE: dict[str, Callable[[Rows, int], None]] = {
+    "top_artists_by_followers": check_top_artists,
+    "top_tracks_by_popularity": check_top_tracks,
+    "popularity_by_genre": check_by_genre,
+    "popularity_by_label": check_by_label,
+    "albums_with_most_tracks": check_most_tracks,
+    "popularity_vs_duration": check_vs_duration,
+    "releases_per_year": check_per_year,
+    "genre_by_year": check_genre_by_year,
+    "popularity_correlations": check_correlations,
+    "audio_features_summary": check_audio_features,
+    "row_count": check_row_count,
+    "key_integrity": check_key_integrity,
+}
+
+
+def test_every_sql_file_has_a_plausibility_check():
+    """A new SQL file cannot slip in without its answers being judged."""
+    assert set(PLAUSIBLE) == set(SQL_FILES)
+
+
+@pytest.mark.parametrize("name", sorted(SQL_FILES))
+def test_each_query_gives_plausible_answers_on_the_demo_warehouse(demo_run, name):
+    """Each file, transpiled for DuckDB, runs on the demo's Parquet and its answer is sane."""
+    assert demo_run.exit_code == 0, demo_run.output
+    written = _summary(demo_run).rows_written
+    with DuckDBEngine(demo_run.table) as engine:
+        rows = engine.query(load_sql(SQL_FILES[name]), name)
+    PLAUSIBLE[name](rows, written)
+
+
+def test_demo_table_registers_with_the_contract_schema(demo_run):
+    """The catalog step's view over the job's Parquet has exactly the contract's columns."""
+    with DuckDBEngine(demo_run.table) as engine:
+        assert engine.table_columns() == [(c.name, c.type) for c in WAREHOUSE_COLUMNS]
