@@ -9,7 +9,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from spotify_ops.cli import app
 from spotify_ops.generate import (
     DEFAULT_SEED,
     DENORMALISED_HEADER,
@@ -246,3 +248,24 @@ def test_rejects_a_non_positive_row_count(tmp_path):
     """Asking for zero album rows is an error that names the argument."""
     with pytest.raises(ValueError, match="album_rows"):
         generate(tmp_path, 0)
+
+
+def test_cli_generate_writes_the_files_and_prints_a_summary(tmp_path):
+    """`spotify-ops generate` writes the five files and prints each one's rows and bytes."""
+    out = tmp_path / "gen"
+    result = CliRunner().invoke(
+        app, ["generate", "--out", str(out), "--album-rows", "250", "--seed", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    assert len(list(out.glob("*.csv"))) == 5
+    albums = out / "spotify-albums_data_2023.csv"
+    assert len(read_rows(albums)) == 250
+    flat = " ".join(result.output.split())
+    assert f"spotify-albums_data_2023.csv │ 250 │ {albums.stat().st_size:,}" in flat
+
+
+def test_cli_generate_rejects_zero_rows(tmp_path):
+    """A non-positive --album-rows is a usage error that names the option."""
+    result = CliRunner().invoke(app, ["generate", "--out", str(tmp_path), "--album-rows", "0"])
+    assert result.exit_code == 2
+    assert "--album-rows" in result.output

@@ -198,3 +198,16 @@ def test_a_near_miss_is_offered_only_for_the_file_it_resembles(tmp_path):
         "found 'Spotify_albums_data_2023.csv': rename it to 'spotify-albums_data_2023.csv'",
         "missing tracks file: expected 'spotify_tracks_data_2023.csv'",
     ]
+
+
+def test_wrong_header_exits_2_naming_the_expected_header(spark, tmp_path):
+    """A tracks file whose header lacks a column is refused by the job's input check before
+    any row is read: exit code 2, the message names the missing column."""
+    folder = copy_sample(tmp_path / "in")
+    tracks = folder / "spotify_tracks_data_2023.csv"
+    lines = tracks.read_text(encoding="utf-8").splitlines()
+    tracks.write_text("\n".join(["id,popularity,explicit", *lines[1:]]), encoding="utf-8")
+    with pytest.raises(LocalRunError) as caught:
+        local_run(folder, tmp_path / "out", spark=spark, console=quiet())
+    assert caught.value.exit_code == EXIT_BAD_INPUT
+    assert "track_popularity" in str(caught.value)
