@@ -12,7 +12,7 @@ import difflib
 import shutil
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final
@@ -259,12 +259,15 @@ def local_run(
     import spotify_etl
 
     rejection: spotify_etl.QualityGateError | None = None
-    with step("job", "running the Glue job on local Spark"), spark_session(spark) as session:
-        try:
-            summary = run_job(session, layout, gate)
-        except spotify_etl.QualityGateError as error:
-            rejection = error
-            summary = RunSummary.from_json(Path(layout.summary_location).read_text("utf-8"))
+    with ExitStack() as spark_scope:
+        with step("spark", "starting local Spark"):
+            session = spark_scope.enter_context(spark_session(spark))
+        with step("job", "running the Glue job (spotify_etl.run)"):
+            try:
+                summary = run_job(session, layout, gate)
+            except spotify_etl.QualityGateError as error:
+                rejection = error
+                summary = RunSummary.from_json(Path(layout.summary_location).read_text("utf-8"))
 
     if rejection is not None:
         console.print("[bold red]✗[/bold red] the quality gate rejected the run")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from spotify_contract import RunSummary
 
 from spotify_ops.checks import CheckResult
@@ -83,10 +84,15 @@ def render(**changes: Any) -> str:
     return render_report(data)
 
 
-def test_report_has_one_inline_svg_chart_per_required_chart():
+@pytest.fixture(scope="module")
+def page() -> str:
+    """The report for the default summary, drawn once (charts take a moment)."""
+    return render()
+
+
+def test_report_has_one_inline_svg_chart_per_required_chart(page):
     """The five charts (top artists, popularity vs duration, releases per year, popularity by
     genre, audio features) are inline SVG, each under its query's id."""
-    page = render()
     assert {c.query for c in CHARTS} == CHART_QUERIES
     for query in CHART_QUERIES:
         figure = re.search(rf"<figure class='chart' id='chart-{query}'>(.*?)</figure>", page, re.S)
@@ -96,14 +102,13 @@ def test_report_has_one_inline_svg_chart_per_required_chart():
         assert chart.title in page
 
 
-def test_report_is_self_contained():
+def test_report_is_self_contained(page):
     """Nothing is fetched when the report opens: no scripts, stylesheets or remote images."""
-    assert not EXTERNAL.search(render())
+    assert not EXTERNAL.search(page)
 
 
-def test_report_shows_the_run_summary_and_rates():
+def test_report_shows_the_run_summary_and_rates(page):
     """Rows read, quarantined and dropped per source and the two gate rates appear."""
-    page = render()
     for text in (
         "rows read: albums</td><td>1,000",
         "rows quarantined: tracks</td><td>2",
@@ -115,9 +120,8 @@ def test_report_shows_the_run_summary_and_rates():
         assert text in page, text
 
 
-def test_report_shows_each_check_with_its_result():
+def test_report_shows_each_check_with_its_result(page):
     """Passed and failed checks both appear with their detail, and a failure flags the page."""
-    page = render()
     assert "<td>schema</td><td class='pass'>pass</td>" in page
     assert "<td>row_count</td><td class='fail'>FAIL</td>" in page
     assert "975 rows, but the last run summary says 976 were written" in page
@@ -131,9 +135,8 @@ def test_rejected_run_shows_its_gate_failures():
     assert "gate failure</td><td>join loss 1.71% &gt; 0.00%" in page
 
 
-def test_names_are_escaped_and_any_script_survives():
+def test_names_are_escaped_and_any_script_survives(page):
     """Names are HTML-escaped in tables; CJK names stay as text in the charts."""
-    page = render()
     assert "&lt;b&gt;Emerson, Lake &amp; Palmer&lt;/b&gt;" in page
     assert "<b>Emerson" not in page
     assert "米津玄師" in page
