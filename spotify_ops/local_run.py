@@ -39,11 +39,11 @@ from spotify_ops.checks import (
     run_checks,
     sql_files,
 )
-from spotify_ops.duckdb_engine import DuckDBEngine
-from spotify_ops.report import ReportData, render_report
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+    from spotify_ops.duckdb_engine import DuckDBEngine
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 DEFAULT_INPUT: Final = REPO_ROOT / "data" / "sample"
@@ -256,7 +256,11 @@ def local_run(
     with step("stage", f"staging CSVs from {input_dir}"):
         stage_inputs(input_dir, layout.staging)
 
+    # Imported here so `spotify-ops --help` and `generate` need not load Spark or matplotlib.
     import spotify_etl
+
+    from spotify_ops.duckdb_engine import DuckDBEngine
+    from spotify_ops.report import ReportData, render_report
 
     rejection: spotify_etl.QualityGateError | None = None
     with ExitStack() as spark_scope:
