@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from spotify_ops.generate import generate_command
+from spotify_ops.local_run import local_run_command
+from spotify_ops.stacks import stack_config_command
+from spotify_ops.verify import verify_command
+
 app = typer.Typer(
     name="spotify-ops",
     help="Run the Spotify pipeline locally, make sample data, verify a deployed stack.",
@@ -11,20 +16,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-# Commands are registered by their modules below; each module keeps its logic pure and testable.
-
-from spotify_ops.generate import generate_command  # noqa: E402
-
-app.command("generate")(generate_command)
-
-from spotify_ops.local_run import local_run_command  # noqa: E402
-
 app.command("local-run")(local_run_command)
-
-from spotify_ops.stacks import stack_config_command  # noqa: E402
-
-app.command("stack-config")(stack_config_command)
-
-from spotify_ops.verify import verify_command  # noqa: E402
-
+app.command("generate")(generate_command)
 app.command("verify")(verify_command)
+app.command("stack-config")(stack_config_command)
