@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any, Final
 
 import typer
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from infra.config import NAMESPACE, ConfigError, load_stack_config
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import pulumi
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 with warnings.catch_warnings():
     # pulumi_aws warns at import about its own deprecated classes (e.g. BucketV2 aliases);

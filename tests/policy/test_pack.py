@@ -18,7 +18,7 @@ from typing import Any
 
 import grpc  # type: ignore[import-untyped]
 import pytest
-import yaml  # type: ignore[import-untyped]
+import yaml
 from google.protobuf import empty_pb2, struct_pb2  # type: ignore[import-untyped]
 from guardrails_pack import PACK_NAME
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
