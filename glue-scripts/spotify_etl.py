@@ -58,8 +58,12 @@ JOB_ARGUMENTS: Final = (
 """The job's ``--NAME`` arguments; the Pulumi program passes exactly these."""
 
 CORRUPT_COLUMN: Final = "_corrupt_record"
+CSV_COLUMN_PRUNING: Final = "spark.sql.csv.parser.columnPruning.enabled"
 REASON_COLUMN: Final = "_reason"
 RAW_COLUMN: Final = "_raw"
+RANK_COLUMN: Final = "_rank"
+DUPLICATE: Final = "<duplicate>"
+"""Counted like a quarantine reason, but the row is simply a removed duplicate."""
 HAS_ARTIST: Final = "_has_artist"
 HAS_TRACK: Final = "_has_track"
 HAS_FEATURES: Final = "_has_features"
@@ -119,6 +123,16 @@ FEATURE_COLUMNS: Final[dict[str, str]] = {
 """Features source column -> warehouse column (``key``/``mode`` are SQL keywords)."""
 
 GENRE_COLUMNS: Final = tuple(f"genre_{i}" for i in range(7))
+
+_ALBUM_ARTIST_LISTS: Final = {"artists", *(f"artist_{i}" for i in range(12))}
+USED_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    ALBUMS.key: tuple(c for c in ALBUMS.header if c not in _ALBUM_ARTIST_LISTS),
+    ARTISTS.key: ("id", "name", "artist_popularity", "followers", *GENRE_COLUMNS),
+    TRACKS.key: TRACKS.header,
+    FEATURES.key: ("id", *FEATURE_COLUMNS),
+}
+"""The columns the table is built from. Every column is still parsed and validated; only
+these are kept after classification, so caches, shuffles and sorts stay narrow."""
 
 
 class QualityGateError(RuntimeError):
@@ -287,11 +301,6 @@ def classify(parsed: DataFrame, source: SourceFile) -> DataFrame:
     return parsed.withColumn(REASON_COLUMN, reason).withColumn(RAW_COLUMN, raw)
 
 
-def valid_rows(classified: DataFrame, source: SourceFile) -> DataFrame:
-    """The rows fit to use, with exactly the source's columns."""
-    return classified.where(F.col(REASON_COLUMN).isNull()).select(*source.header)
-
-
 def quarantine_rows(classified: DataFrame, source: SourceFile) -> DataFrame:
     """The rows unfit to use, as (source, reason, raw)."""
     return classified.where(F.col(REASON_COLUMN).isNotNull()).select(
@@ -301,16 +310,28 @@ def quarantine_rows(classified: DataFrame, source: SourceFile) -> DataFrame:
     )
 
 
-def deduplicate(rows: DataFrame, source: SourceFile) -> DataFrame:
-    """One row per key. The survivor is the greatest by the source's preference columns
-    (nulls lowest), then by every other column, so it is the same on every run."""
+def rank_duplicates(rows: DataFrame, source: SourceFile) -> DataFrame:
+    """Add ``_rank``: 1 for the row that survives de-duplication on the source's key, 2, 3, …
+    for the rows it replaces.
+
+    The survivor is the greatest by the source's preference columns (nulls lowest), then by
+    every other column, so it is the same on every run. Rows tagged with a ``_reason`` (if
+    the frame has one) rank after every usable row, so they never displace one.
+    """
     key = DEDUPE_KEYS[source.key]
     preferred = DEDUPE_PREFERENCE[source.key]
-    rest = [name for name in source.header if name != key and name not in preferred]
-    order = [F.col(name).desc_nulls_last() for name in (*preferred, *rest)]
-    rank = "_rank"
+    bookkeeping = {key, *preferred, REASON_COLUMN, RAW_COLUMN}
+    rest = [name for name in rows.columns if name not in bookkeeping]
+    usable_first = [F.col(REASON_COLUMN).isNull().desc()] if REASON_COLUMN in rows.columns else []
+    order = [*usable_first, *(F.col(name).desc_nulls_last() for name in (*preferred, *rest))]
     window = Window.partitionBy(key).orderBy(*order)
-    return rows.withColumn(rank, F.row_number().over(window)).where(F.col(rank) == 1).drop(rank)
+    return rows.withColumn(RANK_COLUMN, F.row_number().over(window))
+
+
+def deduplicate(rows: DataFrame, source: SourceFile) -> DataFrame:
+    """One row per key: the survivor chosen by ``rank_duplicates``."""
+    ranked = rank_duplicates(rows, source)
+    return ranked.where(F.col(RANK_COLUMN) == 1).drop(RANK_COLUMN)
 
 
 def enrich(
@@ -372,12 +393,16 @@ def transform(
     albums: DataFrame, artists: DataFrame, tracks: DataFrame, features: DataFrame
 ) -> DataFrame:
     """Valid source rows -> the warehouse table: de-duplicate, join, type."""
+
+    def used(rows: DataFrame, source: SourceFile) -> DataFrame:
+        return deduplicate(rows.select(*USED_COLUMNS[source.key]), source)
+
     return publishable(
         enrich(
-            deduplicate(albums, ALBUMS),
-            deduplicate(artists, ARTISTS),
-            deduplicate(tracks, TRACKS),
-            deduplicate(features, FEATURES),
+            used(albums, ALBUMS),
+            used(artists, ARTISTS),
+            used(tracks, TRACKS),
+            used(features, FEATURES),
         )
     )
 
@@ -543,11 +568,9 @@ def _enriched_stats(enriched: DataFrame) -> _Stats:
 
 
 def _count_by_source(
-    frames: Mapping[str, DataFrame], column: str | None = None
+    frames: Mapping[str, DataFrame], value: Column
 ) -> dict[str, dict[str | None, int]]:
-    """Row counts per source key and per value of ``column`` (None when not given), in one
-    Spark job rather than one per source."""
-    value = F.col(column) if column else F.lit(None)
+    """Row counts per source key and per ``value``, in one Spark job, not one per source."""
     tagged = [
         frame.select(F.lit(key).alias("_source"), value.cast("string").alias("_value"))
         for key, frame in frames.items()
@@ -572,51 +595,66 @@ def run(spark: SparkSession, args: JobArgs) -> RunSummary:
     started_at = _now()
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     uris = {source.key: check_input(spark, args.staging_path, source) for source in JOB_SOURCES}
-    # One cached parse per source: Spark fills the corrupt-record column only for the columns
-    # a query reads, so every count and filter must see the same fully parsed rows.
-    classified = {
-        source.key: classify(read_source(spark, uris[source.key], source), source).persist(
-            StorageLevel.MEMORY_AND_DISK
-        )
+    # With CSV column pruning Spark parses, and so validates, only the columns a query reads:
+    # a junk value in an unread column would pass. Every row must be judged on all columns.
+    pruning = spark.conf.get(CSV_COLUMN_PRUNING) or "true"
+    spark.conf.set(CSV_COLUMN_PRUNING, "false")
+    # One cached parse per source, narrowed to the columns the table uses and ranked for
+    # de-duplication, so every count below and the table come from the same rows.
+    prepared = {
+        source.key: rank_duplicates(
+            classify(read_source(spark, uris[source.key], source), source).select(
+                *USED_COLUMNS[source.key], REASON_COLUMN, RAW_COLUMN
+            ),
+            source,
+        ).persist(StorageLevel.MEMORY_AND_DISK)
         for source in JOB_SOURCES
     }
-    cached: list[DataFrame] = list(classified.values())
     try:
-        by_reason = _count_by_source(classified, REASON_COLUMN)
-        rows_read = {s.key: sum(by_reason.get(s.key, {}).values()) for s in JOB_SOURCES}
-        rows_quarantined = {
-            s.key: rows_read[s.key] - by_reason.get(s.key, {}).get(None, 0) for s in JOB_SOURCES
-        }
+        # Each row's fate: a quarantine reason, a removed duplicate, or usable (None).
+        fates = _count_by_source(
+            prepared,
+            F.coalesce(F.col(REASON_COLUMN), F.when(F.col(RANK_COLUMN) > 1, F.lit(DUPLICATE))),
+        )
+        rows_read = {k: sum(fates[k].values()) for k in prepared}
+        duplicates_removed = {k: fates[k].get(DUPLICATE, 0) for k in prepared}
+        usable = {k: fates[k].get(None, 0) for k in prepared}
+        rows_quarantined = {k: rows_read[k] - duplicates_removed[k] - usable[k] for k in prepared}
         for source in JOB_SOURCES:
             LOG.info(
-                "%s: %d rows read from %s", source.key, rows_read[source.key], uris[source.key]
+                "%s: %d rows read from %s, %d duplicates removed",
+                source.key,
+                rows_read[source.key],
+                uris[source.key],
+                duplicates_removed[source.key],
             )
             for reason, count in sorted(
-                (k, v) for k, v in by_reason.get(source.key, {}).items() if k is not None
+                (k, v) for k, v in fates[source.key].items() if k not in (None, DUPLICATE)
             ):
                 LOG.warning("%s: %d rows quarantined: %s", source.key, count, reason)
 
         quarantine = reduce(
             DataFrame.unionByName,
-            (quarantine_rows(classified[s.key], s) for s in JOB_SOURCES),
+            (quarantine_rows(prepared[s.key], s) for s in JOB_SOURCES),
         )
         # One file: quarantined rows are few; a shuffle (not coalesce) keeps the scan parallel.
         quarantine.repartition(1).write.mode("overwrite").json(args.quarantine_location)
+        LOG.info("quarantined rows written to %s", args.quarantine_location)
 
-        valid = {s.key: valid_rows(classified[s.key], s) for s in JOB_SOURCES}
-        deduped = {s.key: deduplicate(valid[s.key], s) for s in JOB_SOURCES}
-        enriched = enrich(
-            deduped[ALBUMS.key], deduped[ARTISTS.key], deduped[TRACKS.key], deduped[FEATURES.key]
-        ).persist(StorageLevel.MEMORY_AND_DISK)
-        cached.append(enriched)
-        stats = _enriched_stats(enriched)
-        lookups = (ARTISTS, TRACKS, FEATURES)
-        unique_counts = _count_by_source({s.key: deduped[s.key] for s in lookups})
-        unique = {s.key: unique_counts.get(s.key, {}).get(None, 0) for s in lookups}
-        unique[ALBUMS.key] = stats.candidates
-        duplicates_removed = {
-            s.key: rows_read[s.key] - rows_quarantined[s.key] - unique[s.key] for s in JOB_SOURCES
+        survivors = {
+            s.key: prepared[s.key]
+            .where(F.col(REASON_COLUMN).isNull() & (F.col(RANK_COLUMN) == 1))
+            .select(*USED_COLUMNS[s.key])
+            for s in JOB_SOURCES
         }
+        enriched = enrich(
+            survivors[ALBUMS.key],
+            survivors[ARTISTS.key],
+            survivors[TRACKS.key],
+            survivors[FEATURES.key],
+        )
+        # Spark prunes this to keys and flags, so the gate's figures cost a narrow join.
+        stats = _enriched_stats(enriched)
 
         summary = RunSummary(
             run_id=run_id,
@@ -635,6 +673,13 @@ def run(spark: SparkSession, args: JobArgs) -> RunSummary:
         failures = gate_failures(
             summary, args.gate, null_keys=stats.null_keys, duplicate_keys=stats.duplicate_keys
         )
+        LOG.info(
+            "gate: %d candidate rows, quarantine rate %.4f, join loss rate %.4f, %s",
+            stats.rows,
+            summary.quarantine_rate,
+            summary.join_loss_rate,
+            "failed" if failures else "passed",
+        )
         if failures:
             summary = replace(
                 summary,
@@ -647,7 +692,8 @@ def run(spark: SparkSession, args: JobArgs) -> RunSummary:
             LOG.error("run %s rejected: %s", run_id, "; ".join(failures))
             raise QualityGateError(failures, args.summary_location)
 
-        # Clustering by artist and album gives long runs in their columns: smaller, cheaper scans.
+        # Each artist's rows in one file, sorted by album: long runs and no repeated
+        # dictionaries in the artist and album columns, so smaller, cheaper scans.
         (
             publishable(enriched)
             .repartition("artist_id")
@@ -662,8 +708,9 @@ def run(spark: SparkSession, args: JobArgs) -> RunSummary:
         LOG.info("run summary:\n%s", summary.to_json())
         return summary
     finally:
-        for frame in cached:
+        for frame in prepared.values():
             frame.unpersist()
+        spark.conf.set(CSV_COLUMN_PRUNING, pruning)
 
 
 def main() -> None:

@@ -1,0 +1,466 @@
+"""Benchmark the Glue job at real scale and multiples of it; prints figures, asserts nothing.
+
+For each scale it generates the Spotify-2023 CSVs, then runs, each in a fresh process so
+memory and JVM start-up are measured alike:
+
+- ``ours``: the real job (glue-scripts/spotify_etl.py ``run``) on local Spark;
+- ``seed``: the seed's visual-job semantics on the same Spark (benchmarks/seed_job.py);
+- ``duckdb``: DuckDB doing the seed's joins on the same CSVs, writing Snappy Parquet.
+
+It reports generation time, job time, wall time (with start-up), rows/s, peak memory of the
+process tree (sampled from /proc), output files and bytes, and the Parquet bytes each insight
+query in sql/insights/ would scan (column-chunk sizes of the columns it references) in our
+table against the seed's.
+
+    python -m benchmarks.job_benchmark                   # real scale and 10x
+    python -m benchmarks.job_benchmark --scales 0.05     # a quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+REPO_ROOT: Final = Path(__file__).resolve().parent.parent
+INSIGHTS_DIR: Final = REPO_ROOT / "sql" / "insights"
+ENGINES: Final = ("ours", "seed", "duckdb")
+
+SEED_EQUIVALENT: Final[dict[str, str | None]] = {
+    "artist_name": "name",
+    "primary_genre": "genre",
+    "genres": "genre",
+    # the seed only has the release_date string; a year query would scan it
+    "release_year": "release_date",
+    "explicit": None,
+    "track_number": None,
+    "album_type": None,
+    "total_tracks": None,
+    **dict.fromkeys(
+        (
+            "danceability",
+            "energy",
+            "musical_key",
+            "loudness",
+            "musical_mode",
+            "speechiness",
+            "acousticness",
+            "instrumentalness",
+            "liveness",
+            "valence",
+            "tempo",
+            "time_signature",
+        )
+    ),
+}
+"""Our column -> the seed column a query would read instead (None: the seed has none)."""
+
+
+# --- Memory: peak resident set of a process and all its descendants -------------------------
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # the command name is in parentheses and may hold spaces; ppid follows the state
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def _tree_rss_bytes(root: int) -> int:
+    tree = _children()
+    page = os.sysconf("SC_PAGE_SIZE")
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+        stack.extend(tree.get(pid, []))
+    return total
+
+
+class PeakMemory:
+    """Samples the process tree's resident memory in a thread (Linux /proc; 0 elsewhere)."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        if not Path("/proc").is_dir():
+            return
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _tree_rss_bytes(self.pid))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# --- Workers: one measured step in a fresh process ------------------------------------------
+
+
+def _worker_generate(staging: Path, album_rows: int) -> dict[str, Any]:
+    from spotify_ops.generate import generate
+
+    summary = generate(staging, album_rows=album_rows)
+    return {"seconds": summary.seconds, "rows_in": album_rows, "bytes_in": summary.total_bytes}
+
+
+def _spark() -> Any:
+    from spotify_ops.spark import local_spark_session
+
+    return local_spark_session("spotify-benchmark", cores=2)
+
+
+def _worker_ours(staging: Path, out: Path) -> dict[str, Any]:
+    import spotify_etl
+
+    spark = _spark()
+    args = spotify_etl.JobArgs.under_warehouse(str(staging), str(out))
+    started = time.perf_counter()
+    summary = spotify_etl.run(spark, args)
+    seconds = time.perf_counter() - started
+    spark.stop()
+    return {
+        "seconds": seconds,
+        "rows_in": summary.rows_read["albums"],
+        "rows_out": summary.rows_written,
+        "table": args.table_location,
+    }
+
+
+def _worker_seed(staging: Path, out: Path) -> dict[str, Any]:
+    from benchmarks.seed_job import run_seed
+
+    spark = _spark()
+    table = str(out / "datawarehouse")
+    started = time.perf_counter()
+    run_seed(spark, str(staging), table)
+    seconds = time.perf_counter() - started
+    rows_out = spark.read.parquet(table).count()
+    spark.stop()
+    return {"seconds": seconds, "rows_out": rows_out, "table": table}
+
+
+def _worker_duckdb(staging: Path, out: Path) -> dict[str, Any]:
+    import duckdb
+    from spotify_contract import ALBUMS, ARTISTS, TRACKS
+
+    from benchmarks.seed_job import SEED_COLUMNS
+
+    def csv(file_name: str) -> str:
+        path = str(staging / file_name).replace("'", "''")
+        # the seed reads strings; rows with a wrong field count are skipped, not fatal
+        return (
+            f"read_csv('{path}', header = true, all_varchar = true, quote = '\"', "
+            "escape = '\"', ignore_errors = true)"
+        )
+
+    table = out / "datawarehouse"
+    table.mkdir(parents=True)
+    sources = {"al": ALBUMS.header, "ar": ARTISTS.header, "t": TRACKS.header}
+    owner = {c: next(a for a, h in sources.items() if c in h) for c in SEED_COLUMNS if c != "genre"}
+    select = ", ".join([*(f"{owner[c]}.{c}" for c in owner), "ar.genre_0 AS genre"])
+    target = str(table / "part-0.parquet").replace("'", "''")
+    query = (
+        f"COPY (SELECT {select} FROM {csv(ALBUMS.file_name)} AS al "
+        f"JOIN {csv(ARTISTS.file_name)} AS ar ON al.artist_id = ar.id "
+        f"JOIN {csv(TRACKS.file_name)} AS t ON al.track_id = t.id) "
+        f"TO '{target}' (FORMAT parquet, COMPRESSION snappy)"
+    )
+    connection = duckdb.connect(config={"threads": 2})
+    started = time.perf_counter()
+    connection.execute(query)
+    seconds = time.perf_counter() - started
+    row = connection.execute(f"SELECT COUNT(*) FROM read_parquet('{target}')").fetchone()
+    connection.close()
+    return {"seconds": seconds, "rows_out": int(row[0]) if row else 0, "table": str(table)}
+
+
+def worker_main(argv: list[str]) -> None:
+    engine, staging, out, rows = argv[0], Path(argv[1]), Path(argv[2]), int(argv[3])
+    if engine == "generate":
+        result = _worker_generate(staging, rows)
+    elif engine == "ours":
+        result = _worker_ours(staging, out)
+    elif engine == "seed":
+        result = _worker_seed(staging, out)
+    else:
+        result = _worker_duckdb(staging, out)
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+# --- Measurements ---------------------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    engine: str
+    seconds: float
+    """Time of the work itself (generation, or the job after the engine started)."""
+    wall_seconds: float
+    """The whole process, start-up included."""
+    peak_rss_bytes: int
+    rows_in: int
+    rows_out: int = 0
+    files: int = 0
+    bytes_out: int = 0
+    table: str = ""
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_in / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class ScaleResult:
+    scale: float
+    album_rows: int
+    csv_bytes: int
+    steps: dict[str, Step] = field(default_factory=dict)
+    scanned: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+    """Insight query -> (bytes our table would scan, bytes the seed's would; None: n/a)."""
+
+
+def measure(engine: str, staging: Path, out: Path, album_rows: int) -> Step:
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.job_benchmark",
+        "--worker",
+        engine,
+        str(staging),
+        str(out),
+        str(album_rows),
+    ]
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    with PeakMemory(process.pid) as memory:
+        stdout, stderr = process.communicate()
+    wall = time.perf_counter() - started
+    if process.returncode != 0:
+        raise RuntimeError(f"{engine} failed ({process.returncode}):\n{stderr[-4000:]}")
+    line = next(x for x in stdout.splitlines() if x.startswith("RESULT "))
+    result: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
+    step = Step(
+        engine=engine,
+        seconds=float(result["seconds"]),
+        wall_seconds=wall,
+        peak_rss_bytes=memory.peak,
+        rows_in=int(result.get("rows_in", album_rows)),
+        rows_out=int(result.get("rows_out", 0)),
+        table=str(result.get("table", "")),
+    )
+    if step.table:
+        parquet = list(_parquet_files(Path(step.table)))
+        step.files, step.bytes_out = len(parquet), sum(p.stat().st_size for p in parquet)
+    return step
+
+
+def _parquet_files(table: Path) -> Iterator[Path]:
+    yield from sorted(p for p in table.rglob("*.parquet") if p.is_file())
+
+
+def column_chunk_bytes(table: Path) -> dict[str, int]:
+    """Compressed bytes per top-level column over every row group of every file."""
+    import pyarrow.parquet as pq
+
+    sizes: dict[str, int] = {}
+    for path in _parquet_files(table):
+        metadata = pq.ParquetFile(path).metadata
+        for g in range(metadata.num_row_groups):
+            group = metadata.row_group(g)
+            for c in range(group.num_columns):
+                chunk = group.column(c)
+                name = str(chunk.path_in_schema).split(".")[0]
+                sizes[name] = sizes.get(name, 0) + int(chunk.total_compressed_size)
+    return sizes
+
+
+def query_columns(sql: str, table_columns: set[str]) -> set[str]:
+    """The table columns a query references (sqlglot, Athena dialect); aliases excluded."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(sql, read="athena")
+    return {col.name for col in tree.find_all(exp.Column) if col.name in table_columns}
+
+
+def scanned_bytes(ours: Path, seed: Path) -> dict[str, tuple[int, int | None]]:
+    ours_sizes, seed_sizes = column_chunk_bytes(ours), column_chunk_bytes(seed)
+    result: dict[str, tuple[int, int | None]] = {}
+    for path in sorted(INSIGHTS_DIR.glob("*.sql")):
+        columns = query_columns(path.read_text(encoding="utf-8"), set(ours_sizes))
+        seed_columns = {SEED_EQUIVALENT.get(c, c) for c in columns}
+        ours_bytes = sum(ours_sizes[c] for c in columns)
+        answerable = None not in seed_columns
+        seed_bytes = sum(seed_sizes[c] for c in seed_columns if c) if answerable else None
+        result[path.stem] = (ours_bytes, seed_bytes)
+    return result
+
+
+def run_scale(scale: float, workdir: Path, keep: bool) -> ScaleResult:
+    from spotify_ops.generate import REAL_ALBUM_ROWS
+
+    album_rows = max(1, round(REAL_ALBUM_ROWS * scale))
+    root = workdir / f"scale-{scale:g}"
+    staging = root / "staging"
+    print(f"\n== scale {scale:g}: {album_rows:,} album rows ({root})", flush=True)
+    generated = measure("generate", staging, root, album_rows)
+    csv_bytes = sum(p.stat().st_size for p in staging.glob("*.csv"))
+    result = ScaleResult(scale=scale, album_rows=album_rows, csv_bytes=csv_bytes)
+    result.steps["generate"] = generated
+    print(f"   generate: {generated.seconds:.1f}s, {csv_bytes / 1e6:,.0f} MB of CSV", flush=True)
+    for engine in ENGINES:
+        out = root / engine
+        step = measure(engine, staging, out, album_rows)
+        result.steps[engine] = step
+        print(
+            f"   {engine}: job {step.seconds:.1f}s, wall {step.wall_seconds:.1f}s, "
+            f"peak {step.peak_rss_bytes / 2**20:,.0f} MiB, {step.rows_out:,} rows out",
+            flush=True,
+        )
+    result.scanned = scanned_bytes(
+        Path(result.steps["ours"].table), Path(result.steps["seed"].table)
+    )
+    if not keep:
+        shutil.rmtree(root)
+    return result
+
+
+# --- Report ---------------------------------------------------------------------------------
+
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:,.1f}"
+
+
+def report(results: list[ScaleResult]) -> str:
+    """Markdown tables of every figure, then the goals judged against them."""
+    lines = [
+        "| scale | album rows | CSV MB | step | job s | wall s | album rows/s | peak MiB "
+        "| rows out | files | output MiB |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        for name, s in r.steps.items():
+            out = "" if name == "generate" else f"{s.rows_out:,} | {s.files} | {_mib(s.bytes_out)}"
+            lines.append(
+                f"| {r.scale:g}x | {r.album_rows:,} | {r.csv_bytes / 1e6:,.0f} | {name} "
+                f"| {s.seconds:.1f} | {s.wall_seconds:.1f} | {s.rows_per_second:,.0f} "
+                f"| {_mib(s.peak_rss_bytes)} | {out or ' | | '} |"
+            )
+    for r in results:
+        lines += [
+            "",
+            f"Bytes the insight queries would scan at {r.scale:g}x (Parquet column chunks):",
+            "",
+            "| query | ours KiB | seed KiB | ours / seed |",
+            "|---|---:|---:|---:|",
+        ]
+        for name, (ours, seed) in r.scanned.items():
+            ratio = f"{ours / seed:.2f}" if seed else "n/a (seed lacks the columns)"
+            seed_text = f"{seed / 1024:,.0f}" if seed is not None else "n/a"
+            lines.append(f"| {name} | {ours / 1024:,.0f} | {seed_text} | {ratio} |")
+        comparable = [(o, s) for o, s in r.scanned.values() if s]
+        if comparable:
+            total_ours = sum(o for o, _ in comparable)
+            total_seed = sum(s for _, s in comparable)
+            lines.append(
+                f"| **all comparable** | {total_ours / 1024:,.0f} | {total_seed / 1024:,.0f} "
+                f"| **{total_ours / total_seed:.2f}** |"
+            )
+    lines += ["", *goals(results)]
+    return "\n".join(lines)
+
+
+def goals(results: list[ScaleResult]) -> list[str]:
+    out = ["Goals:"]
+    base = min(results, key=lambda r: abs(r.scale - 1.0))
+    ours, seed = base.steps["ours"], base.steps["seed"]
+    out.append(
+        f"- job at {base.scale:g}x: {ours.seconds:.1f}s (goal <= 60 s at 1x); "
+        f"seed-equivalent {seed.seconds:.1f}s; ours/seed = {ours.seconds / seed.seconds:.2f} "
+        "(goal <= 1.00)"
+    )
+    if len(results) > 1:
+        big = max(results, key=lambda r: r.scale)
+        small = min(results, key=lambda r: r.scale)
+        factor = big.album_rows / small.album_rows
+        for engine in ENGINES:
+            grew = big.steps[engine].seconds / small.steps[engine].seconds
+            out.append(
+                f"- scaling {engine}: {factor:.1f}x rows took {grew:.2f}x time "
+                f"(linear = {factor:.1f}x; rows/s {small.steps[engine].rows_per_second:,.0f} -> "
+                f"{big.steps[engine].rows_per_second:,.0f})"
+            )
+    comparable = [(o, s) for o, s in base.scanned.values() if s]
+    if comparable:
+        ratio = sum(o for o, _ in comparable) / sum(s for _, s in comparable)
+        out.append(f"- scanned bytes ours/seed at {base.scale:g}x: {ratio:.2f} (goal <= 0.33)")
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--worker":
+        worker_main(argv[1:])
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--scales",
+        default="1,10",
+        help="comma-separated multiples of the real 438,938 album rows (default: 1,10)",
+    )
+    parser.add_argument("--workdir", type=Path, help="where to generate and write (default: temp)")
+    parser.add_argument("--keep", action="store_true", help="keep generated CSVs and outputs")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    options = parser.parse_args(argv)
+    scales = [float(s) for s in options.scales.split(",") if s.strip()]
+    workdir = options.workdir or Path(tempfile.mkdtemp(prefix="spotify-benchmark-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}, workdir {workdir}")
+    results = [run_scale(scale, workdir, options.keep) for scale in scales]
+    print("\n" + report(results))
+    if options.json:
+        options.json.write_text(json.dumps([_as_json(r) for r in results], indent=2) + "\n")
+    if not options.workdir and not options.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _as_json(result: ScaleResult) -> Mapping[str, Any]:
+    data = asdict(result)
+    for name, step in result.steps.items():
+        data["steps"][name]["rows_per_second"] = step.rows_per_second
+    return data
+
+
+if __name__ == "__main__":
+    main()
