@@ -59,6 +59,10 @@ JOB_ARGUMENTS: Final = (
 
 CORRUPT_COLUMN: Final = "_corrupt_record"
 CSV_COLUMN_PRUNING: Final = "spark.sql.csv.parser.columnPruning.enabled"
+SHUFFLE_PARTITIONS: Final = "spark.sql.shuffle.partitions"
+CSV_BYTES_PER_PARTITION: Final = 32 * 2**20
+"""Input per shuffle partition: small enough that a partition's sort and cache fit in a
+small executor's heap; adaptive execution merges partitions that turn out small."""
 REASON_COLUMN: Final = "_reason"
 RAW_COLUMN: Final = "_raw"
 RANK_COLUMN: Final = "_rank"
@@ -456,19 +460,6 @@ def write_text(spark: SparkSession, uri: str, text: str) -> None:
         stream.close()
 
 
-def read_text(spark: SparkSession, uri: str) -> str:
-    """Read one small UTF-8 file from a local path or s3:// URI."""
-    fs, path = _filesystem(spark, uri)
-    jvm: Any = spark.sparkContext._jvm
-    stream = fs.open(path)
-    try:
-        bytes_out = jvm.java.io.ByteArrayOutputStream()
-        jvm.org.apache.hadoop.io.IOUtils.copyBytes(stream, bytes_out, 65536, False)
-        return str(bytes_out.toString("UTF-8"))
-    finally:
-        stream.close()
-
-
 def _first_line(spark: SparkSession, uri: str) -> str | None:
     fs, path = _filesystem(spark, uri)
     jvm: Any = spark.sparkContext._jvm
@@ -519,6 +510,11 @@ def check_input(spark: SparkSession, staging_path: str, source: SourceFile) -> s
             f"Expected: {','.join(source.header)}"
         )
     return uri
+
+
+def _file_bytes(spark: SparkSession, uri: str) -> int:
+    fs, path = _filesystem(spark, uri)
+    return int(fs.getFileStatus(path).getLen())
 
 
 def read_source(spark: SparkSession, uri: str, source: SourceFile) -> DataFrame:
@@ -599,18 +595,22 @@ def run(spark: SparkSession, args: JobArgs) -> RunSummary:
     # a junk value in an unread column would pass. Every row must be judged on all columns.
     pruning = spark.conf.get(CSV_COLUMN_PRUNING) or "true"
     spark.conf.set(CSV_COLUMN_PRUNING, "false")
-    # One cached parse per source, narrowed to the columns the table uses and ranked for
-    # de-duplication, so every count below and the table come from the same rows.
-    prepared = {
-        source.key: rank_duplicates(
-            classify(read_source(spark, uris[source.key], source), source).select(
-                *USED_COLUMNS[source.key], REASON_COLUMN, RAW_COLUMN
-            ),
-            source,
-        ).persist(StorageLevel.MEMORY_AND_DISK)
-        for source in JOB_SOURCES
-    }
+    # Enough shuffle partitions for the input, whatever the session was built for.
+    shuffle_partitions = spark.conf.get(SHUFFLE_PARTITIONS) or "200"
+    input_bytes = sum(_file_bytes(spark, uri) for uri in uris.values())
+    needed = -(-input_bytes // CSV_BYTES_PER_PARTITION)
+    spark.conf.set(SHUFFLE_PARTITIONS, str(max(int(shuffle_partitions), needed)))
+    prepared: dict[str, DataFrame] = {}
     try:
+        # One cached parse per source, narrowed to the columns the table uses and ranked for
+        # de-duplication, so every count below and the table come from the same rows.
+        for source in JOB_SOURCES:
+            prepared[source.key] = rank_duplicates(
+                classify(read_source(spark, uris[source.key], source), source).select(
+                    *USED_COLUMNS[source.key], REASON_COLUMN, RAW_COLUMN
+                ),
+                source,
+            ).persist(StorageLevel.MEMORY_AND_DISK)
         # Each row's fate: a quarantine reason, a removed duplicate, or usable (None).
         fates = _count_by_source(
             prepared,
@@ -711,6 +711,7 @@ def run(spark: SparkSession, args: JobArgs) -> RunSummary:
         for frame in prepared.values():
             frame.unpersist()
         spark.conf.set(CSV_COLUMN_PRUNING, pruning)
+        spark.conf.set(SHUFFLE_PARTITIONS, shuffle_partitions)
 
 
 def main() -> None:
