@@ -33,6 +33,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from spotify_contract import AUDIO_FEATURE_COLUMNS
+
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 INSIGHTS_DIR: Final = REPO_ROOT / "sql" / "insights"
 ENGINES: Final = ("ours", "seed", "duckdb")
@@ -47,22 +49,7 @@ SEED_EQUIVALENT: Final[dict[str, str | None]] = {
     "track_number": None,
     "album_type": None,
     "total_tracks": None,
-    **dict.fromkeys(
-        (
-            "danceability",
-            "energy",
-            "musical_key",
-            "loudness",
-            "musical_mode",
-            "speechiness",
-            "acousticness",
-            "instrumentalness",
-            "liveness",
-            "valence",
-            "tempo",
-            "time_signature",
-        )
-    ),
+    **dict.fromkeys(AUDIO_FEATURE_COLUMNS),
 }
 """Our column -> the seed column a query would read instead (None: the seed has none)."""
 

@@ -44,6 +44,24 @@ def join_uri(base: str, *parts: str) -> str:
     return out
 
 
+@dataclass(frozen=True)
+class WarehouseLayout:
+    """Where one run's outputs live below a warehouse folder or bucket URI."""
+
+    table_location: str
+    quarantine_location: str
+    summary_location: str
+
+
+def warehouse_layout(warehouse: str) -> WarehouseLayout:
+    """The contract's layout below ``warehouse``; folder locations end with a slash."""
+    return WarehouseLayout(
+        table_location=join_uri(warehouse, TABLE_PREFIX) + "/",
+        quarantine_location=join_uri(warehouse, QUARANTINE_PREFIX) + "/",
+        summary_location=join_uri(warehouse, SUMMARY_KEY),
+    )
+
+
 # --- Columns --------------------------------------------------------------------------------
 
 ColumnType = Literal["string", "int", "bigint", "double", "boolean", "date", "array<string>"]
@@ -226,6 +244,12 @@ WAREHOUSE_COLUMNS: Final[tuple[Column, ...]] = (
     Column("tempo", "double", "BPM"),
     Column("time_signature", "int"),
 )
+
+
+AUDIO_FEATURE_COLUMNS: Final[tuple[str, ...]] = tuple(
+    c.name for c in WAREHOUSE_COLUMNS[[c.name for c in WAREHOUSE_COLUMNS].index("danceability") :]
+)
+"""The columns the left join to the features file fills; null for a track without features."""
 
 
 def warehouse_ddl() -> str:

@@ -23,12 +23,9 @@ from spotify_contract import (
     DEFAULT_GATE,
     DENORMALISED_FILE_NAME,
     JOB_SOURCES,
-    QUARANTINE_PREFIX,
-    SUMMARY_KEY,
-    TABLE_PREFIX,
     GateThresholds,
     RunSummary,
-    join_uri,
+    warehouse_layout,
 )
 
 from spotify_ops.checks import (
@@ -85,15 +82,15 @@ class Layout:
 
     @property
     def table_location(self) -> str:
-        return join_uri(str(self.warehouse), TABLE_PREFIX) + "/"
+        return warehouse_layout(str(self.warehouse)).table_location
 
     @property
     def quarantine_location(self) -> str:
-        return join_uri(str(self.warehouse), QUARANTINE_PREFIX) + "/"
+        return warehouse_layout(str(self.warehouse)).quarantine_location
 
     @property
     def summary_location(self) -> str:
-        return join_uri(str(self.warehouse), SUMMARY_KEY)
+        return warehouse_layout(str(self.warehouse)).summary_location
 
     @property
     def report(self) -> Path:
@@ -174,15 +171,7 @@ def run_job(spark: SparkSession, layout: Layout, gate: GateThresholds) -> RunSum
     """The Glue job's ``run()`` with the contract's layout under the local warehouse."""
     import spotify_etl
 
-    args = spotify_etl.JobArgs(
-        staging_path=str(layout.staging),
-        table_location=layout.table_location,
-        quarantine_location=layout.quarantine_location,
-        summary_location=layout.summary_location,
-        min_rows=gate.min_rows,
-        max_quarantine_rate=gate.max_quarantine_rate,
-        max_join_loss_rate=gate.max_join_loss_rate,
-    )
+    args = spotify_etl.JobArgs.under_warehouse(str(layout.staging), str(layout.warehouse), gate)
     try:
         return spotify_etl.run(spark, args)
     except spotify_etl.InputFileError as error:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from spotify_contract import ALBUMS, DEFAULT_GATE, RunSummary, join_uri
+from spotify_contract import ALBUMS, DEFAULT_GATE, RunSummary
 from spotify_etl import JobArgs, run
 
 from spotify_ops.generate import REAL_ALBUM_ROWS, generate
@@ -18,16 +18,7 @@ def test_real_scale_run_publishes_and_accounts_for_every_album_row(spark, tmp_pa
     read is published, quarantined, de-duplicated or counted as a join drop."""
     staging, warehouse = tmp_path / "staging", tmp_path / "warehouse"
     generate(staging, album_rows=REAL_ALBUM_ROWS)
-    args = JobArgs(
-        staging_path=str(staging),
-        table_location=join_uri(str(warehouse), "spotify_tracks"),
-        quarantine_location=join_uri(str(warehouse), "_quarantine", "spotify_tracks"),
-        summary_location=join_uri(str(warehouse), "_run_summary", "spotify_tracks.json"),
-        min_rows=DEFAULT_GATE.min_rows,
-        max_quarantine_rate=DEFAULT_GATE.max_quarantine_rate,
-        max_join_loss_rate=DEFAULT_GATE.max_join_loss_rate,
-    )
-
+    args = JobArgs.under_warehouse(str(staging), str(warehouse), DEFAULT_GATE)
     summary = run(spark, args)
 
     assert summary.status == "published"

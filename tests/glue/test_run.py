@@ -16,6 +16,7 @@ from pyspark.testing import assertDataFrameEqual, assertSchemaEqual
 from spotify_contract import (
     ALBUMS,
     ARTISTS,
+    AUDIO_FEATURE_COLUMNS,
     FEATURES,
     TRACKS,
     GateThresholds,
@@ -75,22 +76,7 @@ def quarantined(spark, published: Published) -> list[tuple[str, str, str]]:
     return sorted((r["source"], r["reason"], r["raw"]) for r in rows)
 
 
-FEATURES_NULL: dict[str, Any] = dict.fromkeys(
-    (
-        "danceability",
-        "energy",
-        "musical_key",
-        "loudness",
-        "musical_mode",
-        "speechiness",
-        "acousticness",
-        "instrumentalness",
-        "liveness",
-        "valence",
-        "tempo",
-        "time_signature",
-    )
-)
+FEATURES_NULL: dict[str, Any] = dict.fromkeys(AUDIO_FEATURE_COLUMNS)
 
 
 def test_published_table_is_typed_and_exactly_the_expected_rows(spark, published):

@@ -17,6 +17,7 @@ from pyspark.testing import assertDataFrameEqual, assertSchemaEqual
 from spotify_contract import (
     ALBUMS,
     ARTISTS,
+    AUDIO_FEATURE_COLUMNS,
     FEATURES,
     TRACKS,
     GateThresholds,
@@ -112,22 +113,7 @@ def expected_row(names: list[str], track_id: str, **values: Any) -> Row:
         "followers": None,
         "primary_genre": None,
         "genres": [],
-        **dict.fromkeys(
-            (
-                "danceability",
-                "energy",
-                "musical_key",
-                "loudness",
-                "musical_mode",
-                "speechiness",
-                "acousticness",
-                "instrumentalness",
-                "liveness",
-                "valence",
-                "tempo",
-                "time_signature",
-            )
-        ),
+        **dict.fromkeys(AUDIO_FEATURE_COLUMNS),
     }
     row.update(values)
     return Row(**{name: row[name] for name in names})
