@@ -114,7 +114,46 @@ class VerifyOptions:
     poll_interval: float = 15.0
     query_timeout: float = 600.0
     """Seconds per Athena query."""
-    gate: GateThresholds = DEFAULT_GATE
+    gate: GateOverrides = field(default_factory=lambda: GateOverrides())
+    """Thresholds given on the command line; the rest come from the last run summary."""
+
+
+@dataclass(frozen=True)
+class GateOverrides:
+    """Gate thresholds given on the command line (None: not given)."""
+
+    min_rows: int | None = None
+    max_quarantine_rate: float | None = None
+    max_join_loss_rate: float | None = None
+
+    def over(self, base: GateThresholds) -> GateThresholds:
+        return GateThresholds(
+            min_rows=base.min_rows if self.min_rows is None else self.min_rows,
+            max_quarantine_rate=(
+                base.max_quarantine_rate
+                if self.max_quarantine_rate is None
+                else self.max_quarantine_rate
+            ),
+            max_join_loss_rate=(
+                base.max_join_loss_rate
+                if self.max_join_loss_rate is None
+                else self.max_join_loss_rate
+            ),
+        )
+
+
+def gate_of_run(summary: RunSummary | None) -> GateThresholds:
+    """The thresholds the job judged its last run by, so a stack's gate config (gateMinRows
+    and the rest) needs no repeating here; the contract's defaults when the summary lacks them."""
+    recorded = summary.gate if summary is not None else {}
+    try:
+        return GateThresholds(
+            min_rows=int(recorded["min_rows"]),
+            max_quarantine_rate=float(recorded["max_quarantine_rate"]),
+            max_join_loss_rate=float(recorded["max_join_loss_rate"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return DEFAULT_GATE
 
 
 @dataclass
@@ -219,13 +258,14 @@ def verify(
         query_timeout=options.query_timeout,
         on_progress=progress,
     )
+    gate = options.gate.over(gate_of_run(summary))
     try:
-        checks = run_checks(engine, summary, options.gate)
+        checks = run_checks(engine, summary, gate)
     except TableNotFoundError as exc:
         checks = [CheckResult("schema", False, str(exc))]
     return Verdict(
         outputs=outputs,
-        gate=options.gate,
+        gate=gate,
         checks=[summary_check, *checks],
         runs=runs,
         queries=engine.records,
@@ -382,21 +422,6 @@ def load_outputs(stack: str | None, outputs_file: str | None) -> StackOutputs:
     )
 
 
-def gate_from_options(
-    min_rows: int | None, max_quarantine_rate: float | None, max_join_loss_rate: float | None
-) -> GateThresholds:
-    """The contract's gate, with any threshold given on the command line in its place."""
-    return GateThresholds(
-        min_rows=DEFAULT_GATE.min_rows if min_rows is None else min_rows,
-        max_quarantine_rate=(
-            DEFAULT_GATE.max_quarantine_rate if max_quarantine_rate is None else max_quarantine_rate
-        ),
-        max_join_loss_rate=(
-            DEFAULT_GATE.max_join_loss_rate if max_join_loss_rate is None else max_join_loss_rate
-        ),
-    )
-
-
 def verify_command(
     ctx: typer.Context,
     stack: Annotated[
@@ -434,7 +459,7 @@ def verify_command(
         int | None,
         typer.Option(
             min=0,
-            help=f"Gate: fewest rows (contract default {DEFAULT_GATE.min_rows}).",
+            help="Gate: fewest rows (default: what the last run was judged by).",
         ),
     ] = None,
     max_quarantine_rate: Annotated[
@@ -442,7 +467,7 @@ def verify_command(
         typer.Option(
             min=0.0,
             max=1.0,
-            help=f"Gate: highest quarantine rate (default {DEFAULT_GATE.max_quarantine_rate}).",
+            help="Gate: highest quarantine rate (default: as the last run).",
         ),
     ] = None,
     max_join_loss_rate: Annotated[
@@ -450,7 +475,7 @@ def verify_command(
         typer.Option(
             min=0.0,
             max=1.0,
-            help=f"Gate: highest join loss rate (default {DEFAULT_GATE.max_join_loss_rate}).",
+            help="Gate: highest join loss rate (default: as the last run).",
         ),
     ] = None,
     profile: Annotated[
@@ -473,7 +498,7 @@ def verify_command(
         timeout=timeout,
         poll_interval=poll_interval,
         query_timeout=query_timeout,
-        gate=gate_from_options(min_rows, max_quarantine_rate, max_join_loss_rate),
+        gate=GateOverrides(min_rows, max_quarantine_rate, max_join_loss_rate),
     )
     try:
         outputs = load_outputs(stack, outputs_file)

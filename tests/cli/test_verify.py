@@ -13,11 +13,11 @@ from moto import mock_aws
 from moto.athena.models import QueryResults, athena_backends
 from moto.moto_api import state_manager
 from parliament import analyze_policy_string
-from spotify_contract import SUMMARY_KEY, TABLE_NAME, RunSummary
+from spotify_contract import DEFAULT_GATE, SUMMARY_KEY, TABLE_NAME, GateThresholds, RunSummary
 from typer.testing import CliRunner
 
 from spotify_ops.cli import app
-from spotify_ops.verify import ExitCode, Runtime, boto3_clients
+from spotify_ops.verify import ExitCode, GateOverrides, Runtime, boto3_clients, gate_of_run
 from tests.cli.verify_support import (
     ACCOUNT,
     CRAWLER,
@@ -185,6 +185,36 @@ def test_gate_options_override_the_contract(tmp_path: Path) -> None:
     assert verdict["gate"]["min_rows"] == 10
     row_count = next(c for c in verdict["checks"] if c["name"] == "row_count")
     assert row_count["detail"] == "3 rows, fewer than 10"
+
+
+@pytest.mark.usefixtures("deployed")
+def test_the_gate_the_last_run_was_judged_by_applies_without_options(tmp_path: Path) -> None:
+    """A stack with gateMinRows = 5 records it in the run summary; verify judges by it."""
+    recorded = summary(rows_written=3)
+    recorded.gate = {"min_rows": 5, "max_quarantine_rate": 0.2, "max_join_loss_rate": 0.3}
+    _put_summary(recorded)
+    _seed(passing_results(rows=3))
+    result = _invoke(["--outputs", write_outputs(tmp_path / "o.json"), "--json"])
+    assert result.exit_code == ExitCode.FAILED
+    verdict = json.loads(result.stdout)
+    assert verdict["gate"] == {"min_rows": 5, "max_quarantine_rate": 0.2, "max_join_loss_rate": 0.3}
+    row_count = next(c for c in verdict["checks"] if c["name"] == "row_count")
+    assert row_count["detail"] == "3 rows, fewer than 5"
+
+
+def test_command_line_thresholds_override_only_what_they_name() -> None:
+    """An option replaces its own threshold; the others stay as the run recorded them."""
+    base = GateThresholds(min_rows=5, max_quarantine_rate=0.2, max_join_loss_rate=0.3)
+    merged = GateOverrides(max_join_loss_rate=0.01).over(base)
+    assert merged == GateThresholds(min_rows=5, max_quarantine_rate=0.2, max_join_loss_rate=0.01)
+
+
+def test_a_summary_without_a_recorded_gate_falls_back_to_the_contract() -> None:
+    """Summaries that predate the gate record (or have none) are judged by DEFAULT_GATE."""
+    bare = summary()
+    bare.gate = {}
+    assert gate_of_run(bare) == DEFAULT_GATE
+    assert gate_of_run(None) == DEFAULT_GATE
 
 
 @pytest.mark.usefixtures("deployed")
