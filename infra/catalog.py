@@ -12,6 +12,7 @@ import pulumi_aws as aws
 import spotify_contract
 
 from infra import naming, policies
+from infra.roles import glue_service_role
 
 PARQUET_SERDE: Final = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 PARQUET_INPUT_FORMAT: Final = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
@@ -105,13 +106,11 @@ class Catalog(pulumi.ComponentResource):
             opts=child,
         )
 
-        role = aws.iam.Role(
+        role = glue_service_role(
             f"{prefix}-crawler-role",
-            description=f"Glue crawler of the Spotify pipeline ({args.environment})",
-            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
-                lambda account: json.dumps(policies.glue_trust_policy(account))
-            ),
-            opts=child,
+            f"Glue crawler of the Spotify pipeline ({args.environment})",
+            args.account_id,
+            child,
         )
         role_policy = aws.iam.RolePolicy(
             f"{prefix}-crawler-policy",

@@ -14,6 +14,7 @@ import pulumi_aws as aws
 import spotify_contract
 
 from infra import naming, policies
+from infra.roles import glue_service_role
 
 GLUE_SCRIPTS_DIR: Final = Path(__file__).resolve().parent.parent / "glue-scripts"
 
@@ -143,13 +144,11 @@ class Etl(pulumi.ComponentResource):
             opts=child,
         )
 
-        role = aws.iam.Role(
+        role = glue_service_role(
             f"{prefix}-job-role",
-            description=f"Glue ETL job of the Spotify pipeline ({args.environment})",
-            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
-                lambda account: json.dumps(policies.glue_trust_policy(account))
-            ),
-            opts=child,
+            f"Glue ETL job of the Spotify pipeline ({args.environment})",
+            args.account_id,
+            child,
         )
         role_policy = aws.iam.RolePolicy(
             f"{prefix}-job-policy",
