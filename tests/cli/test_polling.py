@@ -37,13 +37,13 @@ def test_poller_never_sleeps_past_its_deadline() -> None:
 def test_poller_counts_throttles_as_not_done() -> None:
     """A throttled probe is retried, and the wait still returns the probe's answer."""
     clock = FakeClock()
-    answers: list[object] = [_error("ThrottlingException"), None, "done"]
+    answers: list[ClientError | str | None] = [_error("ThrottlingException"), None, "done"]
 
     def probe() -> str | None:
         answer = answers.pop(0)
         if isinstance(answer, ClientError):
             raise answer
-        return answer  # type: ignore[return-value]
+        return answer
 
     poller = Poller(clock, Deadline(clock, 60.0), Backoff(initial=1.0, maximum=8.0))
     assert poller.wait(probe, lambda: "x") == "done"

@@ -101,7 +101,7 @@ def test_engine_maps_every_contract_type_back_from_parquet(tmp_path):
     write_parquet(tmp_path, [(c.name, DUCKDB_TYPES[c.type]) for c in WAREHOUSE_COLUMNS])
     with DuckDBEngine(tmp_path) as engine:
         assert engine.table_columns() == [(c.name, c.type) for c in WAREHOUSE_COLUMNS]
-        assert check_schema(engine, None, None).passed  # type: ignore[arg-type]
+        assert check_schema(engine, None, DEFAULT_GATE).passed
 
 
 def test_engine_reports_a_wrong_type_so_the_schema_check_names_it(tmp_path):

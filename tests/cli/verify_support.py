@@ -18,6 +18,7 @@ from spotify_contract import (
     TABLE_NAME,
     TABLE_PREFIX,
     WAREHOUSE_COLUMNS,
+    RunStatus,
     RunSummary,
     join_uri,
 )
@@ -65,11 +66,13 @@ def outputs_dict(**overrides: Any) -> dict[str, Any]:
 
 
 def summary(
-    rows_written: int = 3, status: str = "published", gate_failures: list[str] | None = None
+    rows_written: int = 3,
+    status: RunStatus = "published",
+    gate_failures: list[str] | None = None,
 ) -> RunSummary:
     return RunSummary(
         run_id="run-20240101T060000Z",
-        status=status,  # type: ignore[arg-type]
+        status=status,
         started_at="2024-01-01T06:00:00Z",
         finished_at="2024-01-01T06:02:25Z",
         rows_read={"albums": 4, "artists": 2, "tracks": 4, "features": 3},
