@@ -37,6 +37,7 @@ from spotify_ops.checks import (
     run_checks,
     sql_files,
 )
+from spotify_ops.exit_codes import ExitCode
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -50,13 +51,6 @@ REPORT_NAME: Final = "report.html"
 
 NEAR_MISS_SIMILARITY: Final = 0.85
 """How alike (difflib ratio, case-insensitive) a stray file name must be to suggest it."""
-
-EXIT_FAILED: Final = 1
-"""The gate rejected the run or a check failed."""
-EXIT_BAD_INPUT: Final = 2
-"""An input file is missing, misnamed or malformed."""
-EXIT_ENVIRONMENT: Final = 3
-"""The machine lacks something the run needs (Java)."""
 
 
 class LocalRunError(RuntimeError):
@@ -148,11 +142,11 @@ def stage_inputs(input_dir: Path, staging_dir: Path) -> list[Path]:
     staging folder, as an upload to the staging bucket would."""
     problems = find_input_problems(input_dir)
     if problems and not input_dir.is_dir():
-        raise LocalRunError(problems[0], EXIT_BAD_INPUT)
+        raise LocalRunError(problems[0], ExitCode.USAGE)
     if problems:
         raise LocalRunError(
             f"input folder {input_dir} is not ready:\n  - " + "\n  - ".join(problems),
-            EXIT_BAD_INPUT,
+            ExitCode.USAGE,
         )
     if staging_dir.exists():
         shutil.rmtree(staging_dir)
@@ -174,7 +168,7 @@ def run_job(spark: SparkSession, layout: Layout, gate: GateThresholds) -> RunSum
     try:
         return etl.run(spark, args)
     except etl.InputFileError as error:
-        raise LocalRunError(str(error), EXIT_BAD_INPUT) from error
+        raise LocalRunError(str(error), ExitCode.USAGE) from error
 
 
 @contextmanager
@@ -192,7 +186,7 @@ def spark_session(existing: SparkSession | None) -> Iterator[SparkSession]:
         active = SparkSession.getActiveSession()
         session = active or local_spark_session("spotify-local-run")
     except JavaMissingError as error:
-        raise LocalRunError(str(error), EXIT_ENVIRONMENT) from error
+        raise LocalRunError(str(error), ExitCode.ENVIRONMENT) from error
     try:
         yield session
     finally:
@@ -278,13 +272,13 @@ def local_run(
         layout.report.write_text(render_report(data), encoding="utf-8")
 
     if rejection is not None:
-        raise LocalRunError(f"{rejection}\nReport: {layout.report}", EXIT_FAILED)
+        raise LocalRunError(f"{rejection}\nReport: {layout.report}", ExitCode.FAILED)
     failed = [c for c in result.checks if not c.passed]
     if failed:
         details = "\n  - ".join(f"{c.name}: {c.detail}" for c in failed)
         raise LocalRunError(
             f"{len(failed)} check(s) failed:\n  - {details}\nReport: {layout.report}",
-            EXIT_FAILED,
+            ExitCode.FAILED,
         )
     return result
 

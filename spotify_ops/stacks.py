@@ -26,6 +26,7 @@ import typer
 import yaml
 
 from infra.config import NAMESPACE, ConfigError, load_stack_config
+from spotify_ops.exit_codes import ExitCode
 
 MAX_STACK_NAME_LENGTH: Final = 20
 """The stack name is the default environment, which prefixes every physical resource name."""
@@ -270,7 +271,7 @@ def stack_config_command(
             path = write_stack_config(folder, file, force)
     except (StackNameError, StackConfigError) as error:
         typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=2) from None
+        raise typer.Exit(ExitCode.USAGE) from None
     if not write:
         typer.echo(file.render(), nl=False)
         return

@@ -11,7 +11,6 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, Any, Final
 
@@ -36,6 +35,7 @@ from spotify_glue.contract import DEFAULT_GATE, GateThresholds, RunSummary
 
 from spotify_ops.athena import AthenaEngine, QueryFailedError, QueryRecord, TableNotFoundError
 from spotify_ops.checks import CheckResult, run_checks
+from spotify_ops.exit_codes import ExitCode
 from spotify_ops.glue_runner import (
     PipelineBusyError,
     PipelineFailedError,
@@ -59,17 +59,6 @@ from spotify_ops.stack_outputs import (
     read_outputs_file,
     read_stack_outputs,
 )
-
-
-class ExitCode(IntEnum):
-    PASSED = 0
-    FAILED = 1
-    """A check failed, or the job, crawler or workflow run failed."""
-    CONFIG = 2
-    """Usage, config or stack outputs error."""
-    AWS = 3
-    """AWS refused or failed, or something did not finish in time."""
-
 
 ClientFactory = Callable[[str], Any]
 """Service name ("athena", "glue", "s3") to a boto3 client."""
@@ -170,7 +159,7 @@ class Verdict:
 
     @property
     def exit_code(self) -> ExitCode:
-        return ExitCode.PASSED if self.passed else ExitCode.FAILED
+        return ExitCode.OK if self.passed else ExitCode.FAILED
 
 
 # --- the run summary ---------------------------------------------------------------------------
@@ -299,37 +288,37 @@ def classify_error(exc: BaseException) -> tuple[ExitCode, str] | None:
 
     Messages use AWS's error code and message only, never the response or the credentials."""
     if isinstance(exc, OutputsError):
-        return ExitCode.CONFIG, str(exc)
+        return ExitCode.USAGE, str(exc)
     if isinstance(exc, ProfileNotFound):
-        return ExitCode.CONFIG, (
+        return ExitCode.USAGE, (
             f"AWS profile {exc.kwargs.get('profile')!r} is not configured; "
             "check --profile or AWS_PROFILE (`aws configure list-profiles`)"
         )
     if isinstance(exc, NoRegionError):
-        return ExitCode.CONFIG, "no AWS region; the stack's 'region' output should set it"
+        return ExitCode.USAGE, "no AWS region; the stack's 'region' output should set it"
     if isinstance(exc, NoCredentialsError | PartialCredentialsError | CredentialRetrievalError):
-        return ExitCode.AWS, _NO_CREDENTIALS
+        return ExitCode.ENVIRONMENT, _NO_CREDENTIALS
     if isinstance(exc, PipelineFailedError):
         return ExitCode.FAILED, str(exc)
     if isinstance(exc, QueryFailedError):
         if exc.system:
-            return ExitCode.AWS, f"{exc} (an Athena-side error; retry later)"
+            return ExitCode.ENVIRONMENT, f"{exc} (an Athena-side error; retry later)"
         return ExitCode.FAILED, str(exc)
     if isinstance(exc, WaitTimeoutError | PipelineBusyError):
-        return ExitCode.AWS, str(exc)
+        return ExitCode.ENVIRONMENT, str(exc)
     if isinstance(exc, ClientError):
         code, message = error_code(exc), error_message(exc)
         where = f"{exc.operation_name} returned {code}: {message}"
         if code in _CREDENTIAL_CODES:
-            return ExitCode.AWS, f"AWS rejected the credentials ({where}); refresh them"
+            return ExitCode.ENVIRONMENT, f"AWS rejected the credentials ({where}); refresh them"
         if code in _ACCESS_CODES:
-            return ExitCode.AWS, (
+            return ExitCode.ENVIRONMENT, (
                 f"access denied ({where}); the verifier's IAM permissions are listed in "
                 "docs/verify.md"
             )
-        return ExitCode.AWS, f"AWS error: {where}"
+        return ExitCode.ENVIRONMENT, f"AWS error: {where}"
     if isinstance(exc, BotoCoreError):
-        return ExitCode.AWS, f"could not complete an AWS call: {exc}"
+        return ExitCode.ENVIRONMENT, f"could not complete an AWS call: {exc}"
     return None
 
 

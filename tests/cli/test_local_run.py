@@ -17,10 +17,8 @@ from typer.testing import CliRunner
 from spotify_ops import local_run as local_run_module
 from spotify_ops.cli import app
 from spotify_ops.duckdb_engine import DuckDBEngine
+from spotify_ops.exit_codes import ExitCode
 from spotify_ops.local_run import (
-    EXIT_BAD_INPUT,
-    EXIT_ENVIRONMENT,
-    EXIT_FAILED,
     Layout,
     LocalRunError,
     find_input_problems,
@@ -109,7 +107,7 @@ def test_failed_check_exits_1_and_still_writes_the_report(demo_run, spark, tmp_p
     monkeypatch.setattr(local_run_module, "run_job", lambda *_args: claimed)
     with pytest.raises(LocalRunError) as caught:
         local_run(SAMPLE_DIR, layout.out_dir, spark=spark, console=quiet())
-    assert caught.value.exit_code == EXIT_FAILED
+    assert caught.value.exit_code == ExitCode.FAILED
     assert "row_count" in str(caught.value)
     assert f"but the last run summary says {claimed.rows_written}" in str(caught.value)
     assert "FAIL" in layout.report.read_text(encoding="utf-8")
@@ -122,7 +120,7 @@ def test_gate_rejection_exits_1_with_the_failed_rule_and_a_report(spark, tmp_pat
     layout = Layout(tmp_path / "out")
     with pytest.raises(LocalRunError) as caught:
         local_run(SAMPLE_DIR, layout.out_dir, spark=spark, gate=strict, console=quiet())
-    assert caught.value.exit_code == EXIT_FAILED
+    assert caught.value.exit_code == ExitCode.FAILED
     assert "join" in str(caught.value).lower()
     assert not any(Path(layout.warehouse_layout.table_root).rglob("*.parquet"))
     assert layout.published_run() is None
@@ -141,7 +139,7 @@ def test_missing_input_file_exits_2_naming_the_expected_file(tmp_path):
     result = CliRunner().invoke(
         app, ["local-run", "--input", str(folder), "--out", str(tmp_path / "o")]
     )
-    assert result.exit_code == EXIT_BAD_INPUT
+    assert result.exit_code == ExitCode.USAGE
     assert "missing tracks file: expected 'spotify_tracks_data_2023.csv'" in result.output
 
 
@@ -153,7 +151,7 @@ def test_misnamed_input_file_exits_2_naming_the_near_miss(tmp_path):
     result = CliRunner().invoke(
         app, ["local-run", "--input", str(folder), "--out", str(tmp_path / "o")]
     )
-    assert result.exit_code == EXIT_BAD_INPUT
+    assert result.exit_code == ExitCode.USAGE
     flat = " ".join(result.output.split())
     assert "expected 'spotify-albums_data_2023.csv'" in flat
     assert "found 'spotify_albums_data_2023.csv': rename it to" in flat
@@ -164,7 +162,7 @@ def test_missing_input_folder_exits_2(tmp_path):
     result = CliRunner().invoke(
         app, ["local-run", "--input", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]
     )
-    assert result.exit_code == EXIT_BAD_INPUT
+    assert result.exit_code == ExitCode.USAGE
     assert "does not exist" in result.output
     assert "spotify_artist_data_2023.csv" in " ".join(result.output.split())
 
@@ -179,7 +177,7 @@ def test_missing_java_exits_3_with_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(LocalRunError) as caught:
         local_run(SAMPLE_DIR, tmp_path / "out", console=quiet())
-    assert caught.value.exit_code == EXIT_ENVIRONMENT
+    assert caught.value.exit_code == ExitCode.ENVIRONMENT
     assert "Java was not found" in str(caught.value)
 
 
@@ -212,5 +210,5 @@ def test_wrong_header_exits_2_naming_the_expected_header(spark, tmp_path):
     tracks.write_text("\n".join(["id,popularity,explicit", *lines[1:]]), encoding="utf-8")
     with pytest.raises(LocalRunError) as caught:
         local_run(folder, tmp_path / "out", spark=spark, console=quiet())
-    assert caught.value.exit_code == EXIT_BAD_INPUT
+    assert caught.value.exit_code == ExitCode.USAGE
     assert "track_popularity" in str(caught.value)

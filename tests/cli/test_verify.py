@@ -17,7 +17,8 @@ from spotify_glue.contract import DEFAULT_GATE, TABLE_NAME, GateThresholds, RunS
 from typer.testing import CliRunner
 
 from spotify_ops.cli import app
-from spotify_ops.verify import ExitCode, GateOverrides, Runtime, boto3_clients, gate_of_run
+from spotify_ops.exit_codes import ExitCode
+from spotify_ops.verify import GateOverrides, Runtime, boto3_clients, gate_of_run
 from tests.cli.verify_support import (
     ACCOUNT,
     CRAWLER,
@@ -126,7 +127,7 @@ def test_run_then_checks_pass_and_exit_zero(tmp_path: Path) -> None:
 
     result = _invoke(["--outputs", outputs, "--run", "--no-workflow", "--json"])
 
-    assert result.exit_code == ExitCode.PASSED, result.stderr
+    assert result.exit_code == ExitCode.OK, result.stderr
     verdict = json.loads(result.stdout)
     assert verdict["passed"] is True
     assert [c["name"] for c in verdict["checks"]] == CHECK_NAMES
@@ -151,7 +152,7 @@ def test_human_output_is_a_table_and_a_verdict_line(tmp_path: Path) -> None:
     _put_summary(summary(rows_written=3))
     _seed(passing_results(rows=3))
     result = _invoke(["--outputs", write_outputs(tmp_path / "o.json")])
-    assert result.exit_code == ExitCode.PASSED, result.stderr
+    assert result.exit_code == ExitCode.OK, result.stderr
     for name in CHECK_NAMES:
         assert name in result.stdout
     assert result.stdout.count("PASS ") >= len(CHECK_NAMES)
@@ -250,7 +251,7 @@ def test_outputs_can_come_from_standard_input() -> None:
     _put_summary(summary(rows_written=3))
     _seed(passing_results(rows=3))
     result = _invoke(["--outputs", "-", "--json"], stdin=json.dumps(outputs_dict()))
-    assert result.exit_code == ExitCode.PASSED, result.stderr
+    assert result.exit_code == ExitCode.OK, result.stderr
 
 
 @pytest.mark.usefixtures("deployed")
@@ -258,7 +259,7 @@ def test_workflow_that_never_completes_times_out_with_exit_three(tmp_path: Path)
     """moto never finishes a workflow run: --timeout ends the wait with exit 3."""
     args = ["--outputs", write_outputs(tmp_path / "o.json"), "--run", "--timeout", "120"]
     result = _invoke(args)
-    assert result.exit_code == ExitCode.AWS
+    assert result.exit_code == ExitCode.ENVIRONMENT
     assert f"workflow {WORKFLOW} run wr_" in result.stderr
     assert "still RUNNING after 120 s" in result.stderr
 
@@ -275,7 +276,7 @@ def test_aws_errors_exit_three_without_secrets_in_any_output(
     location = "s3://spotify-dev-deleted-bucket/_run_summary/spotify_tracks.json"
     outputs = write_outputs(tmp_path / "o.json", run_summary_location=location)
     result = _invoke(["--outputs", outputs, "--json"])
-    assert result.exit_code == ExitCode.AWS
+    assert result.exit_code == ExitCode.ENVIRONMENT
     assert "AWS error: GetObject returned NoSuchBucket" in result.stderr
     assert json.loads(result.stdout)["exit_code"] == 3
     everything = result.stdout + result.stderr
@@ -320,7 +321,7 @@ def test_documented_policy_allows_every_call_of_a_full_run(tmp_path: Path) -> No
     _seed(passing_results(rows=3))
     args = ["verify", "--outputs", write_outputs(tmp_path / "o.json"), "--run", "--no-workflow"]
     result = CliRunner().invoke(app, args, obj=Runtime(clients=recording, clock=FakeClock()))
-    assert result.exit_code == ExitCode.PASSED, result.stderr
+    assert result.exit_code == ExitCode.OK, result.stderr
 
     allowed = set()
     for statement in _documented_policy()["Statement"]:

@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 
 from infra.outputs import OutputKey
 from spotify_ops.cli import app
-from spotify_ops.verify import ExitCode, Runtime
+from spotify_ops.exit_codes import ExitCode
+from spotify_ops.verify import Runtime
 from tests.cli.verify_support import (
     CRAWLER,
     DATABASE,
@@ -114,7 +115,7 @@ def test_throttling_then_success_passes(stubs: Stubs, outputs: str) -> None:
     )
     stubs.queries_ok(first_states=("THROTTLED", "THROTTLED", "RUNNING", "SUCCEEDED"))
     result = stubs.invoke("--outputs", outputs, "--json")
-    assert result.exit_code == ExitCode.PASSED, result.stderr
+    assert result.exit_code == ExitCode.OK, result.stderr
     verdict = json.loads(result.stdout)
     assert verdict["passed"] is True
     assert verdict["queries"][0]["polls"] == 4
@@ -146,7 +147,7 @@ def test_query_timeout_exits_three(stubs: Stubs, outputs: str) -> None:
         )
     stubs.athena.add_response("stop_query_execution", {}, {"QueryExecutionId": "q-1"})
     result = stubs.invoke("--outputs", outputs, "--query-timeout", "3")
-    assert result.exit_code == ExitCode.AWS
+    assert result.exit_code == ExitCode.ENVIRONMENT
     message = _one_line(result.stderr)
     assert "Athena query checks/row_count (q-1) still QUEUED after 3 s" in message
     assert "Raise --query-timeout" in message
@@ -189,7 +190,7 @@ def test_crawler_still_running_exits_three(stubs: Stubs, outputs: str) -> None:
         stubs.glue.add_response("get_crawler", {"Crawler": {"Name": CRAWLER, "State": "RUNNING"}})
     args = ("--outputs", outputs, "--run", "--no-workflow", "--timeout", "30")
     result = stubs.invoke(*args, "--poll-interval", "10")
-    assert result.exit_code == ExitCode.AWS
+    assert result.exit_code == ExitCode.ENVIRONMENT
     message = _one_line(result.stderr)
     assert f"crawler {CRAWLER} still RUNNING (started elsewhere) after 30 s" in message
     assert "it was already running when verify tried to start it" in message
@@ -202,7 +203,7 @@ def test_missing_output_key_exits_two_before_any_aws_call(stubs: Stubs, tmp_path
     path = tmp_path / "outputs.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     result = stubs.invoke("--outputs", str(path))
-    assert result.exit_code == ExitCode.CONFIG
+    assert result.exit_code == ExitCode.USAGE
     assert "athena_workgroup: missing" in result.stderr
     assert "run `pulumi up` on this stack" in _one_line(result.stderr)
     assert stubs.requested == []
@@ -223,7 +224,7 @@ def test_no_credentials_exits_three_with_how_to_fix(
     result = CliRunner().invoke(
         app, ["verify", "--outputs", outputs], obj=Runtime(clock=FakeClock())
     )
-    assert result.exit_code == ExitCode.AWS
+    assert result.exit_code == ExitCode.ENVIRONMENT
     message = _one_line(result.stderr)
     assert "no usable AWS credentials were found" in message
     assert "AWS_PROFILE" in message
@@ -293,7 +294,7 @@ def test_access_denied_exits_three_pointing_at_the_permissions(stubs: Stubs, out
     """A missing IAM permission exits 3, names the call and points at the permission list."""
     stubs.s3.add_client_error("get_object", "AccessDenied", "Access Denied", 403)
     result = stubs.invoke("--outputs", outputs)
-    assert result.exit_code == ExitCode.AWS
+    assert result.exit_code == ExitCode.ENVIRONMENT
     message = _one_line(result.stderr)
     assert "access denied (GetObject returned AccessDenied: Access Denied)" in message
     assert "docs/verify.md" in message
@@ -308,7 +309,7 @@ def test_athena_system_error_exits_three(stubs: Stubs, outputs: str) -> None:
     stubs.athena.add_response("start_query_execution", {"QueryExecutionId": "q-1"})
     stubs.athena.add_response("get_query_execution", {"QueryExecution": failed})
     result = stubs.invoke("--outputs", outputs)
-    assert result.exit_code == ExitCode.AWS
+    assert result.exit_code == ExitCode.ENVIRONMENT
     assert "FAILED: Internal error (an Athena-side error; retry later)" in result.stderr
 
 
@@ -334,7 +335,7 @@ def test_bad_json_outputs_file_exits_two(stubs: Stubs, tmp_path: Path) -> None:
     path = tmp_path / "outputs.json"
     path.write_text('{"region": "eu-west-1", ', encoding="utf-8")
     result = stubs.invoke("--outputs", str(path), "--json")
-    assert result.exit_code == ExitCode.CONFIG
+    assert result.exit_code == ExitCode.USAGE
     assert "is not valid JSON" in result.stderr
     assert json.loads(result.stdout)["exit_code"] == 2
 
@@ -345,7 +346,7 @@ def test_stack_without_pulumi_cli_exits_two(
     """--stack with no pulumi on PATH exits 2 and suggests --outputs."""
     monkeypatch.setenv("PATH", str(tmp_path))
     result = stubs.invoke("--stack", "dev")
-    assert result.exit_code == ExitCode.CONFIG
+    assert result.exit_code == ExitCode.USAGE
     message = _one_line(result.stderr)
     assert "the pulumi CLI is not on PATH" in message
     assert "pass --outputs FILE" in message
@@ -361,14 +362,14 @@ def test_stack_without_pulumi_cli_exits_two(
 def test_outputs_source_must_be_exactly_one(stubs: Stubs, args: list[str], expected: str) -> None:
     """Neither or both of --stack and --outputs is a usage error, exit 2."""
     result = stubs.invoke(*args)
-    assert result.exit_code == ExitCode.CONFIG
+    assert result.exit_code == ExitCode.USAGE
     assert expected in _one_line(result.stderr)
 
 
 def test_out_of_range_gate_option_is_a_usage_error(stubs: Stubs, outputs: str) -> None:
     """A rate above 1 is rejected by the option parser with exit 2."""
     result = stubs.invoke("--outputs", outputs, "--max-quarantine-rate", "5")
-    assert result.exit_code == ExitCode.CONFIG
+    assert result.exit_code == ExitCode.USAGE
     assert "--max-quarantine-rate" in result.stderr
 
 
@@ -378,5 +379,5 @@ def test_unknown_profile_exits_two(outputs: str, monkeypatch: pytest.MonkeyPatch
     result = CliRunner().invoke(
         app, ["verify", "--outputs", outputs, "--profile", "nope"], obj=Runtime(clock=FakeClock())
     )
-    assert result.exit_code == ExitCode.CONFIG
+    assert result.exit_code == ExitCode.USAGE
     assert "AWS profile 'nope' is not configured" in result.stderr
