@@ -1,8 +1,8 @@
-"""Adapts the Pulumi engine's resources to ``spotify_guardrails`` records, and builds the policies.
+"""Serves ``spotify_guardrails.RULES`` as pulumi-policy policies, one per rule.
 
 ``__main__.py`` serves these policies; the tests drive them through the real analyzer servicer.
-Stack-scoped rules (S3 joins) run as stack validations. Resource-scoped rules also run per
-resource, so ``pulumi up`` stops before creating a violating resource, when every input is known.
+Stack-scoped rules (S3 joins) run as stack validations. Resource-scoped rules run per resource,
+so ``pulumi up`` stops before creating a violating resource, when every input is known.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pulumi_policy import (
     EnforcementLevel,
     Policy,
     PolicyResource,
+    PolicyResourceOptions,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
@@ -22,17 +23,11 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 from pulumi_policy.proxy import UnknownValueError
-from spotify_guardrails import (
-    RULES,
-    UNKNOWN,
-    ResourceRecord,
-    Rule,
-    Scope,
-    StackContext,
-)
+from resource_graph import CONFIG_NAMESPACE, UNKNOWN, ResourceRecord, StackContext
+from rule_base import Rule, Scope
+from spotify_guardrails import RULES
 
 PACK_NAME: Final = "spotify-pipeline-guardrails"
-CONFIG_NAMESPACE: Final = "spotify-pipeline"
 
 
 def plain(value: Any) -> Any:
@@ -60,33 +55,21 @@ def plain(value: Any) -> Any:
     return value
 
 
-def record_from_policy_resource(resource: PolicyResource) -> ResourceRecord:
-    parent = resource.parent.urn if resource.parent is not None else resource.opts.parent
+def to_record(resource: PolicyResource | ResourceValidationArgs) -> ResourceRecord:
+    """The engine's view of one resource as the rules read it. The analyzer protocol carries no
+    ``retainOnDelete``; only the stack view carries parents and property dependencies."""
+    opts: PolicyResourceOptions = resource.opts
+    parent, deps = None, {}
+    if isinstance(resource, PolicyResource):
+        parent, deps = resource.parent, resource.property_dependencies
     return ResourceRecord(
         type=resource.resource_type,
         name=resource.name,
         urn=resource.urn,
         props=plain(resource.props),
-        protect=bool(resource.opts.protect),
-        # The analyzer protocol does not carry retainOnDelete.
-        retain_on_delete=False,
-        parent_urn=parent or None,
-        dependencies={
-            key: tuple(dep.urn for dep in deps)
-            for key, deps in resource.property_dependencies.items()
-        },
-    )
-
-
-def record_from_validation_args(args: ResourceValidationArgs) -> ResourceRecord:
-    return ResourceRecord(
-        type=args.resource_type,
-        name=args.name,
-        urn=args.urn,
-        props=plain(args.props),
-        protect=bool(args.opts.protect),
-        retain_on_delete=False,
-        parent_urn=args.opts.parent or None,
+        protect=bool(opts.protect),
+        parent_urn=(parent.urn if parent is not None else opts.parent) or None,
+        dependencies={key: tuple(dep.urn for dep in found) for key, found in deps.items()},
     )
 
 
@@ -97,44 +80,39 @@ def context_from_runtime() -> StackContext:
     except Exception:
         stack = ""
     config = pulumi.Config(CONFIG_NAMESPACE)
-    environment = config.get("environment") or ""
-    protect = config.get_bool("protectData")
-    return StackContext(stack=stack, environment=environment, protect_data=protect)
-
-
-def _report(rule: Rule, context: StackContext, records: list[ResourceRecord], report: Any) -> None:
-    for violation in rule(records, context):
-        report(violation.message, violation.urn)
-
-
-def _stack_policy(rule: Rule) -> StackValidationPolicy:
-    def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-        records = [record_from_policy_resource(r) for r in args.resources]
-        _report(rule, context_from_runtime(), records, report)
-
-    return StackValidationPolicy(
-        name=rule.name,
-        description=rule.description,
-        validate=validate,
-        enforcement_level=EnforcementLevel.MANDATORY,
+    return StackContext.from_config(
+        stack, {k: config.get(k) for k in ("environment", "protectData")}
     )
 
 
-def _resource_policy(rule: Rule) -> ResourceValidationPolicy:
+def _report(rule: Rule, records: list[ResourceRecord], report: ReportViolation) -> None:
+    for violation in rule(records, context_from_runtime()):
+        report(violation.message, violation.urn)
+
+
+def policy_for(rule: Rule) -> Policy:
+    """The pack policy that enforces ``rule``, named after it, at the table's level."""
+    level = EnforcementLevel(rule.enforcement.value)
+    if rule.scope is Scope.STACK:
+
+        def validate_stack(args: StackValidationArgs, report: ReportViolation) -> None:
+            _report(rule, [to_record(r) for r in args.resources], report)
+
+        return StackValidationPolicy(
+            name=rule.name,
+            description=rule.description,
+            validate=validate_stack,
+            enforcement_level=level,
+        )
+
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-        _report(rule, context_from_runtime(), [record_from_validation_args(args)], report)
+        _report(rule, [to_record(args)], report)
 
     return ResourceValidationPolicy(
-        name=rule.name,
-        description=rule.description,
-        validate=validate,
-        enforcement_level=EnforcementLevel.MANDATORY,
+        name=rule.name, description=rule.description, validate=validate, enforcement_level=level
     )
 
 
 def build_policies() -> list[Policy]:
-    """One pack policy per rule, named after the rule."""
-    return [
-        _stack_policy(rule) if rule.scope is Scope.STACK else _resource_policy(rule)
-        for rule in RULES
-    ]
+    """One pack policy per rule of the table."""
+    return [policy_for(rule) for rule in RULES]

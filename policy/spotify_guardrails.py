@@ -1,848 +1,471 @@
-"""The Spotify pipeline's guardrails, written once as pure rules over a neutral resource graph.
+"""The Spotify pipeline's guardrails: one table of rules over a neutral resource graph.
 
-The policy pack (``__main__.py`` via ``guardrails_pack``) adapts the Pulumi engine's resources to
-``ResourceRecord`` and calls these rules at preview and update; the tests call the same rules on
-the program's graph recorded under ``pulumi.runtime.set_mocks``. No Pulumi import here, so both
-sides share exactly one definition of each rule.
+A rule is data plus one small check, as in Checkov's ``BaseResourceValueCheck``: the resource
+types it examines, the keys it inspects and the values it accepts (``Expect``), and its
+enforcement level (one table, as in Pulumi's AWSGuard). The policy pack (``guardrails_pack``)
+serves ``RULES`` at preview and update; the tests run the same ``RULES`` on crafted graphs and on
+the program's graph recorded under ``pulumi.runtime.set_mocks``. No Pulumi import here.
 
-Props are the resources' camelCase wire properties. A value the engine cannot know yet (preview of
-a resource whose inputs come from resources not created yet) is ``UNKNOWN``.
-
-Joining pulumi-aws v7's split S3 resources to their bucket must work in preview, where the
-bucket's id is unknown. ``bucket_of`` tries, in order: the engine's property dependency on
-``bucket`` (exact, known in preview); the ``bucket`` value when it is known; the child's parent
-being the bucket; the child sharing a parent component with exactly one bucket; the longest
-bucket logical name that prefixes the child's logical name followed by ``-``.
+Checks skip ``UNKNOWN`` values (preview): the same rule judges them at update, once known.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
+from fnmatch import fnmatchcase
 from typing import Any, Final
 
-
-class _Unknown:
-    """A value the engine cannot know until the update runs (preview)."""
-
-    _instance: _Unknown | None = None
-
-    def __new__(cls) -> _Unknown:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "UNKNOWN"
-
-    def __copy__(self) -> _Unknown:
-        return self
-
-    def __deepcopy__(self, memo: object) -> _Unknown:
-        return self
-
-
-UNKNOWN: Final = _Unknown()
-
-
-def is_unknown(value: object) -> bool:
-    return value is UNKNOWN
-
-
-@dataclass(frozen=True)
-class ResourceRecord:
-    """One resource of a stack, independent of where it was recorded."""
-
-    type: str
-    """The Pulumi type token, e.g. ``aws:s3/bucket:Bucket``."""
-    name: str
-    """The logical (Pulumi) name."""
-    urn: str
-    props: Mapping[str, Any]
-    """camelCase wire properties; unknown values are ``UNKNOWN``."""
-    protect: bool = False
-    retain_on_delete: bool = False
-    parent_urn: str | None = None
-    dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    """Property name -> URNs that property's value came from (the engine's property deps)."""
-    id: str | None = None
-    """The provider id when the recorder knows it (for S3 buckets, the bucket name)."""
-
-
-@dataclass(frozen=True)
-class Violation:
-    rule: str
-    urn: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"[{self.rule}] {self.urn}: {self.message}"
-
-
-@dataclass(frozen=True)
-class StackContext:
-    """What the rules need to know about the stack beyond its resources."""
-
-    stack: str
-    environment: str = ""
-    """The stack's ``spotify-pipeline:environment``; empty means "same as the stack name"."""
-    protect_data: bool | None = None
-    """The stack's ``spotify-pipeline:protectData`` when set."""
-
-    @property
-    def effective_environment(self) -> str:
-        return self.environment or self.stack
-
-    @property
-    def requires_protection(self) -> bool:
-        # Prod is protected whatever its config says; elsewhere protection follows protectData.
-        return self.effective_environment == "prod" or self.protect_data is True
-
-
-class Scope(StrEnum):
-    RESOURCE = "resource"
-    """Each violation depends on one resource alone: the pack checks it before that resource is
-    created or updated."""
-    STACK = "stack"
-    """The rule joins resources: the pack checks it on the whole stack."""
-
-
-Check = Callable[[Sequence[ResourceRecord], StackContext], list[Violation]]
-
-
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    description: str
-    scope: Scope
-    check: Check
-
-    def __call__(
-        self, resources: Sequence[ResourceRecord], context: StackContext
-    ) -> list[Violation]:
-        return self.check(resources, context)
-
-
-# --- type tokens (pulumi-aws v7; the V2 tokens are the aliases v7 still accepts) -----------------
-
-BUCKET_TYPES: Final = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
-ENCRYPTION_TYPES: Final = frozenset(
-    {
-        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-        "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
-    }
+from resource_graph import (
+    ATHENA_WORKGROUP_TYPE,
+    BUCKET_POLICY_TYPES,
+    BUCKET_TYPES,
+    CATALOG_DATABASE_TYPE,
+    ENCRYPTION_TYPES,
+    GLUE_CRAWLER_TYPE,
+    GLUE_JOB_TYPE,
+    GLUE_SECURITY_CONFIGURATION_TYPE,
+    IAM_ATTACHMENT_TYPES,
+    IAM_DOCUMENT_TYPES,
+    IAM_ROLE_TYPE,
+    KMS_KEY_TYPE,
+    LIFECYCLE_TYPES,
+    OWNERSHIP_TYPES,
+    PUBLIC_ACCESS_BLOCK_TYPES,
+    UNKNOWN,
+    VERSIONING_TYPES,
+    ResourceRecord,
+    StackContext,
+    as_list,
+    bucket_kind,
+    bucket_names,
+    configs_of,
+    get,
+    has_unknown,
+    is_data_bucket,
+    is_true,
+    is_unknown,
+    number,
+    of_types,
+    parse_policy_document,
+    statements,
 )
-PUBLIC_ACCESS_BLOCK_TYPES: Final = frozenset(
-    {"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"}
-)
-VERSIONING_TYPES: Final = frozenset(
-    {"aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioningV2:BucketVersioningV2"}
-)
-OWNERSHIP_TYPES: Final = frozenset({"aws:s3/bucketOwnershipControls:BucketOwnershipControls"})
-BUCKET_POLICY_TYPES: Final = frozenset({"aws:s3/bucketPolicy:BucketPolicy"})
-GLUE_JOB_TYPE: Final = "aws:glue/job:Job"
-GLUE_SECURITY_CONFIGURATION_TYPE: Final = "aws:glue/securityConfiguration:SecurityConfiguration"
-CATALOG_DATABASE_TYPE: Final = "aws:glue/catalogDatabase:CatalogDatabase"
-ATHENA_WORKGROUP_TYPE: Final = "aws:athena/workgroup:Workgroup"
-IAM_DOCUMENT_TYPES: Final = frozenset(
-    {
-        "aws:iam/policy:Policy",
-        "aws:iam/rolePolicy:RolePolicy",
-        "aws:iam/userPolicy:UserPolicy",
-        "aws:iam/groupPolicy:GroupPolicy",
-        *BUCKET_POLICY_TYPES,
-    }
-)
-IAM_ROLE_TYPE: Final = "aws:iam/role:Role"
-IAM_ATTACHMENT_TYPES: Final = frozenset(
-    {
-        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-        "aws:iam/userPolicyAttachment:UserPolicyAttachment",
-        "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
-        "aws:iam/policyAttachment:PolicyAttachment",
-    }
+from rule_base import (
+    Check,
+    Expect,
+    Finding,
+    Rule,
+    Scope,
+    Violation,
+    between,
+    configured_by,
+    named,
+    one_of,
+    values,
 )
 
-DATA_BUCKET_KINDS: Final = frozenset({"staging", "warehouse"})
-"""Buckets of these kinds hold pipeline data (raw or published). A bucket's kind is its ``kind``
-tag, or else the last ``-`` part of its logical name (``spotify-dev-warehouse``)."""
-
+RESULTS_BUCKET_KIND: Final = "results"
 GLUE_MAX_TIMEOUT_MINUTES: Final = 2880
-
-ALLOWED_STAR_RESOURCE_ACTIONS: Final[Mapping[str, str | None]] = {
-    # action (lower case) -> condition key the statement must carry, or None
-    "cloudwatch:putmetricdata": "cloudwatch:namespace",
-}
-"""Actions AWS only grants on ``Resource: "*"``, with the condition that scopes them."""
-
-AWS_MANAGED_POLICY_PREFIX: Final = "arn:aws:iam::aws:policy/"
-
-
-# --- helpers ------------------------------------------------------------------------------------
-
-
-def _get(props: Mapping[str, Any], *path: str) -> Any:
-    """The value at ``path``, ``None`` when absent, ``UNKNOWN`` when any step is unknown."""
-    value: Any = props
-    for key in path:
-        if is_unknown(value):
-            return UNKNOWN
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, list | tuple):
-        return list(value)
-    return [value]
-
-
-def _of_types(resources: Iterable[ResourceRecord], types: Iterable[str]) -> list[ResourceRecord]:
-    wanted = frozenset(types)
-    return [r for r in resources if r.type in wanted]
-
-
-def bucket_kind(bucket: ResourceRecord) -> str:
-    tags = bucket.props.get("tags")
-    kind = tags.get("kind") if isinstance(tags, Mapping) else None
-    if isinstance(kind, str):
-        return kind
-    return bucket.name.rsplit("-", 1)[-1]
-
-
-def is_data_bucket(bucket: ResourceRecord) -> bool:
-    return bucket_kind(bucket) in DATA_BUCKET_KINDS
-
-
-def _bucket_keys(bucket: ResourceRecord) -> set[str]:
-    keys = {bucket.id} if bucket.id else set()
-    name = bucket.props.get("bucket")
-    if isinstance(name, str):
-        keys.add(name)
-    return keys
-
-
-def bucket_of(child: ResourceRecord, buckets: Sequence[ResourceRecord]) -> ResourceRecord | None:
-    """The bucket a split S3 resource configures (see the module docstring for the order)."""
-    by_urn = {b.urn: b for b in buckets}
-    for urn in child.dependencies.get("bucket", ()):
-        if urn in by_urn:
-            return by_urn[urn]
-    value = child.props.get("bucket")
-    if isinstance(value, str):
-        for bucket in buckets:
-            if value in _bucket_keys(bucket):
-                return bucket
-    if child.parent_urn in by_urn:
-        return by_urn[child.parent_urn]
-    if child.parent_urn is not None:
-        siblings = [b for b in buckets if b.parent_urn == child.parent_urn]
-        if len(siblings) == 1:
-            return siblings[0]
-    prefixed = [b for b in buckets if child.name.startswith(b.name + "-")]
-    if prefixed:
-        return max(prefixed, key=lambda b: len(b.name))
-    return None
-
-
-def _children_by_bucket(
-    resources: Sequence[ResourceRecord], types: Iterable[str]
-) -> tuple[list[ResourceRecord], dict[str, list[ResourceRecord]]]:
-    buckets = _of_types(resources, BUCKET_TYPES)
-    joined: dict[str, list[ResourceRecord]] = {b.urn: [] for b in buckets}
-    for child in _of_types(resources, types):
-        bucket = bucket_of(child, buckets)
-        if bucket is not None:
-            joined[bucket.urn].append(child)
-    return buckets, joined
-
-
-def _is_true(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.lower() == "true")
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
-# --- S3 -----------------------------------------------------------------------------------------
-
-
-def _missing(rule: str, bucket: ResourceRecord, what: str, resource_type: str) -> Violation:
-    return Violation(
-        rule,
-        bucket.urn,
-        f"bucket '{bucket.name}' has no {what}; add a {resource_type.split(':')[-1]} "
-        f"with bucket=<this bucket>.id",
-    )
-
-
-def check_s3_ownership_enforced(
-    resources: Sequence[ResourceRecord], context: StackContext
-) -> list[Violation]:
-    rule = "s3-ownership-enforced"
-    buckets, joined = _children_by_bucket(resources, OWNERSHIP_TYPES)
-    violations: list[Violation] = []
-    for bucket in buckets:
-        controls = joined[bucket.urn]
-        if not controls:
-            violations.append(
-                _missing(rule, bucket, "ownership controls", "BucketOwnershipControls")
-            )
-        for control in controls:
-            ownership = _get(control.props, "rule", "objectOwnership")
-            if not is_unknown(ownership) and ownership != "BucketOwnerEnforced":
-                violations.append(
-                    Violation(
-                        rule,
-                        control.urn,
-                        f"bucket '{bucket.name}' object ownership is {ownership!r}; set "
-                        "rule.object_ownership='BucketOwnerEnforced' (ACLs disabled)",
-                    )
-                )
-    return violations
-
-
+"""Our cap; Glue's own is 10080 (7 days), its default 480 from Glue 5.0 (CreateJob, Timeout)."""
+ATHENA_MIN_BYTES_SCANNED_CUTOFF: Final = 10_000_000
+"""Athena's lower bound for ``BytesScannedCutoffPerQuery`` (WorkGroupConfiguration)."""
 PUBLIC_ACCESS_FLAGS: Final = (
     "blockPublicAcls",
     "blockPublicPolicy",
     "ignorePublicAcls",
     "restrictPublicBuckets",
 )
+ENCRYPTION_ALGORITHMS: Final = ("AES256", "aws:kms", "aws:kms:dsse")
+ATHENA_ENCRYPTION_OPTIONS: Final = ("SSE_S3", "SSE_KMS", "CSE_KMS")
+ALLOWED_STAR_RESOURCE_ACTIONS: Final[Mapping[str, str | None]] = {
+    # action (lower case) -> condition key the statement must carry, or None
+    "cloudwatch:putmetricdata": "cloudwatch:namespace",
+}
+"""Actions AWS only grants on ``Resource: "*"``, with the condition that scopes them."""
 
 
-def check_s3_public_access_blocked(
-    resources: Sequence[ResourceRecord], context: StackContext
-) -> list[Violation]:
-    rule = "s3-public-access-blocked"
-    buckets, joined = _children_by_bucket(resources, PUBLIC_ACCESS_BLOCK_TYPES)
-    violations: list[Violation] = []
-    for bucket in buckets:
-        blocks = joined[bucket.urn]
-        if not blocks:
-            violations.append(
-                _missing(rule, bucket, "public access block", "BucketPublicAccessBlock")
+# --- checks that read more than one value -------------------------------------------------------
+
+
+def _kms_with_bucket_key(entry: Any) -> bool:
+    algorithm = get(entry, "applyServerSideEncryptionByDefault", "sseAlgorithm")
+    if not isinstance(algorithm, str) or not algorithm.startswith("aws:kms"):
+        return True
+    return is_unknown(entry.get("bucketKeyEnabled")) or is_true(entry.get("bucketKeyEnabled"))
+
+
+def _uses_the_stack_key(
+    bucket: ResourceRecord, config: ResourceRecord, graph: Sequence[ResourceRecord]
+) -> Iterable[str]:
+    """Where the stack declares a KMS key, the bucket is encrypted with it."""
+    keys = of_types(graph, [KMS_KEY_TYPE])
+    ids = {i for k in keys for i in (k.props.get("arn"), k.props.get("keyId"), k.id)}
+    known = {i for i in ids if isinstance(i, str)}
+    for index, entry in enumerate(as_list(get(config.props, "rules")) if keys else []):
+        algorithm = get(entry, "applyServerSideEncryptionByDefault", "sseAlgorithm")
+        key = get(entry, "applyServerSideEncryptionByDefault", "kmsMasterKeyId")
+        if isinstance(algorithm, str) and not algorithm.startswith("aws:kms"):
+            yield (
+                f"rules[{index}] uses {algorithm!r} though the stack has a KMS key; set "
+                "sse_algorithm='aws:kms' and kms_master_key_id=<the stack key>.arn"
             )
-        for block in blocks:
-            off = [
-                flag
-                for flag in PUBLIC_ACCESS_FLAGS
-                if not is_unknown(block.props.get(flag)) and not _is_true(block.props.get(flag))
-            ]
-            if off:
-                violations.append(
-                    Violation(
-                        rule,
-                        block.urn,
-                        f"bucket '{bucket.name}' public access block leaves {', '.join(off)} "
-                        "off; all four flags must be true",
-                    )
-                )
-    return violations
-
-
-ENCRYPTION_ALGORITHMS: Final = frozenset({"AES256", "aws:kms", "aws:kms:dsse"})
-
-
-def check_s3_encryption_at_rest(
-    resources: Sequence[ResourceRecord], context: StackContext
-) -> list[Violation]:
-    rule = "s3-encryption-at-rest"
-    buckets, joined = _children_by_bucket(resources, ENCRYPTION_TYPES)
-    violations: list[Violation] = []
-    for bucket in buckets:
-        configs = joined[bucket.urn]
-        if not configs:
-            violations.append(
-                _missing(
-                    rule,
-                    bucket,
-                    "server-side encryption configuration",
-                    "BucketServerSideEncryptionConfiguration",
-                )
-            )
-        for config in configs:
-            rules = _get(config.props, "rules")
-            if is_unknown(rules):
-                continue
-            if not _as_list(rules):
-                violations.append(
-                    Violation(rule, config.urn, f"bucket '{bucket.name}' encryption has no rules")
-                )
-            for entry in _as_list(rules):
-                algorithm = _get(entry, "applyServerSideEncryptionByDefault", "sseAlgorithm")
-                if is_unknown(algorithm):
-                    continue
-                if algorithm not in ENCRYPTION_ALGORITHMS:
-                    violations.append(
-                        Violation(
-                            rule,
-                            config.urn,
-                            f"bucket '{bucket.name}' default encryption algorithm is "
-                            f"{algorithm!r}; use one of {sorted(ENCRYPTION_ALGORITHMS)}",
-                        )
-                    )
-                elif algorithm.startswith("aws:kms"):
-                    key_enabled = _get(entry, "bucketKeyEnabled")
-                    if not is_unknown(key_enabled) and not _is_true(key_enabled):
-                        violations.append(
-                            Violation(
-                                rule,
-                                config.urn,
-                                f"bucket '{bucket.name}' uses KMS without an S3 bucket key; set "
-                                "bucket_key_enabled=True (cuts KMS requests and cost)",
-                            )
-                        )
-    return violations
-
-
-def check_s3_data_bucket_versioning(
-    resources: Sequence[ResourceRecord], context: StackContext
-) -> list[Violation]:
-    rule = "s3-data-bucket-versioning"
-    buckets, joined = _children_by_bucket(resources, VERSIONING_TYPES)
-    violations: list[Violation] = []
-    for bucket in buckets:
-        if not is_data_bucket(bucket):
-            continue
-        configs = joined[bucket.urn]
-        if not configs:
-            violations.append(
-                _missing(rule, bucket, "versioning (it holds pipeline data)", "BucketVersioning")
-            )
-        for config in configs:
-            status = _get(config.props, "versioningConfiguration", "status")
-            if not is_unknown(status) and status != "Enabled":
-                violations.append(
-                    Violation(
-                        rule,
-                        config.urn,
-                        f"data bucket '{bucket.name}' versioning status is {status!r}; "
-                        "set versioning_configuration.status='Enabled'",
-                    )
-                )
-    return violations
-
-
-def parse_policy_document(value: Any) -> Mapping[str, Any] | _Unknown | None:
-    """A policy document from a JSON string or mapping; ``UNKNOWN`` passes through."""
-    if is_unknown(value):
-        return UNKNOWN
-    if isinstance(value, Mapping):
-        return value
-    if isinstance(value, str):
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
-            return None
-        return parsed if isinstance(parsed, Mapping) else None
-    return None
-
-
-def _statements(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [s for s in _as_list(document.get("Statement")) if isinstance(s, Mapping)]
+        elif known and isinstance(key, str) and key not in known:
+            yield f"rules[{index}] uses KMS key {key!r}, not the stack's key {sorted(known)}"
 
 
 def _denies_insecure_transport(statement: Mapping[str, Any]) -> bool:
-    if statement.get("Effect") != "Deny":
-        return False
     principal = statement.get("Principal")
-    if principal != "*" and not (
-        isinstance(principal, Mapping) and "*" in _as_list(principal.get("AWS"))
-    ):
-        return False
-    actions = {str(a).lower() for a in _as_list(statement.get("Action"))}
-    if not actions & {"s3:*", "*"}:
-        return False
     condition = statement.get("Condition")
-    if not isinstance(condition, Mapping):
-        return False
-    for operator, tests in condition.items():
-        if operator.lower() != "bool" or not isinstance(tests, Mapping):
-            continue
-        for key, value in tests.items():
-            if key.lower() == "aws:securetransport" and [
-                str(v).lower() for v in _as_list(value)
-            ] == ["false"]:
-                return True
-    return False
-
-
-def check_s3_tls_only(
-    resources: Sequence[ResourceRecord], context: StackContext
-) -> list[Violation]:
-    rule = "s3-tls-only"
-    buckets, joined = _children_by_bucket(resources, BUCKET_POLICY_TYPES)
-    violations: list[Violation] = []
-    for bucket in buckets:
-        policies = joined[bucket.urn]
-        if not policies:
-            violations.append(
-                _missing(rule, bucket, "bucket policy denying non-TLS requests", "BucketPolicy")
-            )
-            continue
-        documents = [parse_policy_document(p.props.get("policy")) for p in policies]
-        if any(is_unknown(d) for d in documents):
-            # Built from resource outputs not known yet: checked again at update time.
-            continue
-        if not any(
-            isinstance(d, Mapping) and any(_denies_insecure_transport(s) for s in _statements(d))
-            for d in documents
-        ):
-            violations.append(
-                Violation(
-                    rule,
-                    policies[0].urn,
-                    f"bucket '{bucket.name}' policy has no statement denying s3:* to every "
-                    "principal when aws:SecureTransport is false",
-                )
-            )
-    return violations
-
-
-# --- Glue ---------------------------------------------------------------------------------------
-
-
-def check_glue_job_guardrails(
-    resources: Sequence[ResourceRecord], context: StackContext
-) -> list[Violation]:
-    rule = "glue-job-guardrails"
-    violations: list[Violation] = []
-    for job in _of_types(resources, [GLUE_JOB_TYPE]):
-        security = job.props.get("securityConfiguration")
-        if not is_unknown(security) and not (isinstance(security, str) and security):
-            violations.append(
-                Violation(
-                    rule,
-                    job.urn,
-                    f"Glue job '{job.name}' has no security configuration; set "
-                    "security_configuration to a glue.SecurityConfiguration's name",
-                )
-            )
-        timeout = job.props.get("timeout")
-        minutes = _number(timeout)
-        if not is_unknown(timeout) and (minutes is None or not 1 <= minutes <= 2880):
-            violations.append(
-                Violation(
-                    rule,
-                    job.urn,
-                    f"Glue job '{job.name}' timeout is {timeout!r}; set timeout to 1.."
-                    f"{GLUE_MAX_TIMEOUT_MINUTES} minutes (the AWS default is 2880)",
-                )
-            )
-        runs = _get(job.props, "executionProperty", "maxConcurrentRuns")
-        if not is_unknown(runs) and _number(runs) != 1:
-            violations.append(
-                Violation(
-                    rule,
-                    job.urn,
-                    f"Glue job '{job.name}' max concurrent runs is {runs!r}; set "
-                    "execution_property.max_concurrent_runs=1 so two runs never publish at once",
-                )
-            )
-    return violations
-
-
-def check_glue_security_configuration_encrypts(
-    resources: Sequence[ResourceRecord], context: StackContext
-) -> list[Violation]:
-    rule = "glue-security-configuration-encrypts"
-    violations: list[Violation] = []
-    for config in _of_types(resources, [GLUE_SECURITY_CONFIGURATION_TYPE]):
-        mode = _get(config.props, "encryptionConfiguration", "s3Encryption", "s3EncryptionMode")
-        if not is_unknown(mode) and mode not in ("SSE-S3", "SSE-KMS"):
-            violations.append(
-                Violation(
-                    rule,
-                    config.urn,
-                    f"Glue security configuration '{config.name}' S3 encryption mode is "
-                    f"{mode!r}; use 'SSE-S3' or 'SSE-KMS'",
-                )
-            )
-    return violations
-
-
-# --- Athena -------------------------------------------------------------------------------------
-
-
-def check_athena_workgroup_enforced(
-    resources: Sequence[ResourceRecord], context: StackContext
-) -> list[Violation]:
-    rule = "athena-workgroup-enforced"
-    violations: list[Violation] = []
-    for workgroup in _of_types(resources, [ATHENA_WORKGROUP_TYPE]):
-        enforced = _get(workgroup.props, "configuration", "enforceWorkgroupConfiguration")
-        # The provider defaults enforcement to true when the block is omitted; require it stated.
-        if not is_unknown(enforced) and not _is_true(enforced):
-            violations.append(
-                Violation(
-                    rule,
-                    workgroup.urn,
-                    f"Athena workgroup '{workgroup.name}' does not enforce its configuration; set "
-                    "configuration.enforce_workgroup_configuration=True so clients cannot "
-                    "override the results location, encryption or scan cutoff",
-                )
-            )
-        cutoff = _get(workgroup.props, "configuration", "bytesScannedCutoffPerQuery")
-        if not is_unknown(cutoff) and _number(cutoff) is None:
-            violations.append(
-                Violation(
-                    rule,
-                    workgroup.urn,
-                    f"Athena workgroup '{workgroup.name}' has no bytes-scanned cutoff; set "
-                    "configuration.bytes_scanned_cutoff_per_query",
-                )
-            )
-    return violations
-
-
-ATHENA_ENCRYPTION_OPTIONS: Final = frozenset({"SSE_S3", "SSE_KMS", "CSE_KMS"})
-
-
-def check_athena_results_encrypted(
-    resources: Sequence[ResourceRecord], context: StackContext
-) -> list[Violation]:
-    rule = "athena-results-encrypted"
-    violations: list[Violation] = []
-    for workgroup in _of_types(resources, [ATHENA_WORKGROUP_TYPE]):
-        option = _get(
-            workgroup.props,
-            "configuration",
-            "resultConfiguration",
-            "encryptionConfiguration",
-            "encryptionOption",
+    return (
+        statement.get("Effect") == "Deny"
+        and (principal == "*" or "*" in as_list(get(principal, "AWS")))
+        and bool({str(a).lower() for a in as_list(statement.get("Action"))} & {"s3:*", "*"})
+        and isinstance(condition, Mapping)
+        and any(
+            key.lower() == "aws:securetransport"
+            and [str(v).lower() for v in as_list(value)] == ["false"]
+            for operator, tests in condition.items()
+            if operator.lower() == "bool" and isinstance(tests, Mapping)
+            for key, value in tests.items()
         )
-        if not is_unknown(option) and option not in ATHENA_ENCRYPTION_OPTIONS:
-            violations.append(
-                Violation(
-                    rule,
-                    workgroup.urn,
-                    f"Athena workgroup '{workgroup.name}' query results encryption is "
-                    f"{option!r}; set configuration.result_configuration.encryption_configuration"
-                    f".encryption_option to one of {sorted(ATHENA_ENCRYPTION_OPTIONS)}",
-                )
+    )
+
+
+def _covers(resource: str, path: str) -> bool:
+    parts = resource.split(":", 5)
+    return resource == "*" or (len(parts) == 6 and parts[2] == "s3" and fnmatchcase(path, parts[5]))
+
+
+def _denies_plain_http(
+    bucket: ResourceRecord, policy: ResourceRecord, graph: Sequence[ResourceRecord]
+) -> Iterable[str]:
+    document = parse_policy_document(policy.props.get("policy"))
+    if is_unknown(document):
+        return  # built from outputs not known yet: judged at update
+    denials = [
+        s
+        for s in (statements(document) if isinstance(document, Mapping) else [])
+        if _denies_insecure_transport(s)
+    ]
+    if not denials:
+        yield "has no statement denying s3:* to every principal when aws:SecureTransport is false"
+    for name in sorted(bucket_names(bucket)) if denials else []:
+        if not any(
+            all(
+                any(_covers(str(r), p) for r in as_list(s.get("Resource")))
+                for p in (name, f"{name}/*")
             )
-    return violations
+            for s in denials
+        ):
+            yield f"denies plain HTTP, but not on both arn:aws:s3:::{name} and {name}/*"
 
 
-# --- IAM ----------------------------------------------------------------------------------------
+def _rule_prefix(rule: Mapping[str, Any]) -> str | None:
+    """The key prefix a lifecycle rule covers; ``None`` when tags or sizes narrow it."""
+    raw = get(rule, "filter") or {}
+    if not isinstance(raw, Mapping):
+        return None
+    narrowing = {k: v for k, v in raw.items() if v not in (None, "")}
+    if set(narrowing) - {"prefix"}:
+        return None
+    prefix = narrowing.get("prefix", rule.get("prefix") or "")
+    return prefix if isinstance(prefix, str) else None
 
 
-def _is_wildcard_action(action: str) -> bool:
-    return action == "*" or action.endswith(":*")
+def _positive(*path: str) -> Callable[[Mapping[str, Any]], bool]:
+    return lambda rule: (number(get(rule, *path)) or 0) > 0
 
 
-def _condition_keys(statement: Mapping[str, Any]) -> set[str]:
-    condition = statement.get("Condition")
-    if not isinstance(condition, Mapping):
-        return set()
-    return {
-        key.lower() for tests in condition.values() if isinstance(tests, Mapping) for key in tests
-    }
+def _lifecycle_needs(
+    bucket: ResourceRecord, graph: Sequence[ResourceRecord]
+) -> Iterable[tuple[str, str, Callable[[Mapping[str, Any]], bool]]]:
+    """(what, key prefix, the action that does it) the bucket's lifecycle must hold."""
+    yield (
+        "abort incomplete multipart uploads",
+        "",
+        _positive("abortIncompleteMultipartUpload", "daysAfterInitiation"),
+    )
+    if is_data_bucket(bucket) or configs_of(bucket, graph, VERSIONING_TYPES):
+        yield (
+            "expire noncurrent versions",
+            "",
+            _positive("noncurrentVersionExpiration", "noncurrentDays"),
+        )
+    if bucket_kind(bucket) == RESULTS_BUCKET_KIND:
+        yield "expire Athena query results", "", _positive("expiration", "days")
+    for job in of_types(graph, [GLUE_JOB_TYPE]):
+        temp_dir = get(job.props, "defaultArguments", "--TempDir")
+        name, _, prefix = str(temp_dir).removeprefix("s3://").partition("/")
+        if isinstance(temp_dir, str) and name in bucket_names(bucket):
+            yield (
+                f"expire the temp files of Glue job '{job.name}'",
+                prefix,
+                _positive("expiration", "days"),
+            )
+
+
+def _expires_what_it_must(
+    bucket: ResourceRecord, config: ResourceRecord, graph: Sequence[ResourceRecord]
+) -> Iterable[str]:
+    rules = get(config.props, "rules")
+    if has_unknown(rules):
+        return
+    enabled = [r for r in as_list(rules) if isinstance(r, Mapping) and r.get("status") == "Enabled"]
+    for what, prefix, does in _lifecycle_needs(bucket, graph):
+        if not any(
+            (scope := _rule_prefix(r)) is not None and prefix.startswith(scope) and does(r)
+            for r in enabled
+        ):
+            yield f"has no enabled rule to {what} under '{prefix}'"
 
 
 def statement_problems(statement: Mapping[str, Any]) -> list[str]:
     """Why an Allow statement is broader than least privilege (empty when it is fine)."""
     if statement.get("Effect") != "Allow":
         return []
-    problems: list[str] = []
-    if "NotAction" in statement:
-        problems.append("Allow with NotAction grants every other action")
-    if "NotResource" in statement:
-        problems.append("Allow with NotResource grants every other resource")
-    actions = [str(a) for a in _as_list(statement.get("Action"))]
-    wildcards = [a for a in actions if _is_wildcard_action(a)]
-    if wildcards:
+    problems = [
+        f"Allow with Not{key} grants every other {key.lower()}"
+        for key in ("Action", "Resource")
+        if f"Not{key}" in statement
+    ]
+    actions = [str(a) for a in as_list(statement.get("Action"))]
+    if wildcards := [a for a in actions if "*" in a]:
         problems.append(f"wildcard action(s) {wildcards}; list the actions needed")
-    resources = [str(r) for r in _as_list(statement.get("Resource"))]
-    if "*" in resources:
-        keys = _condition_keys(statement)
-        for action in actions:
-            if _is_wildcard_action(action):
-                continue
-            allowed = action.lower() in ALLOWED_STAR_RESOURCE_ACTIONS
-            needed = ALLOWED_STAR_RESOURCE_ACTIONS.get(action.lower())
-            if not allowed:
+    if "*" in [str(r) for r in as_list(statement.get("Resource"))]:
+        condition = statement.get("Condition")
+        tests = condition.values() if isinstance(condition, Mapping) else []
+        keys = {key.lower() for test in tests if isinstance(test, Mapping) for key in test}
+        for action in (a for a in actions if "*" not in a):
+            if action.lower() not in ALLOWED_STAR_RESOURCE_ACTIONS:
                 problems.append(
                     f"{action} on Resource '*'; scope it to ARNs (only "
                     f"{sorted(ALLOWED_STAR_RESOURCE_ACTIONS)} may use '*')"
                 )
-            elif needed is not None and needed not in keys:
+            elif (needed := ALLOWED_STAR_RESOURCE_ACTIONS[action.lower()]) and needed not in keys:
                 problems.append(f"{action} on Resource '*' needs a condition on {needed}")
     return problems
 
 
-def _documents(resource: ResourceRecord) -> list[tuple[str, Any]]:
+def _least_privilege(resource: ResourceRecord, *_: object) -> Iterable[Finding]:
     if resource.type in IAM_DOCUMENT_TYPES:
-        return [("policy", resource.props.get("policy"))]
-    if resource.type == IAM_ROLE_TYPE:
-        inline = resource.props.get("inlinePolicies")
-        if is_unknown(inline):
-            return [("inlinePolicies", UNKNOWN)]
-        return [
-            (f"inlinePolicies[{_get(p, 'name')}]", _get(p, "policy"))
-            for p in _as_list(inline)
-            if isinstance(p, Mapping) or is_unknown(p)
-        ]
-    return []
-
-
-def _managed_policy_arns(resource: ResourceRecord) -> list[str]:
-    if resource.type in IAM_ATTACHMENT_TYPES:
-        arns = [resource.props.get("policyArn")]
-    elif resource.type == IAM_ROLE_TYPE:
-        arns = _as_list(resource.props.get("managedPolicyArns"))
+        documents = [("policy", resource.props.get("policy"))]
     else:
-        return []
-    return [a for a in arns if isinstance(a, str)]
-
-
-def check_iam_least_privilege(
-    resources: Sequence[ResourceRecord], context: StackContext
-) -> list[Violation]:
-    rule = "iam-least-privilege"
-    violations: list[Violation] = []
-    for resource in resources:
-        for where, raw in _documents(resource):
-            document = parse_policy_document(raw)
-            if is_unknown(document) or raw is None:
-                continue  # built from outputs not known yet: checked again at update time
-            if not isinstance(document, Mapping):
-                violations.append(
-                    Violation(rule, resource.urn, f"{where} is not a JSON policy document")
-                )
-                continue
-            for index, statement in enumerate(_statements(document)):
-                label = statement.get("Sid") or f"Statement[{index}]"
-                violations.extend(
-                    Violation(rule, resource.urn, f"{where} {label}: {problem}")
-                    for problem in statement_problems(statement)
-                )
-        violations.extend(
-            Violation(
-                rule,
-                resource.urn,
-                f"attaches AWS-managed policy {arn}; AWS-managed policies grant more than the "
-                "pipeline needs (e.g. AWSGlueServiceRole reads every bucket named aws-glue-*); "
-                "write a scoped policy instead",
-            )
-            for arn in _managed_policy_arns(resource)
-            if arn.startswith(AWS_MANAGED_POLICY_PREFIX)
+        inline = resource.props.get("inlinePolicies")
+        documents = [
+            (f"inlinePolicies[{get(p, 'name')}]", get(p, "policy"))
+            for p in as_list(inline)
+            if isinstance(p, Mapping)
+        ]
+    for where, raw in documents:
+        document = parse_policy_document(raw)
+        if is_unknown(document) or raw is None:
+            continue  # built from outputs not known yet: judged at update
+        if not isinstance(document, Mapping):
+            yield resource, f"{where} is not a JSON policy document"
+            continue
+        for index, statement in enumerate(statements(document)):
+            label = statement.get("Sid") or f"Statement[{index}]"
+            yield from ((resource, f"{where} {label}: {p}") for p in statement_problems(statement))
+    if resource.type in IAM_ATTACHMENT_TYPES:
+        attached = [resource.props.get("policyArn")]  # attaching at all is the finding
+    else:
+        attached = [a for a in as_list(resource.props.get("managedPolicyArns")) if a is not UNKNOWN]
+    for arn in attached:
+        yield (
+            resource,
+            (
+                f"attaches managed policy {arn!r}; grant permissions in an inline policy "
+                "(aws.iam.RolePolicy) reviewed with the role: AWS-managed ones such as "
+                "AWSGlueServiceRole grant more than the pipeline needs (every aws-glue-* bucket)"
+            ),
         )
-    return violations
 
 
-# --- prod protection ----------------------------------------------------------------------------
-
-
-def check_prod_data_protected(
-    resources: Sequence[ResourceRecord], context: StackContext
-) -> list[Violation]:
-    """Data buckets and the catalog database carry ``protect`` where protection is required.
-
-    ``retain_on_delete`` is not accepted: the engine does not pass it to policy packs, so a rule
-    that accepted it would pass in the tests and fail at preview.
-    """
-    rule = "prod-data-protected"
-    if not context.requires_protection:
-        return []
-    guarded = [b for b in _of_types(resources, BUCKET_TYPES) if is_data_bucket(b)]
-    guarded += _of_types(resources, [CATALOG_DATABASE_TYPE])
-    return [
-        Violation(
-            rule,
-            resource.urn,
-            f"'{resource.name}' holds data in environment "
-            f"'{context.effective_environment}' and is not protected; create it with "
-            "ResourceOptions(protect=True) (spotify-pipeline:protectData)",
+def _protected(resource: ResourceRecord, graph: object, context: StackContext) -> Iterable[Finding]:
+    """``retain_on_delete`` is not accepted: the engine does not pass it to policy packs, so a
+    rule that accepted it would pass in the tests and fail at preview."""
+    if not resource.protect:
+        yield (
+            resource,
+            (
+                f"'{resource.name}' holds or guards data in environment "
+                f"'{context.effective_environment}' and is not protected; create it with "
+                "ResourceOptions(protect=True) (spotify-pipeline:protectData)"
+            ),
         )
-        for resource in guarded
-        if not resource.protect
-    ]
 
+
+# --- the table ----------------------------------------------------------------------------------
+
+
+def _bucket_rule(name: str, description: str, check: Check, **options: Any) -> Rule:
+    return Rule(name, description, BUCKET_TYPES, check, Scope.STACK, **options)
+
+
+_SECURITY_CONFIGURATION: Final = Expect(
+    "securityConfiguration", named, "set security_configuration to a SecurityConfiguration's name"
+)
 
 RULES: Final[tuple[Rule, ...]] = (
-    Rule(
+    _bucket_rule(
         "s3-ownership-enforced",
-        "Every bucket has BucketOwnershipControls with BucketOwnerEnforced (ACLs off).",
-        Scope.STACK,
-        check_s3_ownership_enforced,
+        "Every bucket has one BucketOwnershipControls with BucketOwnerEnforced (ACLs off).",
+        configured_by(
+            OWNERSHIP_TYPES,
+            "ownership controls",
+            Expect(
+                "rule.objectOwnership",
+                one_of("BucketOwnerEnforced"),
+                "set rule.object_ownership='BucketOwnerEnforced' (ACLs disabled)",
+            ),
+        ),
     ),
-    Rule(
+    _bucket_rule(
         "s3-public-access-blocked",
-        "Every bucket has a BucketPublicAccessBlock with all four flags on.",
-        Scope.STACK,
-        check_s3_public_access_blocked,
+        "Every bucket has one BucketPublicAccessBlock with all four flags on.",
+        configured_by(
+            PUBLIC_ACCESS_BLOCK_TYPES,
+            "public access block",
+            *(Expect(flag, is_true, "all four flags must be true") for flag in PUBLIC_ACCESS_FLAGS),
+        ),
     ),
-    Rule(
+    _bucket_rule(
         "s3-encryption-at-rest",
-        "Every bucket has default server-side encryption (KMS only with a bucket key).",
-        Scope.STACK,
-        check_s3_encryption_at_rest,
+        "Every bucket has default server-side encryption; KMS with a bucket key, and with the "
+        "stack's KMS key where the stack declares one.",
+        configured_by(
+            ENCRYPTION_TYPES,
+            "server-side encryption configuration",
+            Expect("rules", lambda v: bool(as_list(v)), "add a rule with a default algorithm"),
+            Expect(
+                "rules[].applyServerSideEncryptionByDefault.sseAlgorithm",
+                one_of(*ENCRYPTION_ALGORITHMS),
+                f"use one of {sorted(ENCRYPTION_ALGORITHMS)}",
+            ),
+            Expect("rules[]", _kms_with_bucket_key, "with KMS, set bucket_key_enabled=True"),
+            then=_uses_the_stack_key,
+        ),
     ),
-    Rule(
+    _bucket_rule(
         "s3-data-bucket-versioning",
         "Staging and warehouse buckets have versioning enabled.",
-        Scope.STACK,
-        check_s3_data_bucket_versioning,
+        configured_by(
+            VERSIONING_TYPES,
+            "versioning",
+            Expect(
+                "versioningConfiguration.status",
+                one_of("Enabled"),
+                "set versioning_configuration.status='Enabled'",
+            ),
+        ),
+        applies=is_data_bucket,
     ),
-    Rule(
+    _bucket_rule(
         "s3-tls-only",
-        "Every bucket has a bucket policy denying requests without TLS.",
-        Scope.STACK,
-        check_s3_tls_only,
+        "Every bucket has one bucket policy denying requests without TLS, on the bucket and "
+        "its objects.",
+        configured_by(BUCKET_POLICY_TYPES, "bucket policy", then=_denies_plain_http),
+    ),
+    _bucket_rule(
+        "s3-lifecycle",
+        "Every bucket aborts incomplete uploads; versioned buckets expire noncurrent versions; "
+        "Athena results and Glue temp files expire.",
+        configured_by(LIFECYCLE_TYPES, "lifecycle configuration", then=_expires_what_it_must),
     ),
     Rule(
         "glue-job-guardrails",
-        "Glue jobs set a security configuration, a timeout and max concurrent runs = 1.",
-        Scope.RESOURCE,
-        check_glue_job_guardrails,
+        "Glue jobs set a security configuration, a timeout, retries and max concurrent runs = 1.",
+        frozenset({GLUE_JOB_TYPE}),
+        values(
+            _SECURITY_CONFIGURATION,
+            Expect(
+                "timeout",
+                between(1, GLUE_MAX_TIMEOUT_MINUTES),
+                f"set timeout to 1..{GLUE_MAX_TIMEOUT_MINUTES} minutes",
+            ),
+            Expect("maxRetries", between(0), "set max_retries explicitly"),
+            Expect(
+                "executionProperty.maxConcurrentRuns",
+                between(1, 1),
+                "set execution_property.max_concurrent_runs=1 so two runs never publish at once",
+            ),
+        ),
+    ),
+    Rule(
+        "glue-crawler-guardrails",
+        "Glue crawlers set a security configuration.",
+        frozenset({GLUE_CRAWLER_TYPE}),
+        values(_SECURITY_CONFIGURATION),
     ),
     Rule(
         "glue-security-configuration-encrypts",
         "Glue security configurations encrypt what jobs write to S3.",
-        Scope.RESOURCE,
-        check_glue_security_configuration_encrypts,
+        frozenset({GLUE_SECURITY_CONFIGURATION_TYPE}),
+        values(
+            Expect(
+                "encryptionConfiguration.s3Encryption.s3EncryptionMode",
+                one_of("SSE-S3", "SSE-KMS"),
+                "use 'SSE-S3' or 'SSE-KMS'",
+            )
+        ),
     ),
     Rule(
         "athena-workgroup-enforced",
-        "Athena workgroups enforce their configuration and cap bytes scanned per query.",
-        Scope.RESOURCE,
-        check_athena_workgroup_enforced,
+        "Athena workgroups enforce their configuration, cap bytes scanned per query and publish "
+        "CloudWatch metrics.",
+        frozenset({ATHENA_WORKGROUP_TYPE}),
+        values(
+            Expect(
+                "configuration.enforceWorkgroupConfiguration",
+                is_true,
+                "set configuration.enforce_workgroup_configuration=True so clients cannot "
+                "override the results location, encryption or scan cutoff",
+            ),
+            Expect(
+                "configuration.bytesScannedCutoffPerQuery",
+                between(ATHENA_MIN_BYTES_SCANNED_CUTOFF),
+                "set configuration.bytes_scanned_cutoff_per_query (Athena's minimum is "
+                f"{ATHENA_MIN_BYTES_SCANNED_CUTOFF} bytes)",
+            ),
+            Expect(
+                "configuration.publishCloudwatchMetricsEnabled",
+                is_true,
+                "set configuration.publish_cloudwatch_metrics_enabled=True",
+            ),
+        ),
     ),
     Rule(
         "athena-results-encrypted",
         "Athena workgroups encrypt query results.",
-        Scope.RESOURCE,
-        check_athena_results_encrypted,
+        frozenset({ATHENA_WORKGROUP_TYPE}),
+        values(
+            Expect(
+                "configuration.resultConfiguration.encryptionConfiguration.encryptionOption",
+                one_of(*ATHENA_ENCRYPTION_OPTIONS),
+                "set configuration.result_configuration.encryption_configuration"
+                f".encryption_option to one of {sorted(ATHENA_ENCRYPTION_OPTIONS)}",
+            )
+        ),
+    ),
+    Rule(
+        "kms-key-rotation",
+        "KMS keys rotate their key material.",
+        frozenset({KMS_KEY_TYPE}),
+        values(Expect("enableKeyRotation", is_true, "set enable_key_rotation=True")),
     ),
     Rule(
         "iam-least-privilege",
-        "No '*' or 'service:*' actions, '*' resources only for a short allowed list, "
-        "no AWS-managed policies.",
-        Scope.RESOURCE,
-        check_iam_least_privilege,
+        "No wildcard actions, '*' resources only for a short allowed list, no managed policies.",
+        IAM_DOCUMENT_TYPES | IAM_ATTACHMENT_TYPES | {IAM_ROLE_TYPE},
+        _least_privilege,
     ),
     Rule(
         "prod-data-protected",
-        "In prod (or with protectData) data buckets and the catalog database are protected.",
-        Scope.RESOURCE,
-        check_prod_data_protected,
+        "In prod (or with protectData) data buckets, the catalog database and KMS keys are "
+        "protected.",
+        BUCKET_TYPES | {CATALOG_DATABASE_TYPE, KMS_KEY_TYPE},
+        _protected,
+        applies=lambda r: r.type not in BUCKET_TYPES or is_data_bucket(r),
+        when=lambda context: context.requires_protection,
     ),
 )
 

@@ -1,8 +1,10 @@
-"""Crafted stack graphs for the guardrail tests: a compliant one, and edits that break one rule.
+"""Stack graphs for the guardrail tests: crafted ones (a compliant graph, and edits that break
+one rule) and the program's own, recorded under mocks, as the rules read them.
 
 The compliant graph has the program's shape (four buckets with their split S3 resources, a Glue
-job with its security configuration and role, an Athena workgroup, the catalog database), so a
-rule that passes here and fails on an edit is known to look at what the program declares.
+job and crawler with their security configuration and role, an Athena workgroup, the catalog
+database, optionally the stack's KMS key), so a rule that passes here and fails on an edit is
+known to look at what the program declares.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from dataclasses import replace
 from enum import Enum
 from typing import Any
 
-from spotify_guardrails import UNKNOWN, ResourceRecord
+from pulumi.output import Unknown
+from resource_graph import UNKNOWN, ResourceRecord
+
+from tests.infra.harness import ProgramRun
 
 PROJECT = "spotify-pipeline"
 BUCKET = "aws:s3/bucket:Bucket"
@@ -25,6 +30,9 @@ ENCRYPTION = (
 )
 VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+KMS_KEY = "aws:kms/key:Key"
+TEMP_PREFIX = "glue-temp/"
 STORAGE = "spotify:storage:Storage"
 
 
@@ -85,6 +93,41 @@ def job_policy(env: str) -> dict[str, Any]:
     }
 
 
+def _lifecycle(kind: str) -> dict[str, Any]:
+    rules: list[dict[str, Any]] = [
+        {
+            "id": "abort-incomplete-uploads",
+            "status": "Enabled",
+            "filter": {"prefix": ""},
+            "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7},
+        }
+    ]
+    if kind in ("staging", "warehouse"):
+        rules.append(
+            {
+                "id": "expire-noncurrent-versions",
+                "status": "Enabled",
+                "filter": {"prefix": ""},
+                "noncurrentVersionExpiration": {"noncurrentDays": 30},
+            }
+        )
+    if kind in ("results", "assets"):
+        prefix = TEMP_PREFIX if kind == "assets" else ""
+        rules.append(
+            {
+                "id": "expire",
+                "status": "Enabled",
+                "filter": {"prefix": prefix},
+                "expiration": {"days": 7},
+            }
+        )
+    return {"rules": rules}
+
+
+def key_arn(stack: str) -> str:
+    return f"arn:aws:kms:eu-west-1:123456789012:key/{stack}-0000"
+
+
 def compliant_graph(
     stack: str = "dev",
     *,
@@ -92,14 +135,41 @@ def compliant_graph(
     protect: bool = False,
     known_policies: bool = True,
     opaque_child_names: bool = False,
+    cmk: bool = False,
 ) -> list[ResourceRecord]:
     """A graph every rule accepts (``protect`` must be on for a prod stack to pass).
 
     ``opaque_child_names`` names split S3 resources ``<kind>-config-<suffix>`` so that only
-    ``join`` can relate them to their bucket.
+    ``join`` can relate them to their bucket. ``cmk`` adds the stack's KMS key and encrypts
+    every bucket with it; its ARN is unknown in the ``DEPENDENCY`` (first preview) graph.
     """
+    known = join is not Join.DEPENDENCY
     storage_urn = urn(stack, STORAGE, "storage")
     records: list[ResourceRecord] = [ResourceRecord(STORAGE, "storage", storage_urn, {})]
+    if cmk:
+        records.append(
+            ResourceRecord(
+                KMS_KEY,
+                f"spotify-{stack}-key",
+                urn(stack, KMS_KEY, f"spotify-{stack}-key", STORAGE),
+                {"enableKeyRotation": True, "arn": key_arn(stack) if known else UNKNOWN},
+                protect=protect,
+                parent_urn=storage_urn,
+            )
+        )
+    by_default: dict[str, Any] = (
+        {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key_arn(stack) if known else UNKNOWN}
+        if cmk
+        else {"sseAlgorithm": "AES256"}
+    )
+    encryption = {
+        "rules": [
+            {
+                "applyServerSideEncryptionByDefault": by_default,
+                **({"bucketKeyEnabled": True} if cmk else {}),
+            }
+        ]
+    }
     for kind in ("staging", "warehouse", "results", "assets"):
         name = f"spotify-{stack}-{kind}"
         physical = physical_name(name)
@@ -136,16 +206,13 @@ def compliant_graph(
                     "restrictPublicBuckets": True,
                 },
             ),
-            child(
-                ENCRYPTION,
-                "encryption",
-                {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]},
-            ),
+            child(ENCRYPTION, "encryption", copy.deepcopy(encryption)),
             child(
                 BUCKET_POLICY,
                 "policy",
                 {"policy": deny_insecure_transport(physical) if known_policies else UNKNOWN},
             ),
+            child(LIFECYCLE, "lifecycle", _lifecycle(kind)),
         ]
         if kind in ("staging", "warehouse"):
             records.append(
@@ -153,6 +220,7 @@ def compliant_graph(
             )
 
     prefix = f"spotify-{stack}"
+    security_configuration = UNKNOWN if join is Join.DEPENDENCY else f"{prefix}-sec"
     records += [
         ResourceRecord(
             "aws:glue/securityConfiguration:SecurityConfiguration",
@@ -171,12 +239,21 @@ def compliant_graph(
             f"{prefix}-etl",
             urn(stack, "aws:glue/job:Job", f"{prefix}-etl"),
             {
-                "securityConfiguration": UNKNOWN if join is Join.DEPENDENCY else f"{prefix}-sec",
+                "securityConfiguration": security_configuration,
                 "timeout": 30.0,
                 "maxRetries": 1.0,
                 "executionProperty": {"maxConcurrentRuns": 1.0},
                 "glueVersion": "5.0",
+                "defaultArguments": {
+                    "--TempDir": f"s3://{physical_name(prefix + '-assets')}/{TEMP_PREFIX}"
+                },
             },
+        ),
+        ResourceRecord(
+            "aws:glue/crawler:Crawler",
+            f"{prefix}-crawler",
+            urn(stack, "aws:glue/crawler:Crawler", f"{prefix}-crawler"),
+            {"securityConfiguration": security_configuration, "databaseName": f"spotify_{stack}"},
         ),
         ResourceRecord(
             "aws:iam/role:Role",
@@ -284,17 +361,55 @@ def without(graph: list[ResourceRecord], name: str) -> list[ResourceRecord]:
 
 def set_prop(graph: list[ResourceRecord], name: str, path: str, value: Any) -> list[ResourceRecord]:
     """The graph with the dotted prop ``path`` of resource ``name`` set (``None`` removes it)."""
+    return edit(graph, name, lambda record: with_prop(record, path, value))
 
-    def change(record: ResourceRecord) -> ResourceRecord:
-        props = copy.deepcopy(dict(record.props))
-        *parents, leaf = path.split(".")
-        node = props
-        for key in parents:
-            node = node.setdefault(key, {})
-        if value is None:
-            node.pop(leaf, None)
-        else:
-            node[leaf] = value
-        return replace(record, props=props)
 
-    return edit(graph, name, change)
+def with_prop(record: ResourceRecord, path: str, value: Any) -> ResourceRecord:
+    """``record`` with the dotted prop ``path`` set (``None`` removes it); a number steps into
+    a list."""
+    props = copy.deepcopy(dict(record.props))
+    *parents, leaf = path.split(".")
+    node: Any = props
+    for key in parents:
+        node = node[int(key)] if isinstance(node, list) else node.setdefault(key, {})
+    if isinstance(node, list):
+        node[int(leaf)] = value
+    elif value is None:
+        node.pop(leaf, None)
+    else:
+        node[leaf] = value
+    return replace(record, props=props)
+
+
+def _neutral(value: Any) -> Any:
+    if isinstance(value, Unknown):
+        return UNKNOWN
+    if isinstance(value, dict):
+        return {k: _neutral(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_neutral(v) for v in value]
+    return value
+
+
+def program_records(run: ProgramRun) -> list[ResourceRecord]:
+    """The program's graph as the rules read it: inputs, plus what the provider fills in that the
+    inputs leave unknown or unset (autonamed bucket names, ARNs at update), as the engine hands
+    a stack policy its resources' outputs. No property dependencies: the mocks record none."""
+    records = []
+    for resource in run.resources:
+        state = _neutral(run.states.get(resource.urn, {}))
+        props = _neutral(resource.inputs)
+        props.update({k: v for k, v in state.items() if props.get(k, UNKNOWN) is UNKNOWN})
+        records.append(
+            ResourceRecord(
+                type=resource.type,
+                name=resource.name,
+                urn=resource.urn,
+                props=props,
+                protect=resource.protect,
+                retain_on_delete=resource.retain_on_delete,
+                parent_urn=resource.parent_urn,
+                id=state.get("id") or None,
+            )
+        )
+    return records

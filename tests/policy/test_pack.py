@@ -23,7 +23,9 @@ from google.protobuf import empty_pb2, struct_pb2  # type: ignore[import-untyped
 from guardrails_pack import PACK_NAME
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
-from spotify_guardrails import RULES, UNKNOWN, ResourceRecord, Scope
+from resource_graph import UNKNOWN, ResourceRecord
+from rule_base import Scope
+from spotify_guardrails import RULES
 
 from tests.policy.graphs import Join, compliant_graph, edit, set_prop, without
 
@@ -129,12 +131,15 @@ def _summary(diagnostics: list[Any]) -> list[tuple[str, str, int]]:
     return [(d.policyName, d.urn, d.enforcementLevel) for d in diagnostics]
 
 
-def test_pack_serves_every_rule_as_mandatory(dev_pack: RunningPack):
-    """The engine learns one mandatory policy per rule, under the rule's name."""
+def test_pack_serves_every_rule_at_its_level(dev_pack: RunningPack):
+    """The engine learns one policy per rule, under the rule's name, at the table's enforcement
+    level; every rule of the baseline is mandatory."""
     info = dev_pack.stub.GetAnalyzerInfo(empty_pb2.Empty())
     assert info.name == PACK_NAME
     served = {p.name: p.enforcementLevel for p in info.policies}
-    assert served == {rule.name: MANDATORY for rule in RULES}
+    levels = analyzer_pb2.EnforcementLevel
+    assert served == {rule.name: levels.Value(rule.enforcement.name) for rule in RULES}
+    assert set(served.values()) == {MANDATORY}
 
 
 def test_pack_project_file_runs_python_from_the_project_environment():
@@ -216,4 +221,17 @@ def test_stack_scoped_rules_are_exactly_the_s3_joins():
         "s3-encryption-at-rest",
         "s3-data-bucket-versioning",
         "s3-tls-only",
+        "s3-lifecycle",
     }
+
+
+def test_stack_rules_join_other_resources_at_update(dev_pack: RunningPack):
+    """At update the engine hands the pack every resource's values: the lifecycle rule finds the
+    job's ``--TempDir`` in the assets bucket and stops a lifecycle that never expires it."""
+    graph = compliant_graph(join=Join.VALUE)
+    broken = set_prop(graph, "spotify-dev-assets-lifecycle", "rules.1.filter.prefix", "other/")
+    lifecycle = next(r for r in broken if r.name == "spotify-dev-assets-lifecycle")
+    assert _summary(dev_pack.analyze_stack(graph)) == []
+    diagnostics = dev_pack.analyze_stack(broken)
+    assert _summary(diagnostics) == [("s3-lifecycle", lifecycle.urn, MANDATORY)]
+    assert "temp files of Glue job 'spotify-dev-etl'" in diagnostics[0].message

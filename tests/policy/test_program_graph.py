@@ -1,5 +1,6 @@
-"""The program's real graph, recorded under mocks, passes every guardrail in dev and prod, in
-up and preview mode, and each rule demonstrably judges that graph (a breaking edit fails it)."""
+"""Each guardrail judges the program's real graph: an edit that breaks a rule on that graph is
+reported on the resource at fault, in up and preview mode. (That the unedited graph passes every
+rule is ``tests/infra/test_baseline.py``.)"""
 
 from __future__ import annotations
 
@@ -7,62 +8,43 @@ import json
 from collections.abc import Callable
 from dataclasses import replace
 from functools import cache
-from typing import Any
 
 import pytest
-from pulumi.output import Unknown
-from spotify_guardrails import (
+from resource_graph import (
     BUCKET_TYPES,
-    RULES_BY_NAME,
-    UNKNOWN,
     ResourceRecord,
     StackContext,
-    bucket_of,
-    evaluate,
+    configs_of,
     is_data_bucket,
     parse_policy_document,
 )
+from rule_base import ConfiguredBy, Expect, Rule, Values
+from spotify_guardrails import RULES, RULES_BY_NAME
 
-from tests.infra.harness import RecordedResource, run_program
+from tests.infra.conftest import CMK_AND_QUICKSIGHT
+from tests.infra.harness import run_stack, stack_config
+from tests.policy.graphs import program_records, with_prop
 
+SHAPES = {"prod": ("prod", {}), "dev+cmk": ("dev", CMK_AND_QUICKSIGHT)}
+"""Stacks in which the program declares every resource type a rule examines."""
 MODES = [
-    pytest.param("dev", False, id="dev-up"),
-    pytest.param("dev", True, id="dev-preview"),
-    pytest.param("prod", False, id="prod-up"),
-    pytest.param("prod", True, id="prod-preview"),
+    pytest.param(shape, preview, id=f"{shape}-{'preview' if preview else 'up'}")
+    for shape in SHAPES
+    for preview in (False, True)
 ]
 
 
-def _neutral(value: Any) -> Any:
-    if isinstance(value, Unknown):
-        return UNKNOWN
-    if isinstance(value, dict):
-        return {k: _neutral(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_neutral(v) for v in value]
-    return value
-
-
-def record_from_recorded(resource: RecordedResource) -> ResourceRecord:
-    """The harness's record as the rules read it (the pack adapts the engine's the same way)."""
-    return ResourceRecord(
-        type=resource.type,
-        name=resource.name,
-        urn=resource.urn,
-        props=_neutral(resource.inputs),
-        protect=resource.protect,
-        retain_on_delete=resource.retain_on_delete,
-        parent_urn=resource.parent_urn,
-    )
-
-
 @cache
-def program_graph(stack: str, preview: bool) -> tuple[ResourceRecord, ...]:
-    return tuple(record_from_recorded(r) for r in run_program(stack, preview=preview))
+def _program(shape: str, preview: bool) -> tuple[tuple[ResourceRecord, ...], StackContext]:
+    stack, config = SHAPES[shape]
+    records = program_records(run_stack(stack, config, preview=preview))
+    return tuple(records), StackContext.from_config(stack, stack_config(stack))
 
 
-def _graph(stack: str, preview: bool) -> list[ResourceRecord]:
-    return list(program_graph(stack, preview))
+def _swap(
+    graph: list[ResourceRecord], old: ResourceRecord, new: ResourceRecord | None
+) -> list[ResourceRecord]:
+    return [r for r in (new if r is old else r for r in graph) if r is not None]
 
 
 def _one(
@@ -73,47 +55,88 @@ def _one(
     return matches[0]
 
 
-def _swap(
-    graph: list[ResourceRecord], old: ResourceRecord, new: ResourceRecord
-) -> list[ResourceRecord]:
-    return [new if r is old else r for r in graph]
+INSPECTED = [
+    pytest.param(rule, expect, id=f"{rule.name}:{expect.path}")
+    for rule in RULES
+    if isinstance(rule.check, Values | ConfiguredBy)
+    for expect in rule.check.expects
+    if not expect.ok(None)  # a value that must be there
+]
 
 
-@pytest.mark.parametrize(("stack", "preview"), MODES)
-def test_program_passes_every_guardrail(stack: str, preview: bool):
-    """The real graph has no violation, with the stack's own config."""
-    violations = evaluate(_graph(stack, preview), StackContext(stack=stack))
-    assert violations == [], "\n".join(map(str, violations))
+def _inspected(rule: Rule, target: ResourceRecord, graph: list[ResourceRecord]) -> ResourceRecord:
+    """The resource whose values the rule inspects for ``target``: itself, or its bucket's
+    configuration resource."""
+    if isinstance(rule.check, ConfiguredBy):
+        (config,) = configs_of(target, graph, rule.check.types)
+        return config
+    return target
 
 
-@pytest.mark.parametrize(("stack", "preview"), MODES)
-def test_every_bucket_joins_its_split_resources(stack: str, preview: bool):
-    """Each of the program's buckets is joined to its own ownership, public access block,
-    encryption and policy, so the S3 rules judged all four for every bucket."""
-    graph = _graph(stack, preview)
-    buckets = [r for r in graph if r.type in BUCKET_TYPES]
-    assert len(buckets) == 4
+@pytest.mark.parametrize(("shape", "preview"), MODES)
+@pytest.mark.parametrize(("rule", "expect"), INSPECTED)
+def test_each_inspected_value_is_read_from_the_real_resources(
+    rule: Rule, expect: Expect, shape: str, preview: bool
+):
+    """Removing one inspected value from a real resource is reported on exactly that resource,
+    for every resource the rule examines, so the rule's key path matches what the program
+    declares and every examined resource is read."""
+    records, context = _program(shape, preview)
+    graph = list(records)
+    targets = rule.examined(graph, context)
+    assert targets, f"{rule.name} examined nothing in {shape}"
+    for target in targets:
+        inspected = _inspected(rule, target, graph)
+        path = expect.path.replace("[]", ".0")
+        broken = _swap(graph, inspected, with_prop(inspected, path, None))
+        violations = rule(broken, context)
+        assert [v.urn for v in violations] == [inspected.urn], violations
+        assert expect.path.rsplit(".", 1)[-1].removesuffix("[]") in violations[0].message
+
+
+def test_only_conditional_values_escape_the_removal_test():
+    """Every inspected value must be present, except the bucket key, which only KMS needs."""
+    optional = {
+        f"{rule.name}:{expect.path}"
+        for rule in RULES
+        if isinstance(rule.check, Values | ConfiguredBy)
+        for expect in rule.check.expects
+        if expect.ok(None)
+    }
+    assert optional == {"s3-encryption-at-rest:rules[]"}
+
+
+@pytest.mark.parametrize(("shape", "preview"), MODES)
+@pytest.mark.parametrize(
+    "rule", [r for r in RULES if isinstance(r.check, ConfiguredBy)], ids=lambda r: r.name
+)
+def test_each_bucket_joins_its_own_configuration(rule: Rule, shape: str, preview: bool):
+    """Every bucket the rule examines is joined to exactly one configuration resource of the
+    rule's types; removing it is reported on that bucket and no other."""
+    records, context = _program(shape, preview)
+    graph = list(records)
+    assert isinstance(rule.check, ConfiguredBy)
+    buckets = rule.examined(graph, context)
+    assert len(buckets) == (2 if rule.name == "s3-data-bucket-versioning" else 4)
     for bucket in buckets:
-        joined = {
-            r.type
-            for r in graph
-            if r.type.startswith("aws:s3/bucket") and bucket_of(r, buckets) is bucket
-        }
-        expected = {
-            "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
-            "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-            "aws:s3/bucketPolicy:BucketPolicy",
-        }
-        assert expected <= joined, (bucket.name, joined)
-        if is_data_bucket(bucket):
-            assert "aws:s3/bucketVersioning:BucketVersioning" in joined, bucket.name
+        (config,) = configs_of(bucket, graph, rule.check.types)
+        violations = rule(_swap(graph, config, None), context)
+        assert [v.urn for v in violations] == [bucket.urn], violations
+
+
+@pytest.mark.parametrize("preview", [False, True], ids=["up", "preview"])
+def test_every_data_bucket_is_versioned_in_the_real_graph(preview: bool):
+    """The versioning rule examines exactly the staging and warehouse buckets."""
+    records, context = _program("prod", preview)
+    examined = RULES_BY_NAME["s3-data-bucket-versioning"].examined(list(records), context)
+    assert sorted(r.name.rsplit("-", 1)[-1] for r in examined) == ["staging", "warehouse"]
+    assert all(is_data_bucket(b) for b in examined)
 
 
 def test_program_iam_documents_are_known_at_update_and_judged():
     """At update every role policy is a known document, and a wildcard slipped into the real
     job policy is reported on it."""
-    graph = _graph("dev", preview=False)
+    graph = list(_program("prod", False)[0])
     role_policies = [r for r in graph if r.type == "aws:iam/rolePolicy:RolePolicy"]
     assert len(role_policies) == 2
     documents = [parse_policy_document(r.props["policy"]) for r in role_policies]
@@ -122,61 +145,72 @@ def test_program_iam_documents_are_known_at_update_and_judged():
     target = role_policies[0]
     document = json.loads(target.props["policy"])
     document["Statement"][0]["Action"] = ["s3:*"]
-    broken = _swap(
-        graph, target, replace(target, props={**target.props, "policy": json.dumps(document)})
-    )
+    broken = _swap(graph, target, with_prop(target, "policy", json.dumps(document)))
     violations = RULES_BY_NAME["iam-least-privilege"](broken, StackContext("dev"))
     assert [v.urn for v in violations] == [target.urn]
 
 
 @pytest.mark.parametrize("preview", [False, True], ids=["up", "preview"])
 def test_unprotecting_prod_data_fails_the_real_graph(preview: bool):
-    """Prod's real data buckets and database are protected; dropping protect on any is caught."""
-    graph = _graph("prod", preview)
-    guarded = [
-        r
-        for r in graph
-        if (r.type in BUCKET_TYPES and is_data_bucket(r))
-        or r.type == "aws:glue/catalogDatabase:CatalogDatabase"
+    """Prod's real data buckets, database and key are protected; dropping protect on any is
+    caught."""
+    records, context = _program("prod", preview)
+    graph = list(records)
+    guarded = RULES_BY_NAME["prod-data-protected"].examined(graph, context)
+    assert sorted(r.type.rsplit(":", 1)[-1] for r in guarded) == [
+        "Bucket",
+        "Bucket",
+        "CatalogDatabase",
+        "Key",
     ]
-    assert len(guarded) == 3
     for resource in guarded:
         broken = _swap(graph, resource, replace(resource, protect=False))
-        violations = RULES_BY_NAME["prod-data-protected"](broken, StackContext("prod"))
+        violations = RULES_BY_NAME["prod-data-protected"](broken, context)
         assert [v.urn for v in violations] == [resource.urn]
 
 
-@pytest.mark.parametrize(("stack", "preview"), MODES)
-def test_real_glue_job_and_workgroup_are_judged(stack: str, preview: bool):
-    """The real job's and workgroup's literal settings are known in both modes, so a breaking
-    edit of each is caught even at preview."""
-    graph = _graph(stack, preview)
-    context = StackContext(stack)
-    job = _one(graph, lambda r: r.type == "aws:glue/job:Job")
-    runs = {**job.props, "executionProperty": {"maxConcurrentRuns": 2}}
-    assert RULES_BY_NAME["glue-job-guardrails"](
-        _swap(graph, job, replace(job, props=runs)), context
-    )
-
-    workgroup = _one(graph, lambda r: r.type == "aws:athena/workgroup:Workgroup")
-    configuration = {**workgroup.props["configuration"], "enforceWorkgroupConfiguration": False}
-    loosened = replace(workgroup, props={**workgroup.props, "configuration": configuration})
-    assert RULES_BY_NAME["athena-workgroup-enforced"](_swap(graph, workgroup, loosened), context)
+def test_real_bucket_policy_must_cover_the_bucket_itself():
+    """At update the real bucket names are known: a TLS denial on the objects alone leaves the
+    bucket's own API open and is reported."""
+    records, context = _program("prod", False)
+    graph = list(records)
+    policy = _one(graph, lambda r: r.name.endswith("-warehouse-policy"))
+    document = json.loads(policy.props["policy"])
+    (statement,) = document["Statement"]
+    statement["Resource"] = [r for r in statement["Resource"] if r.endswith("/*")]
+    broken = _swap(graph, policy, with_prop(policy, "policy", json.dumps(document)))
+    violations = RULES_BY_NAME["s3-tls-only"](broken, context)
+    assert [v.urn for v in violations] == [policy.urn]
+    assert "not on both" in violations[0].message
 
 
-@pytest.mark.parametrize(("stack", "preview"), MODES)
-def test_removing_a_real_public_access_block_is_caught(stack: str, preview: bool):
-    """The real warehouse bucket without its public access block fails the S3 rule."""
-    graph = _graph(stack, preview)
-    block = _one(
+@pytest.mark.parametrize("preview", [False, True], ids=["up", "preview"])
+def test_real_temp_dir_must_expire(preview: bool):
+    """The lifecycle rule finds the real job's --TempDir in the real assets bucket: dropping the
+    rule that expires it is reported on the assets bucket's lifecycle."""
+    records, context = _program("prod", preview)
+    graph = list(records)
+    lifecycle = _one(graph, lambda r: r.name.endswith("-assets-lifecycle"))
+    kept = [r for r in lifecycle.props["rules"] if "expiration" not in r]
+    broken = _swap(graph, lifecycle, with_prop(lifecycle, "rules", kept))
+    violations = RULES_BY_NAME["s3-lifecycle"](broken, context)
+    assert [v.urn for v in violations] == [lifecycle.urn]
+    assert "temp files of Glue job" in violations[0].message
+
+
+def test_real_buckets_must_use_the_stack_key():
+    """With a stack key, a real bucket encrypted with another key is reported at update."""
+    records, context = _program("dev+cmk", False)
+    graph = list(records)
+    buckets = [r for r in graph if r.type in BUCKET_TYPES]
+    encryption = configs_of(
+        buckets[0],
         graph,
-        lambda r: (
-            r.type == "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
-            and "warehouse" in r.name
-        ),
-    )
-    violations = RULES_BY_NAME["s3-public-access-blocked"](
-        [r for r in graph if r is not block], StackContext(stack)
-    )
-    assert len(violations) == 1
-    assert "warehouse" in violations[0].message
+        {"aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"},
+    )[0]
+    path = "rules.0.applyServerSideEncryptionByDefault.kmsMasterKeyId"
+    other_key = "arn:aws:kms:eu-west-1:123456789012:key/other"
+    broken = _swap(graph, encryption, with_prop(encryption, path, other_key))
+    violations = RULES_BY_NAME["s3-encryption-at-rest"](broken, context)
+    assert [v.urn for v in violations] == [encryption.urn]
+    assert "not the stack's key" in violations[0].message

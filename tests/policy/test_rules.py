@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
+import botocore.session
 import pytest
+from resource_graph import UNKNOWN, ResourceRecord, StackContext, bucket_of
 from spotify_guardrails import (
+    ATHENA_MIN_BYTES_SCANNED_CUTOFF,
     RULES,
     RULES_BY_NAME,
-    UNKNOWN,
-    ResourceRecord,
-    StackContext,
-    bucket_of,
     evaluate,
     statement_problems,
 )
@@ -25,6 +25,7 @@ DEV = StackContext(stack="dev")
 PROD = StackContext(stack="prod")
 
 Graph = list[ResourceRecord]
+STAGING = graphs.physical_name("spotify-dev-staging")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,10 @@ class Breach:
     says: str
     """A fragment of the violation message."""
     context: StackContext = DEV
+    join: Join = Join.DEPENDENCY
+    """``VALUE`` where the breach needs bucket names and key ARNs known (an update)."""
+    cmk: bool = False
+    """The stack declares a KMS key."""
 
 
 def _policy_doc(*statements: dict[str, object]) -> str:
@@ -48,6 +53,40 @@ def _job_policy(*statements: dict[str, object]) -> Callable[[Graph], Graph]:
 
 def _add(record: ResourceRecord) -> Callable[[Graph], Graph]:
     return lambda g: [*g, record]
+
+
+def _staging_tls_denial(**changes: object) -> Callable[[Graph], Graph]:
+    """The staging bucket's policy as one TLS denial, with ``changes`` to that statement."""
+    statement = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{STAGING}", f"arn:aws:s3:::{STAGING}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        **changes,
+    }
+    return lambda g: set_prop(g, "spotify-dev-staging-policy", "policy", _policy_doc(statement))
+
+
+def _lifecycle_rules(name: str, *rules: dict[str, Any]) -> Callable[[Graph], Graph]:
+    return lambda g: set_prop(g, name, "rules", list(rules))
+
+
+ABORT = {
+    "status": "Enabled",
+    "filter": {"prefix": ""},
+    "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7},
+}
+
+
+def _twice(name: str) -> Callable[[Graph], Graph]:
+    """The graph with a second resource configuring the same bucket as ``name``."""
+
+    def add(g: Graph) -> Graph:
+        original = graphs.named(g, name)
+        return [*g, replace(original, name=name + "-2", urn=original.urn + "-2")]
+
+    return add
 
 
 def _attachment(arn: str) -> ResourceRecord:
@@ -130,13 +169,13 @@ BREACHES: dict[str, Breach] = {
             [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}],
         ),
         "spotify-dev-warehouse-encryption",
-        "bucket key",
+        "bucket_key_enabled=True",
     ),
     "empty encryption rules": Breach(
         "s3-encryption-at-rest",
         lambda g: set_prop(g, "spotify-dev-results-encryption", "rules", []),
         "spotify-dev-results-encryption",
-        "no rules",
+        "rules is []",
     ),
     "data bucket unversioned": Breach(
         "s3-data-bucket-versioning",
@@ -160,39 +199,13 @@ BREACHES: dict[str, Breach] = {
     ),
     "policy allows HTTP": Breach(
         "s3-tls-only",
-        lambda g: set_prop(
-            g,
-            "spotify-dev-staging-policy",
-            "policy",
-            _policy_doc(
-                {
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": "arn:aws:s3:::x/*",
-                    "Condition": {"Bool": {"aws:SecureTransport": "true"}},
-                }
-            ),
-        ),
+        _staging_tls_denial(Condition={"Bool": {"aws:SecureTransport": "true"}}),
         "spotify-dev-staging-policy",
         "aws:SecureTransport",
     ),
     "TLS deny for one principal only": Breach(
         "s3-tls-only",
-        lambda g: set_prop(
-            g,
-            "spotify-dev-staging-policy",
-            "policy",
-            _policy_doc(
-                {
-                    "Effect": "Deny",
-                    "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
-                    "Action": "s3:*",
-                    "Resource": "arn:aws:s3:::x/*",
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }
-            ),
-        ),
+        _staging_tls_denial(Principal={"AWS": "arn:aws:iam::123456789012:root"}),
         "spotify-dev-staging-policy",
         "every principal",
     ),
@@ -200,7 +213,7 @@ BREACHES: dict[str, Breach] = {
         "glue-job-guardrails",
         lambda g: set_prop(g, "spotify-dev-etl", "securityConfiguration", None),
         "spotify-dev-etl",
-        "no security configuration",
+        "securityConfiguration is None",
     ),
     "job without timeout": Breach(
         "glue-job-guardrails",
@@ -218,13 +231,13 @@ BREACHES: dict[str, Breach] = {
         "glue-job-guardrails",
         lambda g: set_prop(g, "spotify-dev-etl", "executionProperty.maxConcurrentRuns", 3.0),
         "spotify-dev-etl",
-        "max concurrent runs is 3.0",
+        "maxConcurrentRuns is 3.0",
     ),
     "job concurrency left to the default": Breach(
         "glue-job-guardrails",
         lambda g: set_prop(g, "spotify-dev-etl", "executionProperty", None),
         "spotify-dev-etl",
-        "max concurrent runs is None",
+        "maxConcurrentRuns is None",
     ),
     "security configuration leaves S3 unencrypted": Breach(
         "glue-security-configuration-encrypts",
@@ -243,7 +256,7 @@ BREACHES: dict[str, Breach] = {
             g, "spotify-dev-workgroup", "configuration.enforceWorkgroupConfiguration", False
         ),
         "spotify-dev-workgroup",
-        "does not enforce",
+        "enforceWorkgroupConfiguration is False",
     ),
     "workgroup without scan cutoff": Breach(
         "athena-workgroup-enforced",
@@ -262,7 +275,7 @@ BREACHES: dict[str, Breach] = {
             None,
         ),
         "spotify-dev-workgroup",
-        "results encryption is None",
+        "encryptionOption is None",
     ),
     "star action": Breach(
         "iam-least-privilege",
@@ -322,6 +335,163 @@ BREACHES: dict[str, Breach] = {
         "spotify-dev-job-policy",
         "not a JSON policy document",
     ),
+    "two ownership controls for one bucket": Breach(
+        "s3-ownership-enforced",
+        _twice("spotify-dev-staging-ownership"),
+        "spotify-dev-staging",
+        "overwrite each other",
+    ),
+    "TLS deny leaves the bucket itself open": Breach(
+        "s3-tls-only",
+        _staging_tls_denial(Resource=f"arn:aws:s3:::{STAGING}/*"),
+        "spotify-dev-staging-policy",
+        "not on both",
+        join=Join.VALUE,
+    ),
+    "AES256 though the stack has a key": Breach(
+        "s3-encryption-at-rest",
+        lambda g: set_prop(
+            g,
+            "spotify-dev-results-encryption",
+            "rules",
+            [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}],
+        ),
+        "spotify-dev-results-encryption",
+        "though the stack has a KMS key",
+        cmk=True,
+    ),
+    "a key other than the stack's": Breach(
+        "s3-encryption-at-rest",
+        lambda g: set_prop(
+            g,
+            "spotify-dev-assets-encryption",
+            "rules",
+            [
+                {
+                    "applyServerSideEncryptionByDefault": {
+                        "sseAlgorithm": "aws:kms",
+                        "kmsMasterKeyId": "arn:aws:kms:eu-west-1:123456789012:key/other",
+                    },
+                    "bucketKeyEnabled": True,
+                }
+            ],
+        ),
+        "spotify-dev-assets-encryption",
+        "not the stack's key",
+        join=Join.VALUE,
+        cmk=True,
+    ),
+    "no lifecycle": Breach(
+        "s3-lifecycle",
+        lambda g: without(g, "spotify-dev-results-lifecycle"),
+        "spotify-dev-results",
+        "no lifecycle configuration",
+    ),
+    "incomplete uploads kept": Breach(
+        "s3-lifecycle",
+        _lifecycle_rules("spotify-dev-assets-lifecycle", {**ABORT, "status": "Disabled"}),
+        "spotify-dev-assets-lifecycle",
+        "abort incomplete multipart uploads",
+    ),
+    "incomplete uploads aborted under one prefix only": Breach(
+        "s3-lifecycle",
+        _lifecycle_rules(
+            "spotify-dev-results-lifecycle",
+            {**ABORT, "filter": {"prefix": "some/"}},
+            {"status": "Enabled", "filter": {"prefix": ""}, "expiration": {"days": 7}},
+        ),
+        "spotify-dev-results-lifecycle",
+        "abort incomplete multipart uploads",
+    ),
+    "noncurrent versions kept forever": Breach(
+        "s3-lifecycle",
+        _lifecycle_rules("spotify-dev-warehouse-lifecycle", ABORT),
+        "spotify-dev-warehouse-lifecycle",
+        "expire noncurrent versions",
+    ),
+    "query results kept forever": Breach(
+        "s3-lifecycle",
+        _lifecycle_rules("spotify-dev-results-lifecycle", ABORT),
+        "spotify-dev-results-lifecycle",
+        "expire Athena query results",
+    ),
+    "Glue temp files kept forever": Breach(
+        "s3-lifecycle",
+        _lifecycle_rules(
+            "spotify-dev-assets-lifecycle",
+            ABORT,
+            {"status": "Enabled", "filter": {"prefix": "other/"}, "expiration": {"days": 7}},
+        ),
+        "spotify-dev-assets-lifecycle",
+        f"temp files of Glue job 'spotify-dev-etl' under '{graphs.TEMP_PREFIX}'",
+        join=Join.VALUE,
+    ),
+    "job without retries": Breach(
+        "glue-job-guardrails",
+        lambda g: set_prop(g, "spotify-dev-etl", "maxRetries", None),
+        "spotify-dev-etl",
+        "maxRetries is None",
+    ),
+    "crawler without security configuration": Breach(
+        "glue-crawler-guardrails",
+        lambda g: set_prop(g, "spotify-dev-crawler", "securityConfiguration", ""),
+        "spotify-dev-crawler",
+        "securityConfiguration is ''",
+    ),
+    "scan cutoff below Athena's minimum": Breach(
+        "athena-workgroup-enforced",
+        lambda g: set_prop(
+            g, "spotify-dev-workgroup", "configuration.bytesScannedCutoffPerQuery", 9_999_999
+        ),
+        "spotify-dev-workgroup",
+        "bytesScannedCutoffPerQuery is 9999999",
+    ),
+    "workgroup without CloudWatch metrics": Breach(
+        "athena-workgroup-enforced",
+        lambda g: set_prop(
+            g, "spotify-dev-workgroup", "configuration.publishCloudwatchMetricsEnabled", False
+        ),
+        "spotify-dev-workgroup",
+        "publishCloudwatchMetricsEnabled is False",
+    ),
+    "key never rotates": Breach(
+        "kms-key-rotation",
+        lambda g: set_prop(g, "spotify-dev-key", "enableKeyRotation", False),
+        "spotify-dev-key",
+        "enableKeyRotation is False",
+        cmk=True,
+    ),
+    "partial wildcard action": Breach(
+        "iam-least-privilege",
+        _job_policy({"Effect": "Allow", "Action": "s3:Get*", "Resource": "arn:aws:s3:::x/*"}),
+        "spotify-dev-job-policy",
+        "wildcard action(s) ['s3:Get*']",
+    ),
+    "customer-managed policy attached": Breach(
+        "iam-least-privilege",
+        _add(_attachment("arn:aws:iam::123456789012:policy/spotify-extra")),
+        "glue-managed",
+        "attaches managed policy",
+    ),
+    "role lists managed policy ARNs": Breach(
+        "iam-least-privilege",
+        lambda g: set_prop(
+            g,
+            "spotify-dev-job-role",
+            "managedPolicyArns",
+            ["arn:aws:iam::aws:policy/AdministratorAccess"],
+        ),
+        "spotify-dev-job-role",
+        "AdministratorAccess",
+    ),
+    "prod key unprotected": Breach(
+        "prod-data-protected",
+        lambda g: _unprotect("spotify-prod-key")(g),
+        "spotify-prod-key",
+        "not protected",
+        PROD,
+        cmk=True,
+    ),
     "prod warehouse unprotected": Breach(
         "prod-data-protected",
         lambda g: _unprotect("spotify-prod-warehouse")(g),
@@ -353,15 +523,17 @@ BREACHES: dict[str, Breach] = {
 }
 
 
-def _graph_for(context: StackContext) -> Graph:
-    return compliant_graph(context.stack, protect=context.requires_protection)
+def _graph_for(case: Breach) -> Graph:
+    context = case.context
+    return compliant_graph(
+        context.stack, join=case.join, cmk=case.cmk, protect=context.requires_protection
+    )
 
 
 @pytest.mark.parametrize("case", BREACHES.values(), ids=BREACHES.keys())
 def test_rule_fails_on_a_graph_that_breaks_it(case: Breach):
     """The rule reports the breach, on the resource at fault, and the fix is in the message."""
-    graph = _graph_for(case.context)
-    broken = case.breaks(graph)
+    broken = case.breaks(_graph_for(case))
 
     violations = RULES_BY_NAME[case.rule](broken, case.context)
 
@@ -373,7 +545,7 @@ def test_rule_fails_on_a_graph_that_breaks_it(case: Breach):
 @pytest.mark.parametrize("case", BREACHES.values(), ids=BREACHES.keys())
 def test_rule_passes_the_same_graph_before_the_breach(case: Breach):
     """The violation comes from the breach, not from the graph around it."""
-    assert RULES_BY_NAME[case.rule](_graph_for(case.context), case.context) == []
+    assert RULES_BY_NAME[case.rule](_graph_for(case), case.context) == []
 
 
 def test_every_rule_has_a_breach():
@@ -381,11 +553,13 @@ def test_every_rule_has_a_breach():
     assert {rule.name for rule in RULES} == {case.rule for case in BREACHES.values()}
 
 
+@pytest.mark.parametrize("cmk", [False, True], ids=["sse-s3", "stack-key"])
 @pytest.mark.parametrize("join", list(Join))
 @pytest.mark.parametrize("context", [DEV, PROD], ids=["dev", "prod"])
-def test_compliant_graph_passes_every_rule(join: Join, context: StackContext):
-    """A graph with the baseline passes, however its S3 resources name their bucket."""
-    graph = compliant_graph(context.stack, join=join, protect=context.requires_protection)
+def test_compliant_graph_passes_every_rule(join: Join, context: StackContext, cmk: bool):
+    """A graph with the baseline passes, however its S3 resources name their bucket, with or
+    without a stack key."""
+    graph = compliant_graph(context.stack, join=join, cmk=cmk, protect=context.requires_protection)
     assert evaluate(graph, context) == []
 
 
@@ -396,7 +570,7 @@ def test_split_resources_join_their_own_bucket(join: Join):
     graph = compliant_graph(join=join, opaque_child_names=True)
     buckets = [r for r in graph if r.type == graphs.BUCKET]
     children = [r for r in graph if r.type.startswith("aws:s3/bucket") and r.type != graphs.BUCKET]
-    assert len(children) == 18
+    assert len(children) == 22
     for child in children:
         bucket = bucket_of(child, buckets)
         assert bucket is not None, child.name
@@ -490,3 +664,24 @@ def test_unknown_inline_policies_are_skipped_not_crashed_on():
     """A role whose inline policies are unknown at preview is left for the update."""
     graph = set_prop(compliant_graph(), "spotify-dev-job-role", "inlinePolicies", UNKNOWN)
     assert RULES_BY_NAME["iam-least-privilege"](graph, DEV) == []
+
+
+def test_athena_cutoff_floor_is_athenas_own():
+    """The rule's bytes-scanned floor is the minimum in Athena's API model
+    (WorkGroupConfiguration.BytesScannedCutoffPerQuery), so the rule rejects what AWS rejects."""
+    athena = botocore.session.get_session().get_service_model("athena")
+    cutoff = athena.shape_for("WorkGroupConfiguration").members["BytesScannedCutoffPerQuery"]
+    assert cutoff.metadata["min"] == ATHENA_MIN_BYTES_SCANNED_CUTOFF
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({}, StackContext("blue")),
+        ({"spotify-pipeline:protectData": "true"}, StackContext("blue", protect_data=True)),
+        ({"protectData": "false", "environment": "prod"}, StackContext("blue", "prod", False)),
+    ],
+)
+def test_context_reads_the_stack_config_keys(config: dict[str, str], expected: StackContext):
+    """The pack and the tests derive the same context from a stack's config, bare or namespaced."""
+    assert StackContext.from_config("blue", config) == expected
