@@ -8,7 +8,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from infra.config import load_stack_config
+from infra.config import KNOWN_KEYS, NAMESPACE, load_stack_config
 from spotify_ops.cli import app
 from spotify_ops.stacks import (
     StackConfigError,
@@ -17,8 +17,10 @@ from spotify_ops.stacks import (
     build_stack_config,
     read_base_config,
     review_stack_name,
+    stack_files,
     stack_kind,
 )
+from tests.infra.harness import stack_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEV_BASE = {
@@ -276,3 +278,63 @@ def test_cli_from_prod_copies_prod():
     assert keys["numberOfWorkers"] == prod["numberOfWorkers"]
     assert keys["protectData"] is True
     assert "--from prod" in result.stdout.splitlines()[0]
+
+
+class _RecordingSource:
+    """A config source that answers every key with "unset" and remembers what was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def get(self, key: str, /) -> object:
+        self.asked.append(key)
+        return None
+
+
+def keys_the_program_reads() -> set[str]:
+    """The keys infra/config.py reads, found by running its loader on a recording source."""
+    source = _RecordingSource()
+    load_stack_config("dev", source, present_keys=())
+    return set(source.asked)
+
+
+COMMITTED_STACKS = stack_files(REPO_ROOT)
+
+
+def test_the_recording_source_sees_the_loader_read():
+    """The recorder finds the keys, gate thresholds and QuickSight principals included, and
+    every key it finds may be set in a stack file."""
+    read = keys_the_program_reads()
+    assert {"workerType", "gateMinRows", "quicksightPrincipals", "environment"} <= read
+    assert read <= KNOWN_KEYS
+
+
+@pytest.mark.parametrize("stack", COMMITTED_STACKS)
+def test_committed_stack_file_lists_every_key_the_program_reads(stack: str):
+    """Each committed Pulumi.<stack>.yaml sets exactly the keys the program reads, so its
+    header's promise (every key is listed) holds."""
+    config = read_base_config(REPO_ROOT, stack)
+    listed = {k.removeprefix(f"{NAMESPACE}:") for k in config if k.startswith(f"{NAMESPACE}:")}
+    expected = keys_the_program_reads() | KNOWN_KEYS
+    assert sorted(expected - listed) == [], f"Pulumi.{stack}.yaml misses keys"
+    assert sorted(listed - expected) == [], f"Pulumi.{stack}.yaml sets unknown keys"
+
+
+@pytest.mark.parametrize("stack", COMMITTED_STACKS)
+def test_committed_stack_file_loads_as_pulumi_passes_it(stack: str):
+    """Every listed value passes the program's validation in the string form Pulumi passes,
+    and the empty schedule means on demand."""
+    prefix = f"{NAMESPACE}:"
+    values = {
+        k.removeprefix(prefix): v for k, v in stack_config(stack).items() if k.startswith(prefix)
+    }
+    loaded = load_stack_config(stack, values)
+    assert loaded.environment == stack
+    assert loaded.quicksight_principals == ()
+    if stack == "dev":
+        assert loaded.schedule is None
+
+
+def test_committed_stacks_are_dev_and_prod():
+    """The repository commits the two long-lived stacks, never a review stack's file."""
+    assert COMMITTED_STACKS == ["dev", "prod"]
