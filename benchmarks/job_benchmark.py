@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from spotify_contract import AUDIO_FEATURE_COLUMNS
+from spotify_glue.contract import AUDIO_FEATURE_COLUMNS
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 INSIGHTS_DIR: Final = REPO_ROOT / "sql" / "insights"
@@ -125,19 +125,19 @@ def _spark() -> Any:
 
 
 def _worker_ours(staging: Path, out: Path) -> dict[str, Any]:
-    import spotify_etl
+    from spotify_glue import etl
 
     spark = _spark()
-    args = spotify_etl.JobArgs.under_warehouse(str(staging), str(out))
+    args = etl.JobArgs(str(staging), str(out))
     started = time.perf_counter()
-    summary = spotify_etl.run(spark, args)
+    summary = etl.run(spark, args)
     seconds = time.perf_counter() - started
     spark.stop()
     return {
         "seconds": seconds,
         "rows_in": summary.rows_read["albums"],
         "rows_out": summary.rows_written,
-        "table": args.table_location,
+        "table": summary.table_location,
     }
 
 
@@ -156,7 +156,7 @@ def _worker_seed(staging: Path, out: Path) -> dict[str, Any]:
 
 def _worker_duckdb(staging: Path, out: Path) -> dict[str, Any]:
     import duckdb
-    from spotify_contract import ALBUMS, ARTISTS, TRACKS
+    from spotify_glue.contract import ALBUMS, ARTISTS, TRACKS
 
     from benchmarks.seed_job import SEED_COLUMNS
 

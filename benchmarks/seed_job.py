@@ -12,7 +12,7 @@ from typing import Final
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
-from spotify_contract import ALBUMS, ARTISTS, TRACKS, join_uri
+from spotify_glue.contract import ALBUMS, ARTISTS, TRACKS, join_uri
 
 SEED_COLUMNS: Final = (
     "followers",

@@ -9,7 +9,7 @@ from typing import Any, Final
 
 import pulumi
 import pulumi_aws as aws
-import spotify_contract
+from spotify_glue import contract
 
 from infra import naming, policies
 from infra.roles import glue_service_role
@@ -38,7 +38,7 @@ def table_columns() -> list[aws.glue.CatalogTableStorageDescriptorColumnArgs]:
         aws.glue.CatalogTableStorageDescriptorColumnArgs(
             name=column.name, type=column.type, comment=column.comment or None
         )
-        for column in spotify_contract.WAREHOUSE_COLUMNS
+        for column in contract.WAREHOUSE_COLUMNS
     ]
 
 
@@ -76,8 +76,9 @@ class Catalog(pulumi.ComponentResource):
         prefix = naming.resource_prefix(args.environment)
         child = pulumi.ResourceOptions(parent=self)
 
+        # The job points the table at each published run; until the first, an empty folder.
         table_location = pulumi.Output.from_input(args.warehouse_bucket).apply(
-            lambda bucket: naming.s3_uri(bucket, spotify_contract.TABLE_PREFIX)
+            lambda bucket: naming.layout(bucket).unpublished_location
         )
         self.database = aws.glue.CatalogDatabase(
             f"{prefix}-database",
@@ -87,7 +88,7 @@ class Catalog(pulumi.ComponentResource):
         )
         self.table = aws.glue.CatalogTable(
             f"{prefix}-table",
-            name=spotify_contract.TABLE_NAME,
+            name=contract.TABLE_NAME,
             database_name=self.database.name,
             description="One row per track: album, artist, popularity and audio features",
             table_type="EXTERNAL_TABLE",
@@ -103,7 +104,9 @@ class Catalog(pulumi.ComponentResource):
                 ),
                 columns=table_columns(),
             ),
-            opts=child,
+            # The job owns the location after the first publish; `pulumi up --refresh` reads
+            # it back, and ignoring it keeps an update from pointing the table elsewhere.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["storageDescriptor.location"]),
         )
 
         role = glue_service_role(
@@ -127,7 +130,7 @@ class Catalog(pulumi.ComponentResource):
         self.crawler = aws.glue.Crawler(
             f"{prefix}-crawler",
             name=f"{prefix}-crawler",
-            description=f"Keeps {spotify_contract.TABLE_NAME} in step with its Parquet files",
+            description=f"Keeps {contract.TABLE_NAME} in step with its Parquet files",
             role=role.arn,
             database_name=self.database.name,
             catalog_targets=[

@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, TypeVar
 
-import spotify_contract
+from spotify_glue import contract
 
 NAMESPACE: Final = "spotify-pipeline"
 """The Pulumi project name, used as the config namespace (``spotify-pipeline:<key>``)."""
@@ -37,6 +37,13 @@ _QUICKSIGHT_PRINCIPAL_RE: Final = re.compile(
     r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:[0-9]{12}:(user|group|namespace)/\S+$"
 )
 
+GATE_KEYS: Final[dict[str, str]] = {
+    "min_rows": "gateMinRows",
+    "max_quarantine_rate": "gateMaxQuarantineRate",
+    "max_join_loss_rate": "gateMaxJoinLossRate",
+}
+"""Stack config key of each gate threshold."""
+
 KNOWN_KEYS: Final = frozenset(
     {
         "environment",
@@ -57,9 +64,7 @@ KNOWN_KEYS: Final = frozenset(
         "protectData",
         "forceDestroy",
         "uploadSampleData",
-        "gateMinRows",
-        "gateMaxQuarantineRate",
-        "gateMaxJoinLossRate",
+        *GATE_KEYS.values(),
     }
 )
 
@@ -106,7 +111,7 @@ class StackConfig:
     """Let ``pulumi destroy`` empty buckets first (ephemeral stacks)."""
     upload_sample_data: bool = False
     """Upload data/sample/*.csv to the staging prefix."""
-    gate: spotify_contract.GateThresholds = spotify_contract.DEFAULT_GATE
+    gate: contract.GateThresholds = contract.DEFAULT_GATE
 
     @property
     def is_prod(self) -> bool:
@@ -171,22 +176,6 @@ class _Reader:
                     raise _reject(key, value, allowed)
                 number = int(text)
             if number < low or (high is not None and number > high):
-                raise _reject(key, value, allowed)
-            return number
-
-        return self._parse(key, default, parse)
-
-    def rate(self, key: str, default: float) -> float:
-        allowed = "use a number from 0 to 1, e.g. 0.05"
-
-        def parse(value: Any) -> float:
-            if isinstance(value, bool):
-                raise _reject(key, value, allowed)
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                raise _reject(key, value, allowed) from None
-            if not 0.0 <= number <= 1.0:
                 raise _reject(key, value, allowed)
             return number
 
@@ -291,7 +280,6 @@ def load_stack_config(
     environment = _environment(reader, stack)
     review = is_review_stack(stack)
     default = StackConfig(stack=stack, environment=environment)
-    gate = spotify_contract.DEFAULT_GATE
 
     protect_data = reader.boolean("protectData", environment == PROD_ENVIRONMENT)
     force_destroy = reader.boolean("forceDestroy", review)
@@ -331,9 +319,16 @@ def load_stack_config(
         protect_data=protect_data,
         force_destroy=force_destroy,
         upload_sample_data=reader.boolean("uploadSampleData", review),
-        gate=spotify_contract.GateThresholds(
-            min_rows=reader.integer("gateMinRows", gate.min_rows, 1),
-            max_quarantine_rate=reader.rate("gateMaxQuarantineRate", gate.max_quarantine_rate),
-            max_join_loss_rate=reader.rate("gateMaxJoinLossRate", gate.max_join_loss_rate),
-        ),
+        gate=_gate(reader),
     )
+
+
+def _gate(reader: _Reader) -> contract.GateThresholds:
+    """The gate, validated by the contract's own rules (the job and verify use the same)."""
+    try:
+        return contract.GateThresholds.parse(
+            {name: reader.raw(key) for name, key in GATE_KEYS.items()},
+            spelling=lambda name: _key(GATE_KEYS[name]),
+        )
+    except contract.GateError as error:
+        raise ConfigError(str(error)) from None

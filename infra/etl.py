@@ -1,4 +1,4 @@
-"""ETL: the uploaded Glue script and contract module, a security configuration, the job's
+"""ETL: the uploaded Glue script and its package, a security configuration, the job's
 least-privilege role, and the Glue job itself."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Final
 
 import pulumi
 import pulumi_aws as aws
-import spotify_contract
+from spotify_glue import contract
 
 from infra import naming, policies
 from infra.roles import glue_service_role
@@ -40,20 +40,33 @@ def source_hash(path: Path) -> str:
     return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
 
 
+def package_files(package_dir: Path) -> dict[str, Path]:
+    """The package's modules by their path inside the zip; caches and build leftovers (an
+    egg-info, __pycache__) are never shipped."""
+    return {
+        f"{package_dir.name}/{path.relative_to(package_dir).as_posix()}": path
+        for path in sorted(package_dir.rglob("*.py"))
+        if "__pycache__" not in path.parts
+    }
+
+
+def package_hash(files: dict[str, Path]) -> str:
+    """A digest of every shipped path and its bytes: the same source gives the same key."""
+    digest = hashlib.sha256()
+    for name, path in sorted(files.items()):
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def script_arguments(
-    staging_bucket: str, warehouse_bucket: str, gate: spotify_contract.GateThresholds
+    staging_bucket: str, warehouse_bucket: str, database: str, gate: contract.GateThresholds
 ) -> dict[str, str]:
     """The ``--NAME`` arguments the script reads through ``getResolvedOptions``."""
     return {
-        "--staging_path": naming.s3_uri(staging_bucket, spotify_contract.STAGING_PREFIX),
-        "--table_location": naming.s3_uri(warehouse_bucket, spotify_contract.TABLE_PREFIX),
-        "--quarantine_location": naming.s3_uri(
-            warehouse_bucket, spotify_contract.QUARANTINE_PREFIX
-        ),
-        "--summary_location": naming.s3_uri(warehouse_bucket, spotify_contract.SUMMARY_KEY),
-        "--min_rows": str(gate.min_rows),
-        "--max_quarantine_rate": repr(gate.max_quarantine_rate),
-        "--max_join_loss_rate": repr(gate.max_join_loss_rate),
+        "--staging_path": naming.s3_uri(staging_bucket, contract.STAGING_PREFIX),
+        "--warehouse_location": naming.s3_uri(warehouse_bucket),
+        "--catalog_database": database,
+        **{f"--{name}": value for name, value in gate.as_arguments().items()},
     }
 
 
@@ -105,10 +118,10 @@ class EtlArgs:
     """Retries of a failed run."""
     flex_execution: bool
     """Use the FLEX execution class."""
-    gate: spotify_contract.GateThresholds
+    gate: contract.GateThresholds
     """Publish gate thresholds passed to the script."""
     scripts_dir: Path = GLUE_SCRIPTS_DIR
-    """Folder holding spotify_etl.py and spotify_contract.py."""
+    """Folder holding the entry script and the spotify_glue package."""
 
 
 class Etl(pulumi.ComponentResource):
@@ -124,17 +137,26 @@ class Etl(pulumi.ComponentResource):
         prefix = naming.resource_prefix(args.environment)
         child = pulumi.ResourceOptions(parent=self)
 
-        script, contract = (
-            aws.s3.BucketObjectv2(
-                f"{prefix}-{file_name.removesuffix('.py').replace('_', '-')}-script",
-                bucket=args.assets_bucket,
-                key=naming.ASSETS_SCRIPTS_PREFIX + file_name,
-                source=pulumi.FileAsset(str(args.scripts_dir / file_name)),
-                source_hash=source_hash(args.scripts_dir / file_name),
-                content_type="text/x-python",
-                opts=child,
-            )
-            for file_name in (naming.JOB_SCRIPT_NAME, naming.CONTRACT_MODULE_NAME)
+        script_path = args.scripts_dir / naming.JOB_SCRIPT_NAME
+        script = aws.s3.BucketObjectv2(
+            f"{prefix}-spotify-etl-script",
+            bucket=args.assets_bucket,
+            key=naming.ASSETS_SCRIPTS_PREFIX + naming.JOB_SCRIPT_NAME,
+            source=pulumi.FileAsset(str(script_path)),
+            source_hash=source_hash(script_path),
+            content_type="text/x-python",
+            opts=child,
+        )
+        files = package_files(args.scripts_dir / naming.GLUE_PACKAGE_NAME)
+        package = aws.s3.BucketObjectv2(
+            f"{prefix}-glue-package",
+            bucket=args.assets_bucket,
+            key=naming.glue_package_key(package_hash(files)),
+            source=pulumi.AssetArchive(
+                {name: pulumi.FileAsset(str(path)) for name, path in files.items()}
+            ),
+            content_type="application/zip",
+            opts=child,
         )
 
         self.security_configuration = aws.glue.SecurityConfiguration(
@@ -182,11 +204,11 @@ class Etl(pulumi.ComponentResource):
             lambda v: naming.s3_uri(v[0], v[1])
         )
         default_arguments = pulumi.Output.all(
-            args.staging_bucket, args.warehouse_bucket, contract.bucket, contract.key
+            args.staging_bucket, args.warehouse_bucket, package.bucket, package.key
         ).apply(
             lambda v: {
                 **glue_arguments(v[2], v[3]),
-                **script_arguments(v[0], v[1], args.gate),
+                **script_arguments(v[0], v[1], args.database_name, args.gate),
             }
         )
         self.job = aws.glue.Job(

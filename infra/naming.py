@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-import spotify_contract
+from spotify_glue import contract
 
 ASSETS_SCRIPTS_PREFIX: Final = "glue-scripts/"
 """Deployed Glue scripts in the assets bucket (fixed interface with the job)."""
@@ -14,10 +14,16 @@ ASSETS_SPARK_UI_PREFIX: Final = "spark-ui-logs/"
 """Spark event logs for the Spark UI / history server."""
 RESULTS_PREFIX: Final = "results/"
 """Athena query results in the results bucket; expired after athenaResultsRetentionDays."""
-RUN_SUMMARY_PREFIX: Final = spotify_contract.SUMMARY_KEY.rsplit("/", 1)[0] + "/"
-
 JOB_SCRIPT_NAME: Final = "spotify_etl.py"
-CONTRACT_MODULE_NAME: Final = "spotify_contract.py"
+"""The script Glue runs, in glue-scripts/; it only calls ``spotify_glue.etl.main``."""
+GLUE_PACKAGE_NAME: Final = "spotify_glue"
+"""The package the job imports, zipped and passed with --extra-py-files."""
+
+
+def glue_package_key(content_hash: str) -> str:
+    """Assets key of one build of the package; a new build gets a new key, so a running job
+    never sees a half-replaced package."""
+    return f"{ASSETS_SCRIPTS_PREFIX}{GLUE_PACKAGE_NAME}-{content_hash}.zip"
 
 
 def resource_prefix(environment: str) -> str:
@@ -27,15 +33,20 @@ def resource_prefix(environment: str) -> str:
 
 def database_name(environment: str) -> str:
     """Glue/Athena database names allow lowercase letters, digits and underscores only."""
-    return f"{spotify_contract.DATABASE_BASENAME}_{environment.replace('-', '_')}"
+    return f"{contract.DATABASE_BASENAME}_{environment.replace('-', '_')}"
 
 
 def s3_uri(bucket: str, *parts: str) -> str:
     """``s3://bucket/part/...``; a trailing slash on the last part is kept (it marks a prefix)."""
-    uri = spotify_contract.join_uri(f"s3://{bucket}", *parts) if parts else f"s3://{bucket}"
+    uri = contract.join_uri(f"s3://{bucket}", *parts) if parts else f"s3://{bucket}"
     if parts and parts[-1].endswith("/"):
         uri += "/"
     return uri
+
+
+def layout(warehouse_bucket: str) -> contract.WarehouseLayout:
+    """The contract's warehouse layout in one bucket."""
+    return contract.WarehouseLayout(s3_uri(warehouse_bucket))
 
 
 def bucket_arn(partition: str, bucket: str) -> str:

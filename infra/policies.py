@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-import spotify_contract
+from spotify_glue import contract
 
 from infra import naming
 
@@ -158,9 +158,9 @@ def glue_job_policy(args: JobPolicyArgs) -> PolicyDocument:
     own assets prefixes, read the one database, log and publish Glue metrics."""
     ctx = args.ctx
     warehouse_prefixes = (
-        spotify_contract.TABLE_PREFIX,
-        spotify_contract.QUARANTINE_PREFIX,
-        naming.RUN_SUMMARY_PREFIX,
+        contract.TABLE_PREFIX,
+        contract.QUARANTINE_PREFIX,
+        contract.SUMMARY_PREFIX,
     )
     catalog = naming.glue_catalog_arns(ctx.partition, ctx.region, ctx.account, args.database)
     # Spark's Glue catalog client looks up the default database at start-up.
@@ -169,13 +169,9 @@ def glue_job_policy(args: JobPolicyArgs) -> PolicyDocument:
         _allow(
             "ReadStaging",
             _S3_READ,
-            [
-                naming.objects_arn(
-                    ctx.partition, args.staging_bucket, spotify_contract.STAGING_PREFIX
-                )
-            ],
+            [naming.objects_arn(ctx.partition, args.staging_bucket, contract.STAGING_PREFIX)],
         ),
-        _list_prefixes("ListStaging", ctx, args.staging_bucket, [spotify_contract.STAGING_PREFIX]),
+        _list_prefixes("ListStaging", ctx, args.staging_bucket, [contract.STAGING_PREFIX]),
         _allow(
             "WriteWarehouse",
             _S3_READ_WRITE,
@@ -211,6 +207,8 @@ def glue_job_policy(args: JobPolicyArgs) -> PolicyDocument:
             ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartitions"],
             [*catalog, default_db],
         ),
+        # Publishing a run points the table at the run's folder (glue:UpdateTable).
+        _allow("PublishTable", ["glue:UpdateTable"], catalog),
         *_logs_and_kms(ctx, args.kms_key_arn),
         _allow(
             "PublishGlueMetrics",
@@ -233,7 +231,7 @@ class CrawlerPolicyArgs:
 def crawler_policy(args: CrawlerPolicyArgs) -> PolicyDocument:
     """The crawler: read the table prefix and keep the one database's table current."""
     ctx = args.ctx
-    table_prefix = spotify_contract.TABLE_PREFIX
+    table_prefix = contract.TABLE_PREFIX
     return _document(
         _allow(
             "ReadTableData",

@@ -10,7 +10,7 @@ from typing import Any, Final
 
 import pulumi
 import pulumi_aws as aws
-import spotify_contract
+from spotify_glue import contract
 
 from infra import naming
 from infra.catalog import Catalog, CatalogArgs
@@ -135,16 +135,12 @@ def build(config: StackConfig, repo_root: Path = REPO_ROOT) -> dict[OutputKey, p
     outputs: dict[OutputKey, pulumi.Output[Any]] = {
         OutputKey.REGION: region,
         OutputKey.STAGING_BUCKET: storage.staging_bucket,
-        OutputKey.STAGING_PREFIX: pulumi.Output.from_input(spotify_contract.STAGING_PREFIX),
+        OutputKey.STAGING_PREFIX: pulumi.Output.from_input(contract.STAGING_PREFIX),
         OutputKey.WAREHOUSE_BUCKET: warehouse,
-        OutputKey.TABLE_LOCATION: warehouse.apply(
-            lambda b: naming.s3_uri(b, spotify_contract.TABLE_PREFIX)
-        ),
-        OutputKey.QUARANTINE_LOCATION: warehouse.apply(
-            lambda b: naming.s3_uri(b, spotify_contract.QUARANTINE_PREFIX)
-        ),
+        OutputKey.TABLE_LOCATION: warehouse.apply(lambda b: naming.layout(b).table_root),
+        OutputKey.QUARANTINE_LOCATION: warehouse.apply(lambda b: naming.layout(b).quarantine_root),
         OutputKey.RUN_SUMMARY_LOCATION: warehouse.apply(
-            lambda b: naming.s3_uri(b, spotify_contract.SUMMARY_KEY)
+            lambda b: naming.layout(b).summary_location
         ),
         OutputKey.ASSETS_BUCKET: storage.assets_bucket,
         OutputKey.RESULTS_LOCATION: query.results_location,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from spotify_contract import (
+from spotify_glue.contract import (
     TABLE_NAME,
     WAREHOUSE_COLUMNS,
     GateThresholds,

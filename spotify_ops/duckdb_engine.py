@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Any, Final
 
 import duckdb
-from spotify_contract import DUCKDB_TYPES, TABLE_NAME
+from spotify_glue.contract import DUCKDB_TYPES, TABLE_NAME
 
 from spotify_ops.sql import athena_to_duckdb
 
@@ -39,8 +39,11 @@ class DuckDBEngine:
         self.registered = False
         if any(table_location.glob("*.parquet")):
             pattern = str(table_location / "*.parquet").replace("'", "''")
+            # The run folder is named run=<id>, but like the catalog table on Athena the view
+            # is not partitioned: no `run` column is inferred from the path.
             self.connection.execute(
-                f"CREATE VIEW \"{table_name}\" AS SELECT * FROM read_parquet('{pattern}')"
+                f'CREATE VIEW "{table_name}" AS '
+                f"SELECT * FROM read_parquet('{pattern}', hive_partitioning = false)"
             )
             self.registered = True
 

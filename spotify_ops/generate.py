@@ -28,7 +28,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from spotify_contract import ALBUMS, ARTISTS, DENORMALISED_FILE_NAME, FEATURES, TRACKS
+from spotify_glue.contract import ALBUMS, ARTISTS, DENORMALISED_FILE_NAME, FEATURES, TRACKS
 
 # --- Scale of the real dataset (DATA.md) ------------------------------------------------------
 

@@ -1,9 +1,10 @@
 """The whole pipeline on one machine: stage CSVs, run the Glue job's own ``run()`` on local
 Spark, register the Parquet table in DuckDB, run the repo's SQL, and write an HTML report.
 
-The layout under ``--out`` mirrors the deployed buckets:
-``staging/`` (the staging bucket's prefix), ``warehouse/spotify_tracks/`` (the table),
-``warehouse/_quarantine/...`` and ``warehouse/_run_summary/...`` (beside the table).
+The layout under ``--out`` mirrors the deployed buckets: ``staging/`` (the staging bucket's
+prefix) and ``warehouse/`` in the contract's ``WarehouseLayout``: each run's table files in
+``spotify_tracks/run=<id>/``, its quarantine beside them, and the run summaries, one of which
+points at the published run as the catalog table does on AWS.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 from rich.console import Console
-from spotify_contract import (
+from spotify_glue.contract import (
     DEFAULT_GATE,
     DENORMALISED_FILE_NAME,
     JOB_SOURCES,
     GateThresholds,
     RunSummary,
-    warehouse_layout,
+    WarehouseLayout,
 )
 
 from spotify_ops.checks import (
@@ -81,16 +82,14 @@ class Layout:
         return self.out_dir / "warehouse"
 
     @property
-    def table_location(self) -> str:
-        return warehouse_layout(str(self.warehouse)).table_location
+    def warehouse_layout(self) -> WarehouseLayout:
+        """The contract's layout below the local warehouse folder, as on the bucket."""
+        return WarehouseLayout(str(self.warehouse))
 
-    @property
-    def quarantine_location(self) -> str:
-        return warehouse_layout(str(self.warehouse)).quarantine_location
-
-    @property
-    def summary_location(self) -> str:
-        return warehouse_layout(str(self.warehouse)).summary_location
+    def published_run(self) -> RunSummary | None:
+        """The summary of the run the table points at (None before the first publish)."""
+        pointer = Path(self.warehouse_layout.published_location)
+        return RunSummary.from_json(pointer.read_text("utf-8")) if pointer.is_file() else None
 
     @property
     def report(self) -> Path:
@@ -169,12 +168,12 @@ def stage_inputs(input_dir: Path, staging_dir: Path) -> list[Path]:
 
 def run_job(spark: SparkSession, layout: Layout, gate: GateThresholds) -> RunSummary:
     """The Glue job's ``run()`` with the contract's layout under the local warehouse."""
-    import spotify_etl
+    from spotify_glue import etl
 
-    args = spotify_etl.JobArgs.under_warehouse(str(layout.staging), str(layout.warehouse), gate)
+    args = etl.JobArgs(str(layout.staging), str(layout.warehouse), gate)
     try:
-        return spotify_etl.run(spark, args)
-    except spotify_etl.InputFileError as error:
+        return etl.run(spark, args)
+    except etl.InputFileError as error:
         raise LocalRunError(str(error), EXIT_BAD_INPUT) from error
 
 
@@ -246,21 +245,23 @@ def local_run(
         stage_inputs(input_dir, layout.staging)
 
     # Imported here so `spotify-ops --help` and `generate` need not load Spark or matplotlib.
-    import spotify_etl
+    from spotify_glue import etl
 
     from spotify_ops.duckdb_engine import DuckDBEngine
     from spotify_ops.report import ReportData, render_report
 
-    rejection: spotify_etl.QualityGateError | None = None
+    rejection: etl.QualityGateError | None = None
     with ExitStack() as spark_scope:
         with step("spark", "starting local Spark"):
             session = spark_scope.enter_context(spark_session(spark))
-        with step("job", "running the Glue job (spotify_etl.run)"):
+        with step("job", "running the Glue job (etl.run)"):
             try:
                 summary = run_job(session, layout, gate)
-            except spotify_etl.QualityGateError as error:
+            except etl.QualityGateError as error:
                 rejection = error
-                summary = RunSummary.from_json(Path(layout.summary_location).read_text("utf-8"))
+                summary = RunSummary.from_json(
+                    Path(layout.warehouse_layout.summary_location).read_text("utf-8")
+                )
 
     if rejection is not None:
         console.print("[bold red]✗[/bold red] the quality gate rejected the run")
@@ -268,7 +269,7 @@ def local_run(
     if rejection is None:
         with (
             step("query", "registering the table in DuckDB and running the SQL"),
-            DuckDBEngine(Path(layout.table_location)) as engine,
+            DuckDBEngine(Path(summary.table_location)) as engine,
         ):
             result.checks, result.insights = query_everything(engine, summary, gate)
 

@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
-from spotify_contract import RunSummary
+from spotify_glue.contract import RunSummary
 
 from spotify_ops.checks import CheckResult
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Final
 
-from spotify_contract import TABLE_NAME
+from spotify_glue.contract import TABLE_NAME
 
 from infra.outputs import OPTIONAL_KEYS, OutputKey
 

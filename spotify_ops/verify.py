@@ -32,7 +32,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
-from spotify_contract import DEFAULT_GATE, GateThresholds, RunSummary
+from spotify_glue.contract import DEFAULT_GATE, GateThresholds, RunSummary
 
 from spotify_ops.athena import AthenaEngine, QueryFailedError, QueryRecord, TableNotFoundError
 from spotify_ops.checks import CheckResult, run_checks

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from spotify_glue.contract import RunSummary, WarehouseLayout
 from typer.testing import CliRunner
 
 from spotify_ops.cli import app
@@ -23,8 +24,14 @@ class DemoRun:
     output: str
 
     @property
+    def layout(self) -> WarehouseLayout:
+        return WarehouseLayout(str(self.out / "warehouse"))
+
+    @property
     def table(self) -> Path:
-        return self.out / "warehouse" / "spotify_tracks"
+        """The published run's table folder, as the pointer names it."""
+        pointer = Path(self.layout.published_location).read_text(encoding="utf-8")
+        return Path(RunSummary.from_json(pointer).table_location)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from spotify_contract import JOB_SOURCES, GateThresholds, RunSummary
+from spotify_glue.contract import JOB_SOURCES, GateThresholds, RunSummary
 from typer.testing import CliRunner
 
 from spotify_ops import local_run as local_run_module
@@ -66,14 +66,16 @@ def test_demo_stages_the_input_files_unchanged(demo_run):
 
 
 def test_demo_writes_the_contract_layout(demo_run):
-    """The warehouse has the table, the quarantine and the run summary where the contract puts
-    them, and the table folder holds Parquet data files only."""
-    warehouse = demo_run.out / "warehouse"
+    """The warehouse has the run's table folder, its quarantine and the run summaries where the
+    contract's layout puts them, and the table folder holds Parquet data files only."""
+    layout = demo_run.layout
+    summary = RunSummary.from_json(Path(layout.summary_location).read_text(encoding="utf-8"))
+    assert demo_run.table == Path(layout.table_location(summary.run_id))
     data_files = [p for p in demo_run.table.iterdir() if not p.name.startswith((".", "_"))]
     assert data_files
     assert all(p.name.endswith(".parquet") for p in data_files)
-    assert any((warehouse / "_quarantine" / "spotify_tracks").glob("*.json"))
-    assert (warehouse / "_run_summary" / "spotify_tracks.json").is_file()
+    assert any(Path(layout.quarantine_location(summary.run_id)).glob("*.json"))
+    assert Path(layout.published_location).is_file()
 
 
 def test_demo_accounts_for_every_input_row(demo_run):
@@ -102,7 +104,7 @@ def test_failed_check_exits_1_and_still_writes_the_report(demo_run, spark, tmp_p
     run exits 1 naming the check, and the report shows the failure."""
     layout = Layout(tmp_path / "out")
     shutil.copytree(demo_run.out / "warehouse", layout.warehouse)
-    real = RunSummary.from_json(Path(layout.summary_location).read_text())
+    real = RunSummary.from_json(Path(layout.warehouse_layout.summary_location).read_text())
     claimed = replace(real, rows_written=real.rows_written + 7)
     monkeypatch.setattr(local_run_module, "run_job", lambda *_args: claimed)
     with pytest.raises(LocalRunError) as caught:
@@ -122,7 +124,8 @@ def test_gate_rejection_exits_1_with_the_failed_rule_and_a_report(spark, tmp_pat
         local_run(SAMPLE_DIR, layout.out_dir, spark=spark, gate=strict, console=quiet())
     assert caught.value.exit_code == EXIT_FAILED
     assert "join" in str(caught.value).lower()
-    assert not any(Path(layout.table_location).glob("*.parquet"))
+    assert not any(Path(layout.warehouse_layout.table_root).rglob("*.parquet"))
+    assert layout.published_run() is None
     report = layout.report.read_text(encoding="utf-8")
     assert "rejected" in report
     assert "gate failure" in report

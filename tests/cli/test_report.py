@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import pytest
-from spotify_contract import RunSummary
+from spotify_glue.contract import RunSummary
 
 from spotify_ops.checks import CheckResult
 from spotify_ops.report import CHARTS, ReportData, render_report, render_svg

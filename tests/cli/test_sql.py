@@ -11,7 +11,13 @@ from typing import Any
 import duckdb
 import pytest
 import sqlglot
-from spotify_contract import DEFAULT_GATE, DUCKDB_TYPES, TABLE_NAME, WAREHOUSE_COLUMNS, RunSummary
+from spotify_glue.contract import (
+    DEFAULT_GATE,
+    DUCKDB_TYPES,
+    TABLE_NAME,
+    WAREHOUSE_COLUMNS,
+    RunSummary,
+)
 from sqlglot import exp
 
 from spotify_ops.checks import CHECKS_DIR, INSIGHTS_DIR, check_schema, load_sql, sql_files
@@ -137,9 +143,7 @@ def test_engine_without_a_published_table_says_so(tmp_path):
 
 
 def _summary(demo_run) -> RunSummary:
-    return RunSummary.from_json(
-        (demo_run.out / "warehouse" / "_run_summary" / "spotify_tracks.json").read_text()
-    )
+    return RunSummary.from_json(Path(demo_run.layout.summary_location).read_text(encoding="utf-8"))
 
 
 def _between(rows: Rows, column: str, low: float, high: float) -> None:

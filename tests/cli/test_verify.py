@@ -13,7 +13,7 @@ from moto import mock_aws
 from moto.athena.models import QueryResults, athena_backends
 from moto.moto_api import state_manager
 from parliament import analyze_policy_string
-from spotify_contract import DEFAULT_GATE, SUMMARY_KEY, TABLE_NAME, GateThresholds, RunSummary
+from spotify_glue.contract import DEFAULT_GATE, TABLE_NAME, GateThresholds, RunSummary
 from typer.testing import CliRunner
 
 from spotify_ops.cli import app
@@ -25,6 +25,7 @@ from tests.cli.verify_support import (
     JOB,
     REGION,
     RESULTS,
+    SUMMARY_KEY,
     WAREHOUSE,
     WORKFLOW,
     WORKGROUP,

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
-from spotify_contract import SUMMARY_KEY, TABLE_NAME, WAREHOUSE_COLUMNS
+from spotify_glue.contract import TABLE_NAME, WAREHOUSE_COLUMNS
 from typer.testing import CliRunner
 
 from infra.outputs import OutputKey
@@ -32,6 +32,7 @@ from tests.cli.verify_support import (
     REGION,
     ROW_COUNT_COLUMNS,
     ROW_COUNT_SQL,
+    SUMMARY_KEY,
     WAREHOUSE,
     WORKFLOW,
     FakeClock,

@@ -12,15 +12,12 @@ from typing import Any
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
-from spotify_contract import (
-    QUARANTINE_PREFIX,
-    SUMMARY_KEY,
+from spotify_glue.contract import (
     TABLE_NAME,
-    TABLE_PREFIX,
     WAREHOUSE_COLUMNS,
     RunStatus,
     RunSummary,
-    join_uri,
+    WarehouseLayout,
 )
 
 from infra.outputs import OutputKey
@@ -35,6 +32,9 @@ WORKGROUP = "spotify-dev"
 JOB = "spotify-dev-etl"
 CRAWLER = "spotify-dev-crawler"
 WORKFLOW = "spotify-dev-pipeline"
+LAYOUT = WarehouseLayout(f"s3://{WAREHOUSE}")
+SUMMARY_KEY = LAYOUT.summary_location.removeprefix(f"s3://{WAREHOUSE}/")
+"""The last-run summary's key in the warehouse bucket."""
 
 ROW_COUNT_SQL = load_sql(CHECKS_DIR / "row_count.sql")
 KEYS_SQL = load_sql(CHECKS_DIR / "key_integrity.sql")
@@ -43,15 +43,14 @@ INSIGHT_SQL = load_sql(INSIGHTS_DIR / f"{INSIGHT_PROBE}.sql")
 
 def outputs_dict(**overrides: Any) -> dict[str, Any]:
     """What `pulumi stack output --json` prints for a deployed dev stack."""
-    warehouse = f"s3://{WAREHOUSE}"
     base: dict[str, Any] = {
         OutputKey.REGION.value: REGION,
         OutputKey.STAGING_BUCKET.value: "spotify-dev-staging-1a2b",
         OutputKey.STAGING_PREFIX.value: "spotify-2023/",
         OutputKey.WAREHOUSE_BUCKET.value: WAREHOUSE,
-        OutputKey.TABLE_LOCATION.value: join_uri(warehouse, TABLE_PREFIX) + "/",
-        OutputKey.QUARANTINE_LOCATION.value: join_uri(warehouse, QUARANTINE_PREFIX) + "/",
-        OutputKey.RUN_SUMMARY_LOCATION.value: join_uri(warehouse, SUMMARY_KEY),
+        OutputKey.TABLE_LOCATION.value: LAYOUT.table_root,
+        OutputKey.QUARANTINE_LOCATION.value: LAYOUT.quarantine_root,
+        OutputKey.RUN_SUMMARY_LOCATION.value: LAYOUT.summary_location,
         OutputKey.ASSETS_BUCKET.value: "spotify-dev-assets-1a2b",
         OutputKey.RESULTS_LOCATION.value: f"s3://{RESULTS}/results/",
         OutputKey.JOB_NAME.value: JOB,

@@ -6,11 +6,15 @@ join); the tests in this folder check the job against these expectations.
 
 from __future__ import annotations
 
+import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from spotify_contract import ALBUMS, ARTISTS, FEATURES, TRACKS
+from pyspark.sql import Row
+from spotify_glue.contract import ALBUMS, ARTISTS, FEATURES, TRACKS, GateThresholds, RunSummary
+from spotify_glue.etl import JobArgs, run
 
 # pyspark.testing imports pandas-on-Spark, which warns (an error under filterwarnings=error)
 # unless this is set before the JVM starts; the value is what it asks for.
@@ -152,3 +156,41 @@ def write_staging(folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def staging(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_staging(tmp_path_factory.mktemp("staging"))
+
+
+# The hand-written data drops 3 of 7 candidate album rows in joins and quarantines 7 of 29
+# rows on purpose, so the published run needs looser thresholds than the defaults.
+LENIENT = GateThresholds(min_rows=1, max_quarantine_rate=0.5, max_join_loss_rate=0.5)
+
+
+@dataclass(frozen=True)
+class Published:
+    warehouse: Path
+    args: JobArgs
+    summary: RunSummary
+    rows: list[Row]
+    files: dict[str, str]
+
+
+def table_files(location: str) -> dict[str, str]:
+    """Every file under the table location (relative path -> sha256)."""
+    root = Path(location)
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def published(spark, staging: Path, tmp_path_factory: pytest.TempPathFactory) -> Published:
+    warehouse = tmp_path_factory.mktemp("warehouse")
+    args = JobArgs(str(staging), str(warehouse), LENIENT)
+    summary = run(spark, args)
+    return Published(
+        warehouse=warehouse,
+        args=args,
+        summary=summary,
+        rows=spark.read.parquet(summary.table_location).collect(),
+        files=table_files(str(warehouse)),
+    )

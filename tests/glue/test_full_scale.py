@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from spotify_contract import ALBUMS, DEFAULT_GATE, RunSummary
-from spotify_etl import JobArgs, run
+from spotify_glue.contract import ALBUMS, DEFAULT_GATE, RunSummary
+from spotify_glue.etl import JobArgs, run
 
 from spotify_ops.generate import REAL_ALBUM_ROWS, generate
 
@@ -18,7 +18,7 @@ def test_real_scale_run_publishes_and_accounts_for_every_album_row(spark, tmp_pa
     read is published, quarantined, de-duplicated or counted as a join drop."""
     staging, warehouse = tmp_path / "staging", tmp_path / "warehouse"
     generate(staging, album_rows=REAL_ALBUM_ROWS)
-    args = JobArgs.under_warehouse(str(staging), str(warehouse), DEFAULT_GATE)
+    args = JobArgs(str(staging), str(warehouse), DEFAULT_GATE)
     summary = run(spark, args)
 
     assert summary.status == "published"
@@ -31,8 +31,8 @@ def test_real_scale_run_publishes_and_accounts_for_every_album_row(spark, tmp_pa
         + summary.rows_written
     )
     assert accounted == REAL_ALBUM_ROWS
-    table = pq.read_table(args.table_location, columns=["track_id"])
+    table = pq.read_table(summary.table_location, columns=["track_id"])
     assert table.num_rows == summary.rows_written
     assert len(set(table.column("track_id").to_pylist())) == table.num_rows
-    written = RunSummary.from_json(Path(args.summary_location).read_text(encoding="utf-8"))
+    written = RunSummary.from_json(Path(args.layout.summary_location).read_text(encoding="utf-8"))
     assert written.rows_written == summary.rows_written

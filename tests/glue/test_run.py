@@ -4,16 +4,14 @@ the accounting of every album row, idempotent re-runs, the gate, and input error
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual, assertSchemaEqual
-from spotify_contract import (
+from spotify_glue.contract import (
     ALBUMS,
     ARTISTS,
     AUDIO_FEATURE_COLUMNS,
@@ -23,46 +21,9 @@ from spotify_contract import (
     RunSummary,
     warehouse_ddl,
 )
-from spotify_etl import InputFileError, JobArgs, QualityGateError, run
+from spotify_glue.etl import InputFileError, JobArgs, QualityGateError, run
 
-from tests.glue.conftest import ARTIST_LINES, write_staging
-
-# The hand-written data drops 3 of 7 candidate album rows in joins and quarantines 7 of 29
-# rows on purpose, so the published run needs looser thresholds than the defaults.
-LENIENT = GateThresholds(min_rows=1, max_quarantine_rate=0.5, max_join_loss_rate=0.5)
-
-
-@dataclass(frozen=True)
-class Published:
-    warehouse: Path
-    args: JobArgs
-    summary: RunSummary
-    rows: list[Row]
-    files: dict[str, str]
-
-
-def table_files(location: str) -> dict[str, str]:
-    """Every file under the table location (relative path -> sha256)."""
-    root = Path(location)
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
-@pytest.fixture(scope="module")
-def published(spark, staging, tmp_path_factory) -> Published:
-    warehouse = tmp_path_factory.mktemp("warehouse")
-    args = JobArgs.under_warehouse(str(staging), str(warehouse), LENIENT)
-    summary = run(spark, args)
-    return Published(
-        warehouse=warehouse,
-        args=args,
-        summary=summary,
-        rows=spark.read.parquet(args.table_location).collect(),
-        files=table_files(args.table_location),
-    )
+from tests.glue.conftest import ARTIST_LINES, LENIENT, Published, table_files, write_staging
 
 
 def published_row(published: Published, track_id: str) -> Row:
@@ -72,7 +33,7 @@ def published_row(published: Published, track_id: str) -> Row:
 
 
 def quarantined(spark, published: Published) -> list[tuple[str, str, str]]:
-    rows = spark.read.json(published.args.quarantine_location).collect()
+    rows = spark.read.json(published.summary.quarantine_location).collect()
     return sorted((r["source"], r["reason"], r["raw"]) for r in rows)
 
 
@@ -82,7 +43,7 @@ FEATURES_NULL: dict[str, Any] = dict.fromkeys(AUDIO_FEATURE_COLUMNS)
 def test_published_table_is_typed_and_exactly_the_expected_rows(spark, published):
     """The table holds the four joinable, de-duplicated tracks with every column typed and
     valued as the CSV lines say."""
-    table = spark.read.parquet(published.args.table_location)
+    table = spark.read.parquet(published.summary.table_location)
     schema = spark.createDataFrame([], warehouse_ddl()).schema
     assertSchemaEqual(table.schema, schema)
     common = {"explicit": False}
@@ -299,7 +260,7 @@ def test_every_album_row_is_accounted_for(spark, published):
         by_source[source] = by_source.get(source, 0) + 1
     assert by_source == {k: v for k, v in s.rows_quarantined.items() if v}
     written = RunSummary.from_json(
-        Path(published.args.summary_location).read_text(encoding="utf-8")
+        Path(published.args.layout.summary_location).read_text(encoding="utf-8")
     )
     assert written == s
 
@@ -308,9 +269,9 @@ def test_rerun_on_the_same_input_yields_the_same_table(spark, published, tmp_pat
     """A re-run over an existing table replaces it: the same rows, no duplicates."""
     warehouse = tmp_path / "warehouse"
     shutil.copytree(published.warehouse, warehouse)
-    args = JobArgs.under_warehouse(published.args.staging_path, str(warehouse), LENIENT)
+    args = JobArgs(published.args.staging_path, str(warehouse), LENIENT)
     again = run(spark, args)
-    table = spark.read.parquet(args.table_location)
+    table = spark.read.parquet(again.table_location)
     assertDataFrameEqual(table, published.rows)
     assert again.rows_written == table.count() == published.summary.rows_written
     assert again.run_id != published.summary.run_id
@@ -318,13 +279,14 @@ def test_rerun_on_the_same_input_yields_the_same_table(spark, published, tmp_pat
 
 def test_rejected_run_leaves_the_published_table_untouched(spark, published, tmp_path):
     """A run failing the gate raises with the failed rules, records a rejected summary, and
-    leaves every file of the previous table byte-identical."""
+    leaves every table file and the published-run pointer byte-identical."""
     warehouse = tmp_path / "warehouse"
     shutil.copytree(published.warehouse, warehouse)
     strict = GateThresholds(min_rows=5, max_quarantine_rate=0.05, max_join_loss_rate=0.10)
-    args = JobArgs.under_warehouse(published.args.staging_path, str(warehouse), strict)
-    before = table_files(args.table_location)
-    assert before == published.files
+    args = JobArgs(published.args.staging_path, str(warehouse), strict)
+    tables = args.layout.table_root
+    pointer = Path(args.layout.published_location)
+    before = (table_files(tables), pointer.read_bytes())
 
     with pytest.raises(QualityGateError) as raised:
         run(spark, args)
@@ -334,8 +296,8 @@ def test_rejected_run_leaves_the_published_table_untouched(spark, published, tmp
     assert "rows 4 < min_rows 5" in message
     assert "quarantine_rate 0.2414 > max_quarantine_rate 0.05" in message
     assert "join_loss_rate 0.4286 > max_join_loss_rate 0.1" in message
-    assert table_files(args.table_location) == before
-    summary = RunSummary.from_json(Path(args.summary_location).read_text(encoding="utf-8"))
+    assert (table_files(tables), pointer.read_bytes()) == before
+    summary = RunSummary.from_json(Path(args.layout.summary_location).read_text(encoding="utf-8"))
     assert summary.status == "rejected"
     assert summary.rows_written == 0
     assert summary.gate_failures == raised.value.failures
@@ -346,7 +308,7 @@ def test_missing_input_file_names_the_expected_file(spark, tmp_path):
     """A missing file fails before any work, naming the expected file and the folder."""
     staging = write_staging(tmp_path / "staging")
     (staging / TRACKS.file_name).unlink()
-    args = JobArgs.under_warehouse(str(staging), str(tmp_path / "warehouse"))
+    args = JobArgs(str(staging), str(tmp_path / "warehouse"))
     with pytest.raises(InputFileError, match=r"missing input file for tracks: expected "):
         run(spark, args)
     assert not (tmp_path / "warehouse").exists()
@@ -357,7 +319,7 @@ def test_misnamed_input_file_gets_a_rename_hint(spark, tmp_path):
     staging = write_staging(tmp_path / "staging")
     misnamed = ALBUMS.file_name.replace("-", "_")
     (staging / ALBUMS.file_name).rename(staging / misnamed)
-    args = JobArgs.under_warehouse(str(staging), str(tmp_path / "warehouse"))
+    args = JobArgs(str(staging), str(tmp_path / "warehouse"))
     with pytest.raises(InputFileError) as raised:
         run(spark, args)
     assert f"Found '{misnamed}': rename it to '{ALBUMS.file_name}'" in str(raised.value)
@@ -370,7 +332,7 @@ def test_wrong_header_is_reported_by_column(spark, tmp_path):
     (staging / ARTISTS.file_name).write_text(
         "\n".join([header, *ARTIST_LINES]) + "\n", encoding="utf-8"
     )
-    args = JobArgs.under_warehouse(str(staging), str(tmp_path / "warehouse"))
+    args = JobArgs(str(staging), str(tmp_path / "warehouse"))
     with pytest.raises(
         InputFileError,
         match=r"missing columns \['followers'\], unexpected columns \['follower_count'\]",
@@ -380,7 +342,7 @@ def test_wrong_header_is_reported_by_column(spark, tmp_path):
 
 def test_missing_staging_folder_is_named(spark, tmp_path):
     """A staging folder that does not exist is named in the error."""
-    args = JobArgs.under_warehouse(str(tmp_path / "nowhere"), str(tmp_path / "warehouse"))
+    args = JobArgs(str(tmp_path / "nowhere"), str(tmp_path / "warehouse"))
     with pytest.raises(InputFileError, match=r"staging folder .*nowhere' does not exist"):
         run(spark, args)
 

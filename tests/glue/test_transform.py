@@ -9,23 +9,24 @@ import types
 from typing import Any
 
 import pytest
-import spotify_etl
 from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 from pyspark.sql.types import StructType
 from pyspark.testing import assertDataFrameEqual, assertSchemaEqual
-from spotify_contract import (
+from spotify_glue import etl
+from spotify_glue.contract import (
     ALBUMS,
     ARTISTS,
     AUDIO_FEATURE_COLUMNS,
     FEATURES,
+    GATE_RULES,
     TRACKS,
     GateThresholds,
     RunSummary,
     SourceFile,
     warehouse_ddl,
 )
-from spotify_etl import (
+from spotify_glue.etl import (
     JOB_ARGUMENTS,
     JobArgs,
     JobArgumentError,
@@ -311,9 +312,8 @@ def test_gate_rules(figures, keys, expected):
 
 OPTIONS = {
     "staging_path": "s3://staging/spotify-2023/",
-    "table_location": "s3://warehouse/spotify_tracks/",
-    "quarantine_location": "s3://warehouse/_quarantine/spotify_tracks/",
-    "summary_location": "s3://warehouse/_run_summary/spotify_tracks.json",
+    "warehouse_location": "s3://warehouse",
+    "catalog_database": "spotify_dev",
     "min_rows": "1000",
     "max_quarantine_rate": "0.05",
     "max_join_loss_rate": "0.1",
@@ -323,18 +323,24 @@ OPTIONS = {
 def test_job_args_parse_glue_strings():
     """Glue passes every argument as a string; numbers come out typed."""
     args = JobArgs.from_options(OPTIONS)
-    assert args.min_rows == 1000
     assert args.gate == GateThresholds(1000, 0.05, 0.1)
+    assert args.catalog_database == "spotify_dev"
     assert set(OPTIONS) == set(JOB_ARGUMENTS)
+    assert set(JOB_ARGUMENTS) >= set(GATE_RULES)
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"min_rows": "many"}, "--min_rows must be a whole number, got 'many'"),
-        ({"max_quarantine_rate": "1.5"}, "--max_quarantine_rate must be a rate between 0 and 1"),
+        ({"min_rows": "many"}, "--min_rows = 'many' is not allowed; use a whole number >= 1"),
+        ({"min_rows": "0"}, "--min_rows = '0' is not allowed; use a whole number >= 1"),
+        (
+            {"max_quarantine_rate": "1.5"},
+            "--max_quarantine_rate = '1.5' is not allowed; use a rate",
+        ),
+        ({"max_join_loss_rate": "nan"}, "--max_join_loss_rate = 'nan' is not allowed; use a rate"),
         ({"max_join_loss_rate": None}, "missing job arguments: --max_join_loss_rate"),
-        ({"table_location": " "}, "--table_location is empty"),
+        ({"warehouse_location": " "}, "--warehouse_location is empty"),
     ],
 )
 def test_job_args_errors_name_the_argument(change, message):
@@ -344,12 +350,14 @@ def test_job_args_errors_name_the_argument(change, message):
         JobArgs.from_options(options)
 
 
-def test_under_warehouse_uses_the_contract_layout():
-    """Paths below a warehouse follow the contract's table, quarantine and summary keys."""
-    args = JobArgs.under_warehouse("s3://stage/spotify-2023", "s3://wh/")
-    assert args.table_location == "s3://wh/spotify_tracks/"
-    assert args.quarantine_location == "s3://wh/_quarantine/spotify_tracks/"
-    assert args.summary_location == "s3://wh/_run_summary/spotify_tracks.json"
+def test_job_layout_is_the_contract_layout_below_the_warehouse():
+    """Each run's table and quarantine folders and the summaries sit where the contract says."""
+    layout = JobArgs("s3://stage/spotify-2023", "s3://wh/").layout
+    run_id = "20261129T061500Z-1a2b3c4d"
+    assert layout.table_location(run_id) == f"s3://wh/spotify_tracks/run={run_id}/"
+    assert layout.quarantine_location(run_id) == f"s3://wh/_quarantine/spotify_tracks/run={run_id}/"
+    assert layout.summary_location == "s3://wh/_run_summary/spotify_tracks.json"
+    assert layout.published_location == "s3://wh/_run_summary/spotify_tracks.published.json"
 
 
 class FakeGlue:
@@ -390,6 +398,8 @@ def fake_glue(spark, monkeypatch):
     glue = FakeGlue(spark)
     for name, module in glue.modules.items():
         monkeypatch.setitem(sys.modules, name, module)
+    # Glue sets the region in the job's environment; boto3 needs it to build the client.
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     return glue
 
 
@@ -397,15 +407,17 @@ def test_glue_entry_point_resolves_the_job_arguments_and_commits(fake_glue, monk
     """main() asks Glue for JOB_NAME plus exactly JOB_ARGUMENTS, runs with them typed, then
     commits the job."""
 
-    def fake_run(session, args):
+    def fake_run(session, args, switch_catalog):
         fake_glue.calls.append(("run", args))
+        fake_glue.calls.append(("switch", switch_catalog is not None))
 
-    monkeypatch.setattr(spotify_etl, "run", fake_run)
-    spotify_etl.main()
+    monkeypatch.setattr(etl, "run", fake_run)
+    etl.main()
     assert fake_glue.calls == [
         ("getResolvedOptions", ["JOB_NAME", *JOB_ARGUMENTS]),
         ("init", "spotify-etl"),
         ("run", JobArgs.from_options(OPTIONS)),
+        ("switch", True),
         ("commit", None),
     ]
 
@@ -413,10 +425,10 @@ def test_glue_entry_point_resolves_the_job_arguments_and_commits(fake_glue, monk
 def test_glue_entry_point_fails_the_job_on_rejection(fake_glue, monkeypatch):
     """A rejected run propagates, so Glue marks the job run failed and does not commit."""
 
-    def rejecting_run(session, args):
-        raise QualityGateError(["rows 0 < min_rows 1"], args.summary_location)
+    def rejecting_run(session, args, switch_catalog):
+        raise QualityGateError(["rows 0 < min_rows 1"], args.layout.summary_location)
 
-    monkeypatch.setattr(spotify_etl, "run", rejecting_run)
+    monkeypatch.setattr(etl, "run", rejecting_run)
     with pytest.raises(QualityGateError, match="rows 0 < min_rows 1"):
-        spotify_etl.main()
+        etl.main()
     assert ("commit", None) not in fake_glue.calls

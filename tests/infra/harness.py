@@ -65,6 +65,8 @@ class RecordedResource:
     protect: bool
     retain_on_delete: bool
     parent_urn: str | None
+    ignore_changes: tuple[str, ...] = ()
+    """Property paths Pulumi keeps from state on update, as sent at registration."""
 
 
 @dataclass(frozen=True)
@@ -257,6 +259,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             protect=bool(request.protect),
             retain_on_delete=bool(request.retainOnDelete),
             parent_urn=request.parent or None,
+            ignore_changes=tuple(request.ignoreChanges),
         )
         with self._lock:
             self.records.append(record)

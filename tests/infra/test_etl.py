@@ -6,12 +6,12 @@ import ast
 from pathlib import Path
 
 import pytest
-import spotify_contract
+from spotify_glue import contract
 
 from infra import etl
 from tests.infra.harness import REPO_ROOT, ProgramRun, run_stack
 
-SCRIPT = REPO_ROOT / "glue-scripts" / "spotify_etl.py"
+SCRIPT = REPO_ROOT / "glue-scripts" / "spotify_glue" / "etl.py"
 JOB = "aws:glue/job:Job"
 OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
 
@@ -90,14 +90,17 @@ def test_glue_special_parameters_are_all_set(dev_run):
 
 
 def test_job_paths_follow_the_contract(dev_run):
-    """Staging, table, quarantine and summary paths are the contract's, in the right buckets."""
+    """The job reads the staging prefix and writes the contract's layout in the warehouse
+    bucket, the same layout the outputs name, and publishes to the stack's database."""
     arguments = job(dev_run).inputs["defaultArguments"]
     outputs = dev_run.outputs
-    staging = f"s3://{outputs['staging_bucket']}/{spotify_contract.STAGING_PREFIX}"
+    staging = f"s3://{outputs['staging_bucket']}/{contract.STAGING_PREFIX}"
     assert arguments["--staging_path"] == staging
-    assert arguments["--table_location"] == outputs["table_location"]
-    assert arguments["--quarantine_location"] == outputs["quarantine_location"]
-    assert arguments["--summary_location"] == outputs["run_summary_location"]
+    layout = contract.WarehouseLayout(arguments["--warehouse_location"])
+    assert layout.table_root == outputs["table_location"]
+    assert layout.quarantine_root == outputs["quarantine_location"]
+    assert layout.summary_location == outputs["run_summary_location"]
+    assert arguments["--catalog_database"] == outputs["database_name"]
 
 
 def test_gate_thresholds_reach_the_job():
@@ -123,29 +126,55 @@ def test_script_location_is_the_uploaded_script_object(dev_run):
     assert uploaded["bucket"] == dev_run.outputs["assets_bucket"]
 
 
-def test_contract_module_travels_with_extra_py_files(dev_run):
-    """spotify_contract.py is uploaded and passed through --extra-py-files."""
-    contract = next(
-        r.inputs
-        for r in dev_run.of_type(OBJECT)
-        if r.inputs["key"] == "glue-scripts/spotify_contract.py"
-    )
+def glue_package(run: ProgramRun):
+    packages = [
+        r for r in run.of_type(OBJECT) if r.inputs["key"].startswith("glue-scripts/spotify_glue-")
+    ]
+    assert len(packages) == 1, [r.urn for r in packages]
+    return packages[0]
+
+
+def test_glue_package_travels_with_extra_py_files(dev_run):
+    """The spotify_glue package is uploaded as one zip and passed through --extra-py-files."""
+    package = glue_package(dev_run).inputs
     arguments = job(dev_run).inputs["defaultArguments"]
-    assert arguments["--extra-py-files"] == f"s3://{contract['bucket']}/{contract['key']}"
+    assert arguments["--extra-py-files"] == f"s3://{package['bucket']}/{package['key']}"
+    assert package["key"].endswith(".zip")
 
 
-def test_uploaded_scripts_are_the_repository_files(dev_run):
-    """The uploaded objects' assets point at the glue-scripts files themselves."""
-    for record in dev_run.of_type(OBJECT):
-        if record.inputs["key"].startswith("glue-scripts/"):
-            path = Path(record.inputs["source"].path)
-            assert path == REPO_ROOT / "glue-scripts" / Path(record.inputs["key"]).name, record.urn
-            assert record.inputs["sourceHash"] == etl.source_hash(path), record.urn
+def test_glue_package_ships_exactly_the_package_modules(dev_run):
+    """The zip holds every module of glue-scripts/spotify_glue under its import path, and
+    nothing else (no egg-info, no caches)."""
+    assets = glue_package(dev_run).inputs["source"].assets
+    package_dir = REPO_ROOT / "glue-scripts" / "spotify_glue"
+    expected = {f"spotify_glue/{p.name}": p for p in package_dir.glob("*.py")}
+    assert {name: Path(asset.path) for name, asset in assets.items()} == expected
+
+
+def test_glue_package_key_changes_with_its_content(tmp_path):
+    """The key is a digest of the package's files: equal sources share it, any edit moves it."""
+    package = tmp_path / "spotify_glue"
+    package.mkdir()
+    (package / "etl.py").write_text("A = 1\n", encoding="utf-8")
+    first = etl.package_hash(etl.package_files(package))
+    assert etl.package_hash(etl.package_files(package)) == first
+    (package / "etl.py").write_text("A = 2\n", encoding="utf-8")
+    assert etl.package_hash(etl.package_files(package)) != first
+
+
+def test_uploaded_script_is_the_repository_file(dev_run):
+    """The uploaded entry script's asset points at glue-scripts/spotify_etl.py itself."""
+    (script,) = [
+        r for r in dev_run.of_type(OBJECT) if r.inputs["key"] == "glue-scripts/spotify_etl.py"
+    ]
+    path = Path(script.inputs["source"].path)
+    assert path == REPO_ROOT / "glue-scripts" / "spotify_etl.py"
+    assert script.inputs["sourceHash"] == etl.source_hash(path)
 
 
 def test_a_script_content_change_changes_the_object(tmp_path):
     """Editing the script changes the object's source hash, so `pulumi up` updates it."""
-    script = tmp_path / "spotify_etl.py"
+    script = tmp_path / "etl.py"
     script.write_text("print('v1')\n")
     before = etl.source_hash(script)
     script.write_text("print('v2')\n")

@@ -7,7 +7,7 @@ import runpy
 from typing import Any
 
 import pytest
-import spotify_contract
+from spotify_glue import contract
 
 from infra.config import ConfigError
 from infra.dashboards import Dashboards, DashboardsArgs, QuickSightConfigError
@@ -64,13 +64,13 @@ def test_outputs_name_the_deployed_resources(dev_run):
     assert outputs["crawler_name"] == only(dev_run, "aws:glue/crawler:Crawler").inputs["name"]
     assert outputs["workflow_name"] == only(dev_run, "aws:glue/workflow:Workflow").inputs["name"]
     assert outputs["database_name"] == "spotify_dev"
-    assert outputs["table_name"] == spotify_contract.TABLE_NAME
+    assert outputs["table_name"] == contract.TABLE_NAME
     assert (
         outputs["athena_workgroup"]
         == only(dev_run, "aws:athena/workgroup:Workgroup").inputs["name"]
     )
     assert outputs["region"] == "eu-west-1"
-    assert outputs["staging_prefix"] == spotify_contract.STAGING_PREFIX
+    assert outputs["staging_prefix"] == contract.STAGING_PREFIX
 
 
 # --- Preview and up ----------------------------------------------------------------------------
@@ -90,7 +90,7 @@ def test_preview_leaves_deploy_time_values_unknown(dev_preview):
 
 def test_preview_keeps_known_outputs_known(dev_preview):
     """Outputs built from names and config are known in preview too."""
-    assert dev_preview.outputs["table_name"] == spotify_contract.TABLE_NAME
+    assert dev_preview.outputs["table_name"] == contract.TABLE_NAME
     assert dev_preview.outputs["glue_job_name"] == "spotify-dev-etl"
 
 
@@ -153,22 +153,33 @@ def test_a_misspelt_config_key_fails():
 
 
 def test_table_is_declared_from_the_contract(dev_run):
-    """The catalog table has the contract's name, columns, types and Parquet location."""
+    """The catalog table has the contract's name, columns, types and Parquet format."""
     table = only(dev_run, "aws:glue/catalogTable:CatalogTable")
     descriptor = table.inputs["storageDescriptor"]
-    assert table.inputs["name"] == spotify_contract.TABLE_NAME
+    assert table.inputs["name"] == contract.TABLE_NAME
     assert [(c["name"], c["type"]) for c in descriptor["columns"]] == [
-        (c.name, c.type) for c in spotify_contract.WAREHOUSE_COLUMNS
+        (c.name, c.type) for c in contract.WAREHOUSE_COLUMNS
     ]
-    assert descriptor["location"] == dev_run.outputs["table_location"]
     assert "parquet" in descriptor["serDeInfo"]["serializationLibrary"].lower()
+
+
+def test_table_starts_empty_and_its_location_belongs_to_the_job(dev_run):
+    """Before the first publish the table reads an empty folder below the table root (never
+    the root, which holds every run); after that the job owns the location, so an update of
+    the table keeps the location it has instead of resetting it."""
+    table = only(dev_run, "aws:glue/catalogTable:CatalogTable")
+    layout = contract.WarehouseLayout(f"s3://{dev_run.outputs['warehouse_bucket']}")
+    assert table.inputs["storageDescriptor"]["location"] == layout.unpublished_location
+    assert layout.unpublished_location.startswith(dev_run.outputs["table_location"])
+    assert contract.run_id_of_folder("_unpublished") is None
+    assert "storageDescriptor.location" in table.ignore_changes, table.urn
 
 
 def test_crawler_targets_exactly_the_one_table(dev_run):
     """The crawler syncs only the declared table, so it can never create one per file."""
     crawler = only(dev_run, "aws:glue/crawler:Crawler").inputs
     assert crawler["catalogTargets"] == [
-        {"databaseName": "spotify_dev", "tables": [spotify_contract.TABLE_NAME]}
+        {"databaseName": "spotify_dev", "tables": [contract.TABLE_NAME]}
     ]
     assert not crawler.get("s3Targets")
     assert json.loads(crawler["configuration"])["Grouping"] == {
@@ -292,14 +303,14 @@ def sample_uploads(run: ProgramRun) -> dict[str, dict[str, Any]]:
     return {
         r.inputs["key"]: r.inputs
         for r in run.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
-        if r.inputs["key"].startswith(spotify_contract.STAGING_PREFIX)
+        if r.inputs["key"].startswith(contract.STAGING_PREFIX)
     }
 
 
 def test_dev_uploads_every_sample_csv_to_the_staging_prefix(dev_run):
     """Every data/sample/*.csv lands directly below the staging prefix of the staging bucket."""
     uploads = sample_uploads(dev_run)
-    expected = {spotify_contract.STAGING_PREFIX + p.name for p in sample_files()}
+    expected = {contract.STAGING_PREFIX + p.name for p in sample_files()}
     assert expected
     assert set(uploads) == expected
     for upload in uploads.values():

@@ -10,7 +10,12 @@ Types are spelled as the Glue catalog (Hive DDL) spells them; Spark parses the s
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+import math
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 # --- Names and layout -----------------------------------------------------------------------
@@ -25,15 +30,23 @@ STAGING_PREFIX: Final = "spotify-2023/"
 """Where the raw CSVs sit in the staging bucket (or folder)."""
 
 TABLE_PREFIX: Final = f"{TABLE_NAME}/"
-"""The table's data files in the warehouse bucket; only Parquet lives below it."""
+"""Below it, each run writes its Parquet files under its own ``run=<run_id>/`` folder; the
+catalog table points at the published run's folder. Only Parquet lives below it."""
 
 QUARANTINE_PREFIX: Final = f"_quarantine/{TABLE_NAME}/"
-"""Malformed source rows with their reason, beside (not inside) the table."""
+"""Malformed source rows with their reason, per run, beside (not inside) the table."""
 
-SUMMARY_KEY: Final = f"_run_summary/{TABLE_NAME}.json"
-"""The latest run summary, beside (not inside) the table."""
+SUMMARY_PREFIX: Final = "_run_summary/"
+"""Run summaries, beside (not inside) the table."""
 
 PRIMARY_KEY: Final = "track_id"
+
+RUNS_KEPT: Final = 3
+"""Run folders kept after a publish: the published one and the newest before it, for rollback.
+Older ones are deleted by the job; bucket versioning and lifecycle expire what it deletes."""
+
+RUN_ID_PATTERN: Final = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$")
+"""``20261129T061500Z-1a2b3c4d``: UTC start time, then a random suffix; sorts by start time."""
 
 
 def join_uri(base: str, *parts: str) -> str:
@@ -44,22 +57,72 @@ def join_uri(base: str, *parts: str) -> str:
     return out
 
 
+def new_run_id(now: datetime | None = None) -> str:
+    """A fresh run id that sorts by start time."""
+    moment = now or datetime.now(UTC)
+    return f"{moment:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def run_folder(run_id: str) -> str:
+    """The folder name of one run below the table and quarantine prefixes."""
+    if not RUN_ID_PATTERN.match(run_id):
+        raise ValueError(f"run id {run_id!r} does not match {RUN_ID_PATTERN.pattern}")
+    return f"run={run_id}"
+
+
+def run_id_of_folder(name: str) -> str | None:
+    """The run id of a ``run=<id>`` folder name (a trailing slash is allowed); None otherwise."""
+    name = name.rstrip("/")
+    if not name.startswith("run="):
+        return None
+    run_id = name.removeprefix("run=")
+    return run_id if RUN_ID_PATTERN.match(run_id) else None
+
+
 @dataclass(frozen=True)
 class WarehouseLayout:
-    """Where one run's outputs live below a warehouse folder or bucket URI."""
+    """Every location the pipeline uses below one warehouse folder or ``s3://bucket``.
 
-    table_location: str
-    quarantine_location: str
-    summary_location: str
+    The only builder of these locations: the job, the program (job arguments, outputs, IAM
+    grants, lifecycle rules), the verifier and the local run all ask it. Folder locations end
+    with a slash.
+    """
 
+    root: str
 
-def warehouse_layout(warehouse: str) -> WarehouseLayout:
-    """The contract's layout below ``warehouse``; folder locations end with a slash."""
-    return WarehouseLayout(
-        table_location=join_uri(warehouse, TABLE_PREFIX) + "/",
-        quarantine_location=join_uri(warehouse, QUARANTINE_PREFIX) + "/",
-        summary_location=join_uri(warehouse, SUMMARY_KEY),
-    )
+    @property
+    def table_root(self) -> str:
+        """The folder holding every run's table files."""
+        return join_uri(self.root, TABLE_PREFIX) + "/"
+
+    def table_location(self, run_id: str) -> str:
+        """One run's table files; the catalog table points here once the run is published."""
+        return join_uri(self.root, TABLE_PREFIX, run_folder(run_id)) + "/"
+
+    @property
+    def unpublished_location(self) -> str:
+        """Where the catalog table points before the first publish: an empty folder, so a
+        query returns no rows rather than any run's files."""
+        return join_uri(self.root, TABLE_PREFIX, "_unpublished") + "/"
+
+    @property
+    def quarantine_root(self) -> str:
+        return join_uri(self.root, QUARANTINE_PREFIX) + "/"
+
+    def quarantine_location(self, run_id: str) -> str:
+        """One run's malformed rows (JSON lines: source, reason, raw)."""
+        return join_uri(self.root, QUARANTINE_PREFIX, run_folder(run_id)) + "/"
+
+    @property
+    def summary_location(self) -> str:
+        """The last run's summary, published or rejected."""
+        return join_uri(self.root, SUMMARY_PREFIX, f"{TABLE_NAME}.json")
+
+    @property
+    def published_location(self) -> str:
+        """The published run's summary: the pointer to the table's current run folder.
+        Written only after the run's files are complete and the gate has passed."""
+        return join_uri(self.root, SUMMARY_PREFIX, f"{TABLE_NAME}.published.json")
 
 
 # --- Columns --------------------------------------------------------------------------------
@@ -266,15 +329,81 @@ def column_names() -> tuple[str, ...]:
 # --- Quality gate ---------------------------------------------------------------------------
 
 
+class GateError(ValueError):
+    """A gate threshold is missing its kind or out of range; the message names the key."""
+
+
+GATE_RULES: Final[dict[str, str]] = {
+    "min_rows": "a whole number >= 1 (a published table is never empty)",
+    "max_quarantine_rate": "a rate from 0 to 1, e.g. 0.05",
+    "max_join_loss_rate": "a rate from 0 to 1, e.g. 0.10",
+}
+"""Each threshold's allowed values, as error messages say them."""
+
+
+def _gate_value(name: str, value: object, spelled: str) -> int | float:
+    problem = GateError(f"{spelled} = {value!r} is not allowed; use {GATE_RULES[name]}")
+    if isinstance(value, bool):
+        raise problem
+    text = str(value).strip()
+    if name == "min_rows":
+        if isinstance(value, float) or not re.fullmatch(r"[+-]?[0-9]+", text):
+            raise problem
+        number: int | float = int(text)
+        if number < 1:
+            raise problem
+        return number
+    try:
+        rate = float(text)
+    except ValueError:
+        raise problem from None
+    if not (math.isfinite(rate) and 0.0 <= rate <= 1.0):
+        raise problem
+    return rate
+
+
 @dataclass(frozen=True)
 class GateThresholds:
-    """The publish gate; the job enforces it and the verifier re-checks it after a run."""
+    """The publish gate; the job enforces it and the verifier re-checks it after a run.
+
+    One validation for every way in: stack config, job arguments, a run summary and the CLI
+    all go through :meth:`parse` (or the constructor, which checks the same rules)."""
 
     min_rows: int = 1
+    """Rows the table must have."""
     max_quarantine_rate: float = 0.05
     """Quarantined rows over rows read, all sources."""
     max_join_loss_rate: float = 0.10
     """Album rows dropped by the inner joins over album rows after de-duplication."""
+
+    def __post_init__(self) -> None:
+        for name in GATE_RULES:
+            _gate_value(name, getattr(self, name), name)
+
+    @classmethod
+    def parse(
+        cls,
+        values: Mapping[str, object],
+        spelling: Callable[[str], str] = str,
+        base: GateThresholds | None = None,
+    ) -> GateThresholds:
+        """Thresholds from raw values (strings or numbers) keyed by field name; a missing or
+        None value keeps ``base`` (the defaults). ``spelling`` turns a field name into the
+        key the user wrote (``--min_rows``, ``spotify-pipeline:gateMinRows``) for errors."""
+        start = base or cls()
+        parsed: dict[str, Any] = {
+            name: _gate_value(name, values[name], spelling(name))
+            for name in GATE_RULES
+            if values.get(name) is not None
+        }
+        return replace(start, **parsed)
+
+    def as_arguments(self) -> dict[str, str]:
+        """The thresholds as job-argument strings, keyed by field name."""
+        return {name: str(value) for name, value in self.as_dict().items()}
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in GATE_RULES}
 
 
 DEFAULT_GATE: Final = GateThresholds()
@@ -305,6 +434,10 @@ class RunSummary:
     """Output rows with no audio features (kept: the features join is a left join)."""
     rows_written: int
     """Rows in the published table (0 when rejected)."""
+    table_location: str = ""
+    """This run's table folder (the published table when ``status`` is published)."""
+    quarantine_location: str = ""
+    """This run's quarantined rows."""
     gate: dict[str, float] = field(default_factory=dict)
     """The thresholds this run was judged against."""
     gate_failures: list[str] = field(default_factory=list)

@@ -1,0 +1,839 @@
+"""The Spotify 2023 ETL job: staged CSVs in, one typed, de-duplicated Parquet table out.
+
+It does what the seed's Glue Studio visual job did (albums ⋈ artists on ``artist_id = id``,
+then ⋈ tracks on ``track_id = id``, duplicate join keys dropped, Parquet with Snappy) and then
+does it right: typed read schemas, quarantined malformed rows, de-duplication, audio features
+by left join, an idempotent overwrite, a quality gate that runs before the table is touched,
+and a run summary that accounts for every album row.
+
+Module level holds pure, typed DataFrame functions; ``run`` does all the I/O and is shared by
+the Glue entry point (``main``) and the local runner. ``awsglue`` is imported only in ``main``
+so plain pyspark can import this module.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import logging
+import sys
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from functools import reduce
+from pathlib import Path
+from typing import Any, Final
+
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
+
+from spotify_glue.contract import (
+    ALBUMS,
+    ARTISTS,
+    DEFAULT_GATE,
+    FEATURES,
+    JOB_SOURCES,
+    PRIMARY_KEY,
+    RUNS_KEPT,
+    TABLE_NAME,
+    TRACKS,
+    WAREHOUSE_COLUMNS,
+    GateError,
+    GateThresholds,
+    RunSummary,
+    SourceFile,
+    WarehouseLayout,
+    join_uri,
+    new_run_id,
+    run_id_of_folder,
+)
+
+LOG: Final = logging.getLogger("spotify_glue.etl")
+
+JOB_ARGUMENTS: Final = (
+    "staging_path",
+    "warehouse_location",
+    "catalog_database",
+    "min_rows",
+    "max_quarantine_rate",
+    "max_join_loss_rate",
+)
+"""The job's ``--NAME`` arguments; the Pulumi program passes exactly these."""
+
+CORRUPT_COLUMN: Final = "_corrupt_record"
+CSV_COLUMN_PRUNING: Final = "spark.sql.csv.parser.columnPruning.enabled"
+SHUFFLE_PARTITIONS: Final = "spark.sql.shuffle.partitions"
+CSV_BYTES_PER_PARTITION: Final = 32 * 2**20
+"""Input per shuffle partition: small enough that a partition's sort and cache fit in a
+small executor's heap; adaptive execution merges partitions that turn out small."""
+REASON_COLUMN: Final = "_reason"
+RAW_COLUMN: Final = "_raw"
+RANK_COLUMN: Final = "_rank"
+DUPLICATE: Final = "<duplicate>"
+"""Counted like a quarantine reason, but the row is simply a removed duplicate."""
+HAS_ARTIST: Final = "_has_artist"
+HAS_TRACK: Final = "_has_track"
+HAS_FEATURES: Final = "_has_features"
+
+# RFC 4180 quoting as the Spotify files use it: commas inside quotes, quotes doubled.
+CSV_FORMAT: Final[dict[str, str]] = {"quote": '"', "escape": '"', "encoding": "UTF-8"}
+CSV_READ_OPTIONS: Final[dict[str, str]] = {
+    **CSV_FORMAT,
+    "header": "true",
+    "mode": "PERMISSIVE",
+    "columnNameOfCorruptRecord": CORRUPT_COLUMN,
+    # One record per line keeps files splittable; a stray newline is quarantined, not lost.
+    "multiLine": "false",
+}
+
+RELEASE_DATE_PATTERN: Final = r"^(\d{4})-(\d{2})-(\d{2})( \d{2}:\d{2}:\d{2}( UTC)?)?$"
+"""``2016-11-10 00:00:00 UTC`` as in the files; a bare ``2016-11-10`` is accepted too."""
+
+KEY_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    ALBUMS.key: ("track_id", "artist_id"),
+    ARTISTS.key: ("id",),
+    TRACKS.key: ("id",),
+    FEATURES.key: ("id",),
+}
+"""Columns a row cannot be used without: the source's own key and its join keys."""
+
+DEDUPE_KEYS: Final[dict[str, str]] = {
+    ALBUMS.key: "track_id",
+    ARTISTS.key: "id",
+    TRACKS.key: "id",
+    FEATURES.key: "id",
+}
+
+DEDUPE_PREFERENCE: Final[dict[str, tuple[str, ...]]] = {
+    ALBUMS.key: ("album_popularity", "release_date", "total_tracks"),
+    ARTISTS.key: ("followers", "artist_popularity"),
+    TRACKS.key: ("track_popularity",),
+    FEATURES.key: (),
+}
+"""Among rows sharing a key, the row with the greatest of these (in order) survives; the
+remaining columns break any tie, so the choice never depends on file or partition order."""
+
+FEATURE_COLUMNS: Final[dict[str, str]] = {
+    "danceability": "danceability",
+    "energy": "energy",
+    "key": "musical_key",
+    "loudness": "loudness",
+    "mode": "musical_mode",
+    "speechiness": "speechiness",
+    "acousticness": "acousticness",
+    "instrumentalness": "instrumentalness",
+    "liveness": "liveness",
+    "valence": "valence",
+    "tempo": "tempo",
+    "time_signature": "time_signature",
+}
+"""Features source column -> warehouse column (``key``/``mode`` are SQL keywords)."""
+
+GENRE_COLUMNS: Final = tuple(f"genre_{i}" for i in range(7))
+
+_ALBUM_ARTIST_LISTS: Final = {"artists", *(f"artist_{i}" for i in range(12))}
+USED_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    ALBUMS.key: tuple(c for c in ALBUMS.header if c not in _ALBUM_ARTIST_LISTS),
+    ARTISTS.key: ("id", "name", "artist_popularity", "followers", *GENRE_COLUMNS),
+    TRACKS.key: TRACKS.header,
+    FEATURES.key: ("id", *FEATURE_COLUMNS),
+}
+"""The columns the table is built from. Every column is still parsed and validated; only
+these are kept after classification, so caches, shuffles and sorts stay narrow."""
+
+
+class QualityGateError(RuntimeError):
+    """The run's data failed the publish gate; the published table was left untouched."""
+
+    def __init__(self, failures: Sequence[str], summary_location: str) -> None:
+        self.failures = list(failures)
+        super().__init__(
+            "Quality gate rejected the run; the published table was left untouched. "
+            f"Failed rules: {'; '.join(self.failures)}. Run summary: {summary_location}"
+        )
+
+
+class InputFileError(FileNotFoundError):
+    """A staged input file is missing, misnamed, empty or has the wrong header."""
+
+
+class JobArgumentError(ValueError):
+    """A job argument is missing or has a value the job cannot use."""
+
+
+# --- Arguments ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobArgs:
+    staging_path: str
+    """Folder or s3:// prefix holding the source CSVs, named as in the contract."""
+    warehouse_location: str
+    """Folder or s3:// bucket URI below which the contract's layout lives."""
+    gate: GateThresholds = DEFAULT_GATE
+    """The publish gate."""
+    catalog_database: str = ""
+    """Glue catalog database whose table is switched to each published run; empty when
+    there is no catalog (the local run), where the published-run pointer is the switch."""
+
+    def __post_init__(self) -> None:
+        for name in ("staging_path", "warehouse_location"):
+            if not str(getattr(self, name)).strip():
+                raise JobArgumentError(f"--{name} is empty; give a local folder or s3:// URI")
+
+    @property
+    def layout(self) -> WarehouseLayout:
+        return WarehouseLayout(self.warehouse_location)
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, str]) -> JobArgs:
+        """Parse ``getResolvedOptions`` output (all strings); errors name the argument."""
+        missing = [name for name in JOB_ARGUMENTS if name not in options]
+        if missing:
+            raise JobArgumentError(f"missing job arguments: {', '.join('--' + m for m in missing)}")
+        try:
+            gate = GateThresholds.parse(options, spelling=lambda name: f"--{name}")
+        except GateError as error:
+            raise JobArgumentError(str(error)) from None
+        return cls(
+            staging_path=options["staging_path"],
+            warehouse_location=options["warehouse_location"],
+            gate=gate,
+            catalog_database=options["catalog_database"].strip(),
+        )
+
+
+# --- Pure transforms ------------------------------------------------------------------------
+
+
+def read_schema(source: SourceFile) -> str:
+    """The source's contract schema plus the corrupt-record column, as Spark DDL."""
+    return f"{source.ddl()}, `{CORRUPT_COLUMN}` string"
+
+
+def parse_release_date(value: Column) -> Column:
+    """``2016-11-10 00:00:00 UTC`` -> date; null when absent or not a real calendar date.
+
+    Built from the digits (not a datetime pattern) so the result never depends on the
+    session time zone or Spark's time-parser policy.
+    """
+    parts = [F.regexp_extract(value, RELEASE_DATE_PATTERN, i).cast("int") for i in (1, 2, 3)]
+    return F.make_date(*parts)
+
+
+def _malformed_reason(source: SourceFile) -> Column:
+    """Why Spark flagged a row as corrupt: wrong field count, or which column failed its type.
+
+    Reasons are categories (the value itself is in the raw line), so they can be counted."""
+    retokenised = "_retokenised"
+    corrupt_tokens = "_tokens_corrupt"
+    as_strings = ", ".join(f"`{c.name}` string" for c in source.columns)
+    tokens = F.from_csv(
+        F.col(CORRUPT_COLUMN),
+        f"{as_strings}, `{corrupt_tokens}` string",
+        {**CSV_FORMAT, "mode": "PERMISSIVE", "columnNameOfCorruptRecord": corrupt_tokens},
+    ).alias(retokenised)
+    bad_value = [
+        F.when(
+            tokens[c.name].isNotNull() & F.col(c.name).isNull(),
+            F.lit(f"{c.name} is not a valid {c.type}"),
+        )
+        for c in source.columns
+        if c.type != "string"
+    ]
+    return F.when(
+        tokens[corrupt_tokens].isNotNull(),
+        F.lit(f"wrong field count (expected {len(source.columns)})"),
+    ).otherwise(F.coalesce(*bad_value, F.lit("malformed record")))
+
+
+def classify(parsed: DataFrame, source: SourceFile) -> DataFrame:
+    """Tag each parsed row with why it cannot be used (``_reason``, null when it can) and,
+    for tagged rows, the record as text (``_raw``: the line itself when Spark could not
+    parse it, otherwise the parsed values written back as CSV)."""
+    corrupt = F.col(CORRUPT_COLUMN)
+    checks: list[tuple[Column, Column]] = [(corrupt.isNotNull(), _malformed_reason(source))]
+    for key in KEY_COLUMNS[source.key]:
+        missing = F.col(key).isNull() | (F.trim(F.col(key)) == "")
+        checks.append((missing, F.lit(f"missing key {key}")))
+    if source.key == ALBUMS.key:
+        date = F.col("release_date")
+        unparseable = date.isNotNull() & parse_release_date(date).isNull()
+        checks.append((unparseable, F.lit("unparseable release_date")))
+    reason = reduce(
+        lambda chain, check: chain.when(*check),
+        checks[1:],
+        F.when(*checks[0]),
+    )
+    source_columns = [F.col(c.name) for c in source.columns]
+    raw = F.when(
+        reason.isNotNull(),
+        F.coalesce(corrupt, F.to_csv(F.struct(*source_columns), CSV_FORMAT)),
+    )
+    return parsed.withColumn(REASON_COLUMN, reason).withColumn(RAW_COLUMN, raw)
+
+
+def quarantine_rows(classified: DataFrame, source: SourceFile) -> DataFrame:
+    """The rows unfit to use, as (source, reason, raw)."""
+    return classified.where(F.col(REASON_COLUMN).isNotNull()).select(
+        F.lit(source.key).alias("source"),
+        F.col(REASON_COLUMN).alias("reason"),
+        F.col(RAW_COLUMN).alias("raw"),
+    )
+
+
+def rank_duplicates(rows: DataFrame, source: SourceFile) -> DataFrame:
+    """Add ``_rank``: 1 for the row that survives de-duplication on the source's key, 2, 3, …
+    for the rows it replaces.
+
+    The survivor is the greatest by the source's preference columns (nulls lowest), then by
+    every other column, so it is the same on every run. Rows tagged with a ``_reason`` (if
+    the frame has one) rank after every usable row, so they never displace one.
+    """
+    key = DEDUPE_KEYS[source.key]
+    preferred = DEDUPE_PREFERENCE[source.key]
+    bookkeeping = {key, *preferred, REASON_COLUMN, RAW_COLUMN}
+    rest = [name for name in rows.columns if name not in bookkeeping]
+    usable_first = [F.col(REASON_COLUMN).isNull().desc()] if REASON_COLUMN in rows.columns else []
+    order = [*usable_first, *(F.col(name).desc_nulls_last() for name in (*preferred, *rest))]
+    window = Window.partitionBy(key).orderBy(*order)
+    return rows.withColumn(RANK_COLUMN, F.row_number().over(window))
+
+
+def deduplicate(rows: DataFrame, source: SourceFile) -> DataFrame:
+    """One row per key: the survivor chosen by ``rank_duplicates``."""
+    ranked = rank_duplicates(rows, source)
+    return ranked.where(F.col(RANK_COLUMN) == 1).drop(RANK_COLUMN)
+
+
+def enrich(
+    albums: DataFrame, artists: DataFrame, tracks: DataFrame, features: DataFrame
+) -> DataFrame:
+    """Every (de-duplicated) album row in the warehouse shape, plus match flags.
+
+    ``_has_artist`` and ``_has_track`` mark the rows the visual job's inner joins keep;
+    joining left and flagging lets one pass both count the rows those joins drop and keep
+    the rest. Audio features join left: a track without them keeps null features.
+    """
+    artist_side = artists.select(
+        F.col("id").alias("_artist_key"),
+        F.col("name").alias("artist_name"),
+        "artist_popularity",
+        "followers",
+        F.filter(F.array(*GENRE_COLUMNS), lambda g: g.isNotNull() & (F.trim(g) != "")).alias(
+            "genres"
+        ),
+        F.lit(True).alias(HAS_ARTIST),
+    )
+    track_side = tracks.select(
+        F.col("id").alias("_track_key"),
+        "track_popularity",
+        "explicit",
+        F.lit(True).alias(HAS_TRACK),
+    )
+    feature_side = features.select(
+        F.col("id").alias("_features_key"),
+        *(F.col(src).alias(dst) for src, dst in FEATURE_COLUMNS.items()),
+        F.lit(True).alias(HAS_FEATURES),
+    )
+    release_date = parse_release_date(F.col("release_date"))
+    derived = {
+        "release_date": release_date,
+        "release_year": F.year(release_date),
+        "primary_genre": F.get(F.col("genres"), 0),
+    }
+    joined = (
+        albums.join(artist_side, albums["artist_id"] == artist_side["_artist_key"], "left")
+        .join(track_side, albums["track_id"] == track_side["_track_key"], "left")
+        .join(feature_side, albums["track_id"] == feature_side["_features_key"], "left")
+    )
+    return joined.select(
+        *(derived.get(c.name, F.col(c.name)).cast(c.type).alias(c.name) for c in WAREHOUSE_COLUMNS),
+        *(F.coalesce(F.col(flag), F.lit(False)).alias(flag) for flag in (HAS_ARTIST, HAS_TRACK)),
+        F.coalesce(F.col(HAS_FEATURES), F.lit(False)).alias(HAS_FEATURES),
+    )
+
+
+def publishable(enriched: DataFrame) -> DataFrame:
+    """The rows the visual job's inner joins keep, in the contract's columns and order."""
+    return enriched.where(F.col(HAS_ARTIST) & F.col(HAS_TRACK)).select(
+        *(c.name for c in WAREHOUSE_COLUMNS)
+    )
+
+
+def transform(
+    albums: DataFrame, artists: DataFrame, tracks: DataFrame, features: DataFrame
+) -> DataFrame:
+    """Valid source rows -> the warehouse table: de-duplicate, join, type."""
+
+    def used(rows: DataFrame, source: SourceFile) -> DataFrame:
+        return deduplicate(rows.select(*USED_COLUMNS[source.key]), source)
+
+    return publishable(
+        enrich(
+            used(albums, ALBUMS),
+            used(artists, ARTISTS),
+            used(tracks, TRACKS),
+            used(features, FEATURES),
+        )
+    )
+
+
+def gate_failures(
+    summary: RunSummary, gate: GateThresholds, *, null_keys: int, duplicate_keys: int
+) -> list[str]:
+    """The gate rules this run breaks, each as a sentence with the figures; empty = publish.
+
+    ``summary.rows_written`` is the candidate row count at this point.
+    """
+    failures = []
+    if summary.rows_written < gate.min_rows:
+        failures.append(f"rows {summary.rows_written:,} < min_rows {gate.min_rows:,}")
+    if null_keys:
+        failures.append(f"{null_keys:,} rows have a null {PRIMARY_KEY}")
+    if duplicate_keys:
+        failures.append(f"{duplicate_keys:,} duplicate {PRIMARY_KEY} values")
+    if summary.quarantine_rate > gate.max_quarantine_rate:
+        failures.append(
+            f"quarantine_rate {summary.quarantine_rate:.4f} > max_quarantine_rate "
+            f"{gate.max_quarantine_rate} ({summary.total_quarantined:,} of "
+            f"{summary.total_read:,} rows read; see the quarantine location)"
+        )
+    if summary.join_loss_rate > gate.max_join_loss_rate:
+        failures.append(
+            f"join_loss_rate {summary.join_loss_rate:.4f} > max_join_loss_rate "
+            f"{gate.max_join_loss_rate} ({summary.dropped_no_artist:,} album rows without an "
+            f"artist row, {summary.dropped_no_track:,} without a tracks row)"
+        )
+    return failures
+
+
+# --- I/O --------------------------------------------------------------------------------------
+
+
+def _filesystem(spark: SparkSession, uri: str) -> tuple[Any, Any]:
+    """Hadoop FileSystem and Path for a local path or s3:// URI (the same code runs on Glue)."""
+    jvm: Any = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), path
+
+
+def write_text(spark: SparkSession, uri: str, text: str) -> None:
+    """Replace one small UTF-8 file at a local path or s3:// URI, atomically: an S3 PUT is
+    atomic; a local file is written beside its target and renamed over it."""
+    if "://" not in uri or uri.startswith("file:"):
+        target = Path(uri.removeprefix("file:"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        scratch = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+        scratch.write_text(text, encoding="utf-8")
+        scratch.replace(target)
+        return
+    fs, path = _filesystem(spark, uri)
+    stream = fs.create(path, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
+
+
+def _first_line(spark: SparkSession, uri: str) -> str | None:
+    fs, path = _filesystem(spark, uri)
+    jvm: Any = spark.sparkContext._jvm
+    stream = fs.open(path)
+    try:
+        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
+        line = reader.readLine()
+        return None if line is None else str(line).lstrip("\ufeff")
+    finally:
+        stream.close()
+
+
+def check_input(spark: SparkSession, staging_path: str, source: SourceFile) -> str:
+    """The source file's URI, after checking it exists and has the contract's header.
+
+    The error names the expected file, and a similarly named file if one is there.
+    """
+    uri = join_uri(staging_path, source.file_name)
+    fs, path = _filesystem(spark, uri)
+    if not fs.exists(path):
+        folder = path.getParent()
+        if not fs.exists(folder):
+            raise InputFileError(
+                f"staging folder {staging_path!r} does not exist; it must hold the Spotify "
+                f"2023 CSVs, e.g. {source.file_name!r}"
+            )
+        present = [str(status.getPath().getName()) for status in fs.listStatus(folder)]
+        hint = difflib.get_close_matches(source.file_name, present, n=1, cutoff=0.8)
+        rename = f" Found {hint[0]!r}: rename it to {source.file_name!r}." if hint else ""
+        raise InputFileError(
+            f"missing input file for {source.key}: expected {source.file_name!r} in "
+            f"{staging_path!r} ({uri}).{rename}"
+        )
+    line = _first_line(spark, uri)
+    if line is None:
+        raise InputFileError(f"{uri} is empty; expected a header line {','.join(source.header)}")
+    header = tuple(next(csv.reader([line])))
+    if header != source.header:
+        missing = [name for name in source.header if name not in header]
+        unexpected = [name for name in header if name not in source.header]
+        detail = (
+            f"missing columns {missing}, unexpected columns {unexpected}"
+            if missing or unexpected
+            else "the columns are in a different order"
+        )
+        raise InputFileError(
+            f"{uri} does not have the {source.key} header of the Spotify 2023 files: {detail}. "
+            f"Expected: {','.join(source.header)}"
+        )
+    return uri
+
+
+def _file_bytes(spark: SparkSession, uri: str) -> int:
+    fs, path = _filesystem(spark, uri)
+    return int(fs.getFileStatus(path).getLen())
+
+
+def read_source(spark: SparkSession, uri: str, source: SourceFile) -> DataFrame:
+    """The CSV parsed with the contract's typed schema; bad rows keep their raw line."""
+    return spark.read.schema(read_schema(source)).options(**CSV_READ_OPTIONS).csv(uri)
+
+
+@dataclass(frozen=True)
+class _Stats:
+    candidates: int
+    dropped_no_artist: int
+    dropped_no_track: int
+    rows_without_features: int
+    rows: int
+    null_keys: int
+    duplicate_keys: int
+
+
+def _enriched_stats(enriched: DataFrame) -> _Stats:
+    matched = F.col(HAS_ARTIST) & F.col(HAS_TRACK)
+    key = F.col(PRIMARY_KEY)
+
+    def count_if(condition: Column) -> Column:
+        return F.sum(condition.cast("long"))
+
+    row = enriched.agg(
+        F.count(F.lit(1)).alias("candidates"),
+        count_if(~F.col(HAS_ARTIST)).alias("no_artist"),
+        count_if(F.col(HAS_ARTIST) & ~F.col(HAS_TRACK)).alias("no_track"),
+        count_if(matched & ~F.col(HAS_FEATURES)).alias("no_features"),
+        count_if(matched).alias("rows"),
+        count_if(matched & key.isNull()).alias("null_keys"),
+        F.count_distinct(F.when(matched, key)).alias("distinct_keys"),
+    ).first()
+    assert row is not None  # a global aggregate always returns one row
+    rows = int(row["rows"] or 0)
+    null_keys = int(row["null_keys"] or 0)
+    return _Stats(
+        candidates=int(row["candidates"]),
+        dropped_no_artist=int(row["no_artist"] or 0),
+        dropped_no_track=int(row["no_track"] or 0),
+        rows_without_features=int(row["no_features"] or 0),
+        rows=rows,
+        null_keys=null_keys,
+        duplicate_keys=rows - null_keys - int(row["distinct_keys"]),
+    )
+
+
+def _count_by_source(
+    frames: Mapping[str, DataFrame], value: Column
+) -> dict[str, dict[str | None, int]]:
+    """Row counts per source key and per ``value``, in one Spark job, not one per source."""
+    tagged = [
+        frame.select(F.lit(key).alias("_source"), value.cast("string").alias("_value"))
+        for key, frame in frames.items()
+    ]
+    counts: dict[str, dict[str | None, int]] = {key: {} for key in frames}
+    grouped = reduce(DataFrame.unionByName, tagged).groupBy("_source", "_value").count()
+    for row in grouped.collect():
+        counts[row["_source"]][row["_value"]] = int(row["count"])
+    return counts
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# --- The run, step by step --------------------------------------------------------------------
+
+CatalogSwitch = Callable[[str], None]
+"""Points the catalog table at a published run's table folder."""
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """What happened to every source row: read, quarantined, or removed as a duplicate."""
+
+    rows_read: dict[str, int]
+    rows_quarantined: dict[str, int]
+    duplicates_removed: dict[str, int]
+
+
+@contextmanager
+def job_settings(spark: SparkSession, uris: Mapping[str, str]) -> Iterator[None]:
+    """Session settings every run needs, restored afterwards.
+
+    With CSV column pruning Spark parses, and so validates, only the columns a query reads: a
+    junk value in an unread column would pass, and every row must be judged on all columns.
+    Shuffle partitions are sized to the input, whatever the session was built for."""
+    pruning = spark.conf.get(CSV_COLUMN_PRUNING) or "true"
+    shuffle_partitions = spark.conf.get(SHUFFLE_PARTITIONS) or "200"
+    input_bytes = sum(_file_bytes(spark, uri) for uri in uris.values())
+    needed = -(-input_bytes // CSV_BYTES_PER_PARTITION)
+    spark.conf.set(CSV_COLUMN_PRUNING, "false")
+    spark.conf.set(SHUFFLE_PARTITIONS, str(max(int(shuffle_partitions), needed)))
+    try:
+        yield
+    finally:
+        spark.conf.set(CSV_COLUMN_PRUNING, pruning)
+        spark.conf.set(SHUFFLE_PARTITIONS, shuffle_partitions)
+
+
+def prepare_sources(spark: SparkSession, uris: Mapping[str, str]) -> dict[str, DataFrame]:
+    """One cached parse per source, classified, narrowed to the columns the table uses and
+    ranked for de-duplication, so every count and the table come from the same rows."""
+    return {
+        source.key: rank_duplicates(
+            classify(read_source(spark, uris[source.key], source), source).select(
+                *USED_COLUMNS[source.key], REASON_COLUMN, RAW_COLUMN
+            ),
+            source,
+        ).persist(StorageLevel.MEMORY_AND_DISK)
+        for source in JOB_SOURCES
+    }
+
+
+def account_rows(prepared: Mapping[str, DataFrame], uris: Mapping[str, str]) -> Accounting:
+    """Each row's fate in one Spark job: a quarantine reason, a removed duplicate, or usable."""
+    fates = _count_by_source(
+        prepared,
+        F.coalesce(F.col(REASON_COLUMN), F.when(F.col(RANK_COLUMN) > 1, F.lit(DUPLICATE))),
+    )
+    rows_read = {k: sum(fates[k].values()) for k in prepared}
+    duplicates = {k: fates[k].get(DUPLICATE, 0) for k in prepared}
+    usable = {k: fates[k].get(None, 0) for k in prepared}
+    for source in JOB_SOURCES:
+        key = source.key
+        LOG.info(
+            "%s: %d rows read from %s, %d duplicates removed",
+            key,
+            rows_read[key],
+            uris[key],
+            duplicates[key],
+        )
+        for reason, count in sorted(
+            (k, v) for k, v in fates[key].items() if k not in (None, DUPLICATE)
+        ):
+            LOG.warning("%s: %d rows quarantined: %s", key, count, reason)
+    return Accounting(
+        rows_read=rows_read,
+        rows_quarantined={k: rows_read[k] - duplicates[k] - usable[k] for k in prepared},
+        duplicates_removed=duplicates,
+    )
+
+
+def write_quarantine(prepared: Mapping[str, DataFrame], location: str) -> None:
+    """This run's unusable rows, in one JSON-lines file of its own run folder."""
+    quarantine = reduce(
+        DataFrame.unionByName, (quarantine_rows(prepared[s.key], s) for s in JOB_SOURCES)
+    )
+    # Quarantined rows are few; a shuffle (not coalesce) keeps the scan parallel.
+    quarantine.repartition(1).write.mode("overwrite").json(location)
+    LOG.info("quarantined rows written to %s", location)
+
+
+def enrich_survivors(prepared: Mapping[str, DataFrame]) -> DataFrame:
+    """The usable, de-duplicated rows of every source, joined into the warehouse shape."""
+    survivors = {
+        s.key: prepared[s.key]
+        .where(F.col(REASON_COLUMN).isNull() & (F.col(RANK_COLUMN) == 1))
+        .select(*USED_COLUMNS[s.key])
+        for s in JOB_SOURCES
+    }
+    return enrich(
+        survivors[ALBUMS.key],
+        survivors[ARTISTS.key],
+        survivors[TRACKS.key],
+        survivors[FEATURES.key],
+    )
+
+
+def judge(
+    run_id: str, started_at: str, args: JobArgs, accounting: Accounting, stats: _Stats
+) -> tuple[RunSummary, list[str]]:
+    """The run's summary as if published, and the gate rules it breaks (empty: publish)."""
+    summary = RunSummary(
+        run_id=run_id,
+        status="published",
+        started_at=started_at,
+        finished_at=started_at,
+        rows_read=accounting.rows_read,
+        rows_quarantined=accounting.rows_quarantined,
+        duplicates_removed=accounting.duplicates_removed,
+        dropped_no_artist=stats.dropped_no_artist,
+        dropped_no_track=stats.dropped_no_track,
+        rows_without_features=stats.rows_without_features,
+        rows_written=stats.rows,
+        table_location=args.layout.table_location(run_id),
+        quarantine_location=args.layout.quarantine_location(run_id),
+        gate=args.gate.as_dict(),
+    )
+    failures = gate_failures(
+        summary, args.gate, null_keys=stats.null_keys, duplicate_keys=stats.duplicate_keys
+    )
+    LOG.info(
+        "gate: %d candidate rows, quarantine rate %.4f, join loss rate %.4f, %s",
+        stats.rows,
+        summary.quarantine_rate,
+        summary.join_loss_rate,
+        "failed" if failures else "passed",
+    )
+    return summary, failures
+
+
+def write_table(enriched: DataFrame, location: str) -> None:
+    """The run's table files, in the run's own folder; nothing published reads it yet.
+
+    Each artist's rows in one file, sorted by album: long runs and no repeated dictionaries
+    in the artist and album columns, so smaller, cheaper scans."""
+    (
+        publishable(enriched)
+        .repartition("artist_id")
+        .sortWithinPartitions("artist_id", "album_id", "track_number", PRIMARY_KEY)
+        .write.mode("errorifexists")
+        .option("compression", "snappy")
+        .parquet(location)
+    )
+
+
+def publish(
+    spark: SparkSession,
+    layout: WarehouseLayout,
+    summary: RunSummary,
+    switch_catalog: CatalogSwitch | None,
+) -> None:
+    """Make a complete, gated run the table: switch the catalog (when there is one), then
+    the published-run pointer, then the last-run summary. A failure before the switch
+    leaves the previous table, pointer and summary as they were."""
+    if switch_catalog is not None:
+        switch_catalog(summary.table_location)
+    write_text(spark, layout.published_location, summary.to_json())
+    write_text(spark, layout.summary_location, summary.to_json())
+
+
+def prune_runs(spark: SparkSession, layout: WarehouseLayout, published_run: str) -> list[str]:
+    """Delete run folders beyond the newest ``RUNS_KEPT``, never the published one; only
+    ``run=<id>`` folders are touched. Returns the deleted locations."""
+    deleted = []
+    for root in (layout.table_root, layout.quarantine_root):
+        fs, path = _filesystem(spark, root)
+        if not fs.exists(path):
+            continue
+        runs = sorted(
+            (run_id, str(status.getPath().toString()))
+            for status in fs.listStatus(path)
+            if status.isDirectory()
+            and (run_id := run_id_of_folder(str(status.getPath().getName()))) is not None
+        )
+        stale = [entry for entry in runs[:-RUNS_KEPT] if entry[0] != published_run]
+        for _, location in stale:
+            fs.delete(_filesystem(spark, location)[1], True)
+            deleted.append(location)
+    if deleted:
+        LOG.info("pruned %d old run folders: %s", len(deleted), ", ".join(deleted))
+    return deleted
+
+
+def run(
+    spark: SparkSession, args: JobArgs, switch_catalog: CatalogSwitch | None = None
+) -> RunSummary:
+    """Read the staged CSVs, build the table in this run's own folder, and publish it if the
+    gate passes.
+
+    Writes this run's quarantined rows either way. On rejection the published table, its
+    pointer and the catalog are left as they were, the last-run summary says why, and
+    ``QualityGateError`` is raised. A crash at any step leaves the published table whole.
+    """
+    started_at = _now()
+    run_id = new_run_id()
+    layout = args.layout
+    uris = {source.key: check_input(spark, args.staging_path, source) for source in JOB_SOURCES}
+    prepared: dict[str, DataFrame] = {}
+    with job_settings(spark, uris):
+        try:
+            prepared = prepare_sources(spark, uris)
+            accounting = account_rows(prepared, uris)
+            write_quarantine(prepared, layout.quarantine_location(run_id))
+            enriched = enrich_survivors(prepared)
+            # Spark prunes this to keys and flags, so the gate's figures cost a narrow join.
+            summary, failures = judge(
+                run_id, started_at, args, accounting, _enriched_stats(enriched)
+            )
+            if failures:
+                rejected = replace(
+                    summary,
+                    status="rejected",
+                    rows_written=0,
+                    table_location="",
+                    gate_failures=failures,
+                    finished_at=_now(),
+                )
+                write_text(spark, layout.summary_location, rejected.to_json())
+                LOG.error("run %s rejected: %s", run_id, "; ".join(failures))
+                raise QualityGateError(failures, layout.summary_location)
+            write_table(enriched, summary.table_location)
+        finally:
+            for frame in prepared.values():
+                frame.unpersist()
+    summary = replace(summary, finished_at=_now())
+    publish(spark, layout, summary, switch_catalog)
+    LOG.info("run %s published %d rows to %s", run_id, summary.rows_written, summary.table_location)
+    prune_runs(spark, layout, run_id)
+    LOG.info("run summary:\n%s", summary.to_json())
+    return summary
+
+
+def glue_catalog_switch(glue: Any, database: str, table: str = TABLE_NAME) -> CatalogSwitch:
+    """Point ``database.table`` at a run's folder with glue:GetTable then glue:UpdateTable,
+    keeping every other part of the definition. Only fields ``TableInput`` accepts are sent
+    (from the service's own model), since GetTable also returns read-only ones."""
+    accepted = set(glue.meta.service_model.shape_for("TableInput").members)
+
+    def switch(location: str) -> None:
+        current = glue.get_table(DatabaseName=database, Name=table)["Table"]
+        table_input = {k: v for k, v in current.items() if k in accepted}
+        table_input["StorageDescriptor"] = {**current["StorageDescriptor"], "Location": location}
+        glue.update_table(DatabaseName=database, TableInput=table_input)
+        LOG.info("catalog table %s.%s now reads %s", database, table, location)
+
+    return switch
+
+
+def main() -> None:
+    """The Glue entry point."""
+    import boto3
+    from awsglue.context import GlueContext
+    from awsglue.job import Job
+    from awsglue.utils import getResolvedOptions
+    from pyspark.context import SparkContext
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    options = getResolvedOptions(sys.argv, ["JOB_NAME", *JOB_ARGUMENTS])
+    args = JobArgs.from_options(options)
+    glue_context = GlueContext(SparkContext.getOrCreate())
+    job = Job(glue_context)
+    job.init(options["JOB_NAME"], options)
+    switch = (
+        glue_catalog_switch(boto3.client("glue"), args.catalog_database)
+        if args.catalog_database
+        else None
+    )
+    run(glue_context.spark_session, args, switch)
+    job.commit()
