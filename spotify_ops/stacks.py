@@ -1,7 +1,8 @@
 """`spotify-ops stack-config`: the config file of a new environment or pull-request review stack.
 
-A new stack starts from a base stack's config (``Pulumi.dev.yaml`` by default) and changes only
-the keys its kind requires, so environments differ by config alone:
+A new stack starts from the config of a stack named with ``--from`` (``Pulumi.<from>.yaml``;
+there is no default, so the source is always explicit) and changes only the keys its kind
+requires, so environments differ by config alone:
 
 - review stacks ``pr-<number>`` are ephemeral: force-destroy, sample data, short retention,
   the smallest job, no customer-managed key (its deletion waits 7-30 days), no QuickSight,
@@ -33,7 +34,7 @@ MAX_STACK_NAME_LENGTH: Final = 20
 
 _STACK_NAME_RE: Final = re.compile(r"^[a-z](?:[a-z0-9-]*[a-z0-9])?$")
 _REVIEW_RE: Final = re.compile(r"^pr-([1-9][0-9]*)$")
-DEFAULT_BASE: Final = "dev"
+_STACK_FILE_RE: Final = re.compile(r"^Pulumi\.(.+)\.ya?ml$")
 
 NAMING_RULES: Final = (
     "stack names start with a lowercase letter, then lowercase letters, digits and inner "
@@ -124,8 +125,8 @@ class StackConfigFile:
 
     def render(self) -> str:
         header = (
-            f"# {self.kind} stack {self.stack}: made by `spotify-ops stack-config {self.stack}` "
-            f"from Pulumi.{self.base}.yaml\n"
+            f"# {self.kind} stack {self.stack}: made by "
+            f"`spotify-ops stack-config {self.stack} --from {self.base}`\n"
         )
         if self.skipped_secrets:
             header += (
@@ -141,12 +142,26 @@ def _qualified(key: str) -> str:
     return f"{NAMESPACE}:{key}"
 
 
+def stack_files(project_dir: Path) -> list[str]:
+    """The stacks that have a ``Pulumi.<stack>.yaml`` in ``project_dir``, sorted."""
+    names = (_STACK_FILE_RE.fullmatch(path.name) for path in project_dir.glob("Pulumi.*.y*ml"))
+    return sorted(match.group(1) for match in names if match)
+
+
+def _choices(project_dir: Path) -> str:
+    stacks = stack_files(project_dir)
+    if not stacks:
+        return f"there is no Pulumi.<stack>.yaml in {project_dir}; pass --project-dir"
+    return "one of: " + ", ".join(stacks)
+
+
 def read_base_config(project_dir: Path, base: str) -> dict[str, Any]:
+    """The config of the source stack ``base`` (``--from``), from its stack file."""
     path = project_dir / f"Pulumi.{base}.yaml"
-    if not path.is_file():
+    if "/" in base or "\\" in base or not path.is_file():
         raise StackConfigError(
-            f"base stack file {path.name} not found in {project_dir}; pass --base with an "
-            "existing stack (e.g. dev) or --project-dir with the folder holding Pulumi.yaml"
+            f"--from {base}: no stack file Pulumi.{base}.yaml in {project_dir}; "
+            f"--from takes an existing stack, {_choices(project_dir)}"
         )
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -161,17 +176,20 @@ def read_base_config(project_dir: Path, base: str) -> dict[str, Any]:
 def build_stack_config(
     stack: str,
     base_config: Mapping[str, Any],
-    base: str = DEFAULT_BASE,
+    base: str,
     protect: bool | None = None,
 ) -> StackConfigFile:
-    """The config of ``stack``: ``base_config`` with the settings its kind requires.
+    """The config of ``stack``: ``base_config`` (stack ``base``'s) with the settings its kind
+    requires.
 
     ``protect`` turns protectData on or off for a plain environment (review stacks are never
     protected and prod always is).
     """
     kind = stack_kind(stack)
     if stack == base:
-        raise StackConfigError(f"stack {stack!r} cannot be its own base; pass --base")
+        raise StackConfigError(
+            f"stack {stack!r} cannot be made from itself; pass another stack with --from"
+        )
     if protect is not None and kind is not StackKind.ENVIRONMENT:
         raise StackConfigError(
             f"--protect/--no-protect only applies to plain environments; {kind} stacks are "
@@ -242,9 +260,14 @@ def write_stack_config(project_dir: Path, file: StackConfigFile, force: bool = F
 
 def stack_config_command(
     stack: Annotated[str, typer.Argument(help="New stack: an environment name or pr-<number>.")],
-    base: Annotated[
-        str, typer.Option(help="Stack whose Pulumi.<base>.yaml the new config starts from.")
-    ] = DEFAULT_BASE,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Required: the stack whose Pulumi.<stack>.yaml the new config starts from, "
+            "e.g. dev.",
+        ),
+    ] = None,
     protect: Annotated[
         bool | None,
         typer.Option(
@@ -263,10 +286,17 @@ def stack_config_command(
         typer.Option(help="Folder holding Pulumi.yaml (default: found from the current one)."),
     ] = None,
 ) -> None:
-    """Print or write the config of a new environment or pull-request review stack."""
+    """Print or write the config of a new environment or pull-request review stack, made from
+    the config of the stack named with --from."""
     try:
+        stack_kind(stack)
         folder = project_dir if project_dir is not None else find_project_dir(Path.cwd())
-        file = build_stack_config(stack, read_base_config(folder, base), base, protect)
+        if source is None:
+            raise StackConfigError(
+                f"say which stack's config {stack} starts from with --from <stack>, "
+                f"{_choices(folder)}"
+            )
+        file = build_stack_config(stack, read_base_config(folder, source), source, protect)
         if write:
             path = write_stack_config(folder, file, force)
     except (StackNameError, StackConfigError) as error:
@@ -275,7 +305,7 @@ def stack_config_command(
     if not write:
         typer.echo(file.render(), nl=False)
         return
-    typer.echo(f"wrote {path.name} ({file.kind} stack, from Pulumi.{base}.yaml)")
-    typer.echo(f"differs from {base} in: {', '.join(file.changed) or 'nothing'}")
+    typer.echo(f"wrote {path.name} ({file.kind} stack, from Pulumi.{source}.yaml)")
+    typer.echo(f"differs from {source} in: {', '.join(file.changed) or 'nothing'}")
     for key in file.skipped_secrets:
         typer.echo(f"not copied (secret): {key}; run `pulumi config set --secret {key} ...`")

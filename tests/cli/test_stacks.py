@@ -8,7 +8,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from infra.config import load_stack_config
+from infra.config import KNOWN_KEYS, NAMESPACE, load_stack_config
 from spotify_ops.cli import app
 from spotify_ops.stacks import (
     StackConfigError,
@@ -17,8 +17,10 @@ from spotify_ops.stacks import (
     build_stack_config,
     read_base_config,
     review_stack_name,
+    stack_files,
     stack_kind,
 )
+from tests.infra.harness import stack_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEV_BASE = {
@@ -97,7 +99,7 @@ def test_review_stack_name_comes_from_the_pull_request_number():
 def test_review_stack_is_ephemeral_and_loads_sample_data():
     """A review stack force-destroys, uploads sample data, is unprotected, has no CMK,
     QuickSight or schedule, and keeps the base's region."""
-    file = build_stack_config("pr-42", DEV_BASE)
+    file = build_stack_config("pr-42", DEV_BASE, "dev")
     keys = _pipeline_keys(file.config)
     assert file.kind is StackKind.REVIEW
     assert file.config["aws:region"] == "eu-west-1"
@@ -119,7 +121,7 @@ def test_review_stack_is_ephemeral_and_loads_sample_data():
 
 def test_prod_config_protects_data_and_never_force_destroys():
     """prod made from dev turns protection on and sample data and force-destroy off."""
-    file = build_stack_config("prod", DEV_BASE)
+    file = build_stack_config("prod", DEV_BASE, "dev")
     loaded = load_stack_config("prod", _pipeline_keys(file.config))
     assert loaded.protect_data is True
     assert loaded.force_destroy is False
@@ -129,19 +131,19 @@ def test_prod_config_protects_data_and_never_force_destroys():
 def test_plain_environment_copies_the_base_and_drops_sample_data():
     """A new long-lived environment keeps the base's sizing and schedule, without sample data,
     and is protected only on request."""
-    file = build_stack_config("staging", DEV_BASE)
+    file = build_stack_config("staging", DEV_BASE, "dev")
     keys = _pipeline_keys(file.config)
     assert keys["numberOfWorkers"] == 4
     assert keys["schedule"] == "cron(0 6 * * ? *)"
     assert keys["uploadSampleData"] is False
     assert load_stack_config("staging", keys).protect_data is False
-    protected = build_stack_config("staging", DEV_BASE, protect=True)
+    protected = build_stack_config("staging", DEV_BASE, "dev", protect=True)
     assert load_stack_config("staging", _pipeline_keys(protected.config)).protect_data is True
 
 
 def test_changed_keys_list_every_difference_from_the_base():
     """The summary names exactly the keys that differ from the base, removed ones included."""
-    file = build_stack_config("pr-7", DEV_BASE)
+    file = build_stack_config("pr-7", DEV_BASE, "dev")
     differing = {
         key for key in {*DEV_BASE, *file.config} if DEV_BASE.get(key) != file.config.get(key)
     }
@@ -153,7 +155,7 @@ def test_changed_keys_list_every_difference_from_the_base():
 def test_secrets_of_the_base_are_reported_not_copied():
     """A secret is encrypted for its own stack, so it is listed for the operator to set."""
     base = {**DEV_BASE, "aws:secretKey": {"secure": "v1:abc"}}
-    file = build_stack_config("pr-3", base)
+    file = build_stack_config("pr-3", base, "dev")
     assert "aws:secretKey" not in file.config
     assert file.skipped_secrets == ("aws:secretKey",)
     assert "pulumi config set --secret" in file.render()
@@ -162,28 +164,38 @@ def test_secrets_of_the_base_are_reported_not_copied():
 def test_protect_flag_is_refused_for_review_and_prod():
     """Protection is fixed for review stacks (never) and prod (always)."""
     with pytest.raises(StackConfigError, match="never protected"):
-        build_stack_config("pr-1", DEV_BASE, protect=True)
+        build_stack_config("pr-1", DEV_BASE, "dev", protect=True)
     with pytest.raises(StackConfigError, match="always protected"):
-        build_stack_config("prod", DEV_BASE, protect=False)
+        build_stack_config("prod", DEV_BASE, "dev", protect=False)
 
 
 def test_a_base_that_would_not_deploy_is_refused():
     """A base value the program rejects is reported with the program's own message."""
     with pytest.raises(StackConfigError, match=r"would not deploy.*timeoutMinutes"):
-        build_stack_config("pr-5", {**DEV_BASE, "spotify-pipeline:timeoutMinutes": 0})
+        build_stack_config("pr-5", {**DEV_BASE, "spotify-pipeline:timeoutMinutes": 0}, "dev")
     with pytest.raises(StackConfigError, match="timeoutMinutes"):
-        build_stack_config("staging", {**DEV_BASE, "spotify-pipeline:timeoutMinutes": 0})
+        build_stack_config("staging", {**DEV_BASE, "spotify-pipeline:timeoutMinutes": 0}, "dev")
 
 
-def test_missing_base_file_names_the_fix(tmp_path: Path):
-    """Without the base stack file the error says which file and how to point elsewhere."""
-    with pytest.raises(StackConfigError, match=r"Pulumi\.qa\.yaml not found.*--base"):
-        read_base_config(tmp_path, "qa")
+def test_missing_source_file_names_the_fix(project: Path):
+    """Without the source stack's file the error names the file and the stacks to choose."""
+    with pytest.raises(StackConfigError, match=r"no stack file Pulumi\.qa\.yaml.*one of: dev$"):
+        read_base_config(project, "qa")
+
+
+def test_the_header_names_the_source_stack():
+    """The written file says which command and which source stack made it."""
+    file = build_stack_config("staging", DEV_BASE, "prod")
+    assert file.render().startswith(
+        "# environment stack staging: made by `spotify-ops stack-config staging --from prod`\n"
+    )
 
 
 def test_cli_prints_a_review_config(project: Path):
     """The printed file is YAML with the config the program accepts."""
-    result = CliRunner().invoke(app, ["stack-config", "pr-42", "--project-dir", str(project)])
+    result = CliRunner().invoke(
+        app, ["stack-config", "pr-42", "--from", "dev", "--project-dir", str(project)]
+    )
     assert result.exit_code == 0, result.output
     document = yaml.safe_load(result.stdout)
     keys = _pipeline_keys(document["config"])
@@ -193,7 +205,7 @@ def test_cli_prints_a_review_config(project: Path):
 
 def test_cli_writes_once_and_refuses_to_overwrite(project: Path):
     """--write creates Pulumi.<stack>.yaml; a second --write needs --force."""
-    args = ["stack-config", "pr-9", "--write", "--project-dir", str(project)]
+    args = ["stack-config", "pr-9", "--from", "dev", "--write", "--project-dir", str(project)]
     first = CliRunner().invoke(app, args)
     assert first.exit_code == 0, first.output
     written = project / "Pulumi.pr-9.yaml"
@@ -214,7 +226,7 @@ def test_cli_writes_once_and_refuses_to_overwrite(project: Path):
 def test_cli_bad_name_exits_2_with_the_rule(project: Path):
     """A bad name is a usage error naming the rule, and nothing is written."""
     result = CliRunner().invoke(
-        app, ["stack-config", "PR-1", "--write", "--project-dir", str(project)]
+        app, ["stack-config", "PR-1", "--from", "dev", "--write", "--project-dir", str(project)]
     )
     assert result.exit_code == 2
     assert "lowercase letter" in result.stderr
@@ -223,5 +235,106 @@ def test_cli_bad_name_exits_2_with_the_rule(project: Path):
 
 def test_committed_dev_config_makes_a_deployable_review_stack():
     """The repository's own Pulumi.dev.yaml is a valid base for a review stack."""
-    file = build_stack_config("pr-1", read_base_config(REPO_ROOT, "dev"))
+    file = build_stack_config("pr-1", read_base_config(REPO_ROOT, "dev"), "dev")
     assert load_stack_config("pr-1", _pipeline_keys(file.config)).force_destroy is True
+
+
+def test_cli_without_from_names_the_option_and_the_stacks(project: Path):
+    """The source is never implied: without --from the command exits 2 with one line naming
+    the option and the stacks that have a file, and writes nothing."""
+    (project / "Pulumi.prod.yaml").write_text("config: {}\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["stack-config", "staging", "--write", "--project-dir", str(project)]
+    )
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: say which stack's config staging starts from with --from <stack>, "
+        "one of: dev, prod\n"
+    )
+    assert not (project / "Pulumi.staging.yaml").exists()
+
+
+def test_cli_unknown_from_lists_the_choices(project: Path):
+    """--from with a stack that has no file exits 2, listing the stacks that have one."""
+    result = CliRunner().invoke(
+        app, ["stack-config", "pr-4", "--from", "qa", "--project-dir", str(project)]
+    )
+    assert result.exit_code == 2
+    assert "--from qa: no stack file Pulumi.qa.yaml" in result.stderr
+    assert result.stderr.rstrip().endswith("one of: dev")
+    assert "Traceback" not in result.output
+
+
+def test_cli_from_prod_copies_prod():
+    """--from picks the source: staging made from the repository's prod keeps prod's sizing
+    and its protection."""
+    result = CliRunner().invoke(
+        app, ["stack-config", "staging", "--from", "prod", "--project-dir", str(REPO_ROOT)]
+    )
+    assert result.exit_code == 0, result.output
+    keys = _pipeline_keys(yaml.safe_load(result.stdout)["config"])
+    prod = _pipeline_keys(read_base_config(REPO_ROOT, "prod"))
+    assert keys["workerType"] == prod["workerType"]
+    assert keys["numberOfWorkers"] == prod["numberOfWorkers"]
+    assert keys["protectData"] is True
+    assert "--from prod" in result.stdout.splitlines()[0]
+
+
+class _RecordingSource:
+    """A config source that answers every key with "unset" and remembers what was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def get(self, key: str, /) -> object:
+        self.asked.append(key)
+        return None
+
+
+def keys_the_program_reads() -> set[str]:
+    """The keys infra/config.py reads, found by running its loader on a recording source."""
+    source = _RecordingSource()
+    load_stack_config("dev", source, present_keys=())
+    return set(source.asked)
+
+
+COMMITTED_STACKS = stack_files(REPO_ROOT)
+
+
+def test_the_recording_source_sees_the_loader_read():
+    """The recorder finds the keys, gate thresholds and QuickSight principals included, and
+    every key it finds may be set in a stack file."""
+    read = keys_the_program_reads()
+    assert {"workerType", "gateMinRows", "quicksightPrincipals", "environment"} <= read
+    assert read <= KNOWN_KEYS
+
+
+@pytest.mark.parametrize("stack", COMMITTED_STACKS)
+def test_committed_stack_file_lists_every_key_the_program_reads(stack: str):
+    """Each committed Pulumi.<stack>.yaml sets exactly the keys the program reads, so its
+    header's promise (every key is listed) holds."""
+    config = read_base_config(REPO_ROOT, stack)
+    listed = {k.removeprefix(f"{NAMESPACE}:") for k in config if k.startswith(f"{NAMESPACE}:")}
+    expected = keys_the_program_reads() | KNOWN_KEYS
+    assert sorted(expected - listed) == [], f"Pulumi.{stack}.yaml misses keys"
+    assert sorted(listed - expected) == [], f"Pulumi.{stack}.yaml sets unknown keys"
+
+
+@pytest.mark.parametrize("stack", COMMITTED_STACKS)
+def test_committed_stack_file_loads_as_pulumi_passes_it(stack: str):
+    """Every listed value passes the program's validation in the string form Pulumi passes,
+    and the empty schedule means on demand."""
+    prefix = f"{NAMESPACE}:"
+    values = {
+        k.removeprefix(prefix): v for k, v in stack_config(stack).items() if k.startswith(prefix)
+    }
+    loaded = load_stack_config(stack, values)
+    assert loaded.environment == stack
+    assert loaded.quicksight_principals == ()
+    if stack == "dev":
+        assert loaded.schedule is None
+
+
+def test_committed_stacks_are_dev_and_prod():
+    """The repository commits the two long-lived stacks, never a review stack's file."""
+    assert COMMITTED_STACKS == ["dev", "prod"]

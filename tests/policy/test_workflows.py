@@ -5,6 +5,8 @@ Schema validation uses check-jsonschema's vendored GitHub workflow schema, offli
 
 from __future__ import annotations
 
+import copy
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +20,24 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((REPO_ROOT / ".github" / "workflows").glob("*.y*ml"))
 PULUMI_ACTION = "pulumi/actions@"
 AWS_CREDENTIALS_ACTION = "aws-actions/configure-aws-credentials@"
+PULL_REQUEST_EVENTS = frozenset({"pull_request", "pull_request_target"})
+
+# The role variable each GitHub environment sets (docs/stack-management.md, "One-time CI
+# setup"). Pull-request environments never get the deploy role.
+ROLE_VARIABLE = {
+    "preview": "AWS_PREVIEW_ROLE_ARN",
+    "review": "AWS_REVIEW_ROLE_ARN",
+    "dev": "AWS_DEPLOY_ROLE_ARN",
+    "production": "AWS_DEPLOY_ROLE_ARN",
+}
+PULL_REQUEST_ENVIRONMENTS = frozenset({"preview", "review"})
+DEPLOY_ROLE_VARIABLE = "AWS_DEPLOY_ROLE_ARN"
+# Any use of the secrets context except the per-run GITHUB_TOKEN.
+_SECRET_RE = re.compile(r"\bsecrets\b(?!\.GITHUB_TOKEN\b)")
+# `pulumi <command>` anywhere in a script, also inside `$( )` or after `if`.
+_PULUMI_CLI_RE = re.compile(r"(?<![\w./-])pulumi\s+([a-z]+)")
+PREFLIGHT = '.venv/bin/spotify-ops preflight --stack "$STACK"'
+CREATE_STACK = 'pulumi stack select --create "$STACK"'
 
 
 def validate(path: Path) -> subprocess.CompletedProcess[str]:
@@ -47,18 +67,72 @@ def jobs() -> Iterator[tuple[str, str, dict[str, Any]]]:
             yield path.name, job_id, job
 
 
+def triggers(document: dict[Any, Any]) -> set[str]:
+    on = document[True]  # YAML 1.1 reads the key `on` as True
+    return {on} if isinstance(on, str) else set(on)
+
+
+def environment_of(job: dict[str, Any]) -> str | None:
+    environment = job.get("environment")
+    if isinstance(environment, dict):
+        return str(environment["name"])
+    return None if environment is None else str(environment)
+
+
+def credential_problems(document: dict[Any, Any]) -> list[str]:
+    """Where a workflow hands out credentials it should not.
+
+    Secrets come only from GitHub environments: a job that reads a secret (other than the
+    per-run GITHUB_TOKEN) names an environment, and no workflow-level `env` reads one. Each
+    job assumes the AWS role of its environment. Pull-request workflows use only the
+    `preview` and `review` environments and never mention the deploy role.
+    """
+    problems = []
+    if _SECRET_RE.search(yaml.safe_dump(document.get("env", {}))):
+        problems.append("workflow-level env reads a secret, so every job would get it")
+    pull_request = bool(triggers(document) & PULL_REQUEST_EVENTS)
+    if pull_request and DEPLOY_ROLE_VARIABLE in yaml.safe_dump(document):
+        problems.append(f"a pull-request workflow mentions {DEPLOY_ROLE_VARIABLE}")
+    for job_id, job in document["jobs"].items():
+        environment = environment_of(job)
+        if environment is None and _SECRET_RE.search(yaml.safe_dump(job)):
+            problems.append(f"{job_id}: reads a repository-wide secret (no environment)")
+        if pull_request and environment not in (None, *PULL_REQUEST_ENVIRONMENTS):
+            problems.append(f"{job_id}: a pull-request job uses environment {environment!r}")
+        for step in steps_using(job, AWS_CREDENTIALS_ACTION):
+            role = str(step.get("with", {}).get("role-to-assume", ""))
+            expected = ROLE_VARIABLE.get(environment or "")
+            if expected is None or role != f"${{{{ vars.{expected} }}}}":
+                problems.append(f"{job_id}: assumes {role} in environment {environment!r}")
+    return problems
+
+
 def steps_using(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
     return [s for s in job.get("steps", []) if str(s.get("uses", "")).startswith(action)]
+
+
+def step_index(job: dict[str, Any], predicate: Any) -> int:
+    """Index of the first step for which ``predicate(step)`` holds; -1 when none does."""
+    return next((i for i, step in enumerate(job["steps"]) if predicate(step)), -1)
+
+
+def is_up(step: dict[str, Any]) -> bool:
+    if str(step.get("uses", "")).startswith(PULUMI_ACTION):
+        return step.get("with", {}).get("command") in ("up", "update")
+    return any(
+        line.strip().startswith("pulumi up") for line in str(step.get("run", "")).splitlines()
+    )
+
+
+def runs(text: str) -> Any:
+    return lambda step: text in str(step.get("run", ""))
 
 
 def pulumi_commands(job: dict[str, Any]) -> list[str]:
     """The Pulumi commands a job runs, through the action or the CLI."""
     commands = [str(s["with"]["command"]) for s in steps_using(job, PULUMI_ACTION) if "with" in s]
     for step in job.get("steps", []):
-        for line in str(step.get("run", "")).splitlines():
-            words = line.split()
-            if len(words) > 1 and words[0] == "pulumi":
-                commands.append(words[1])
+        commands += _PULUMI_CLI_RE.findall(str(step.get("run", "")))
     return commands
 
 
@@ -118,6 +192,121 @@ def test_every_preview_and_update_applies_the_policy_pack():
     assert (REPO_ROOT / "policy" / "PulumiPolicy.yaml").is_file()
 
 
+def test_no_workflow_hands_out_repository_wide_or_deploy_credentials():
+    """Secrets come only from environments, each job assumes its environment's role, and
+    pull-request workflows reach neither the deploy role nor the dev/production
+    environments."""
+    checked = {path.name: credential_problems(load(path)) for path in WORKFLOWS}
+    assert checked == {path.name: [] for path in WORKFLOWS}
+
+
+def _pull_request_workflow() -> dict[Any, Any]:
+    return load(REPO_ROOT / ".github" / "workflows" / "pull-request.yml")
+
+
+def _break_review_job(document: dict[Any, Any], how: str) -> None:
+    review = document["jobs"]["review"]
+    if how == "no environment":
+        del review["environment"]
+    elif how == "deploy role":
+        (step,) = steps_using(review, AWS_CREDENTIALS_ACTION)
+        step["with"]["role-to-assume"] = "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+    elif how == "dev environment":
+        review["environment"] = "dev"
+    elif how == "workflow-level token":
+        document["env"]["PULUMI_ACCESS_TOKEN"] = "${{ secrets.PULUMI_ACCESS_TOKEN }}"
+    elif how == "bracket syntax":
+        del review["environment"]
+        review["env"] = {"TOKEN": "${{ secrets['PULUMI_ACCESS_TOKEN'] }}"}
+
+
+@pytest.mark.parametrize(
+    ("how", "complaint"),
+    [
+        ("no environment", "repository-wide secret"),
+        ("deploy role", "AWS_DEPLOY_ROLE_ARN"),
+        ("dev environment", "environment 'dev'"),
+        ("workflow-level token", "workflow-level env"),
+        ("bracket syntax", "repository-wide secret"),
+    ],
+)
+def test_credential_check_catches_a_pull_request_job_with_deploy_credentials(
+    how: str, complaint: str
+):
+    """The same check fails on a copy of the pull-request workflow that gives the review job
+    a repository-wide token, the deploy role or the dev environment."""
+    document = copy.deepcopy(_pull_request_workflow())
+    _break_review_job(document, how)
+    problems = credential_problems(document)
+    assert any(complaint in problem for problem in problems), problems
+
+
+def test_previews_cannot_change_a_stack():
+    """The preview job runs only `pulumi preview` and a plain stack lookup: no up, refresh,
+    destroy, import, state edit or stack creation, whatever its credentials would allow."""
+    preview = _pull_request_workflow()["jobs"]["preview"]
+    assert environment_of(preview) == "preview"
+    assert sorted(pulumi_commands(preview)) == ["preview", "stack"]
+    script = "\n".join(str(s.get("run", "")) for s in preview["steps"])
+    assert 'pulumi stack select "$STACK"' in script
+    assert "--create" not in script
+    (step,) = [s for s in steps_using(preview, PULUMI_ACTION) if "with" in s]
+    assert step["if"] == "steps.stack.outputs.exists == 'true'"
+
+
+def update_jobs() -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for workflow, job_id, job in jobs():
+        if step_index(job, is_up) >= 0:
+            yield workflow, job_id, job
+
+
+def test_every_update_creates_its_stack_when_missing_and_checks_prerequisites_first():
+    """Before `up`, each job creates its stack if missing and runs the preflight, in that
+    order, on the stack the up targets."""
+    stacks = {}
+    for workflow, job_id, job in update_jobs():
+        up = step_index(job, is_up)
+        create = step_index(job, runs(CREATE_STACK))
+        preflight = step_index(job, runs(PREFLIGHT))
+        assert 0 <= create < preflight < up, f"{workflow}:{job_id}"
+        assert job["steps"][up]["with"]["stack-name"] == "${{ env.STACK }}", job_id
+        stacks[f"{workflow}:{job_id}"] = job["env"]["STACK"]
+    assert stacks == {
+        "deploy.yml:dev": "dev",
+        "deploy.yml:prod": "prod",
+        "pull-request.yml:review": "pr-${{ github.event.pull_request.number }}",
+    }
+    review = _pull_request_workflow()["jobs"]["review"]
+    assert step_index(review, runs("stack-config")) < step_index(review, runs(CREATE_STACK))
+
+
+def test_preflight_check_catches_an_up_without_preflight():
+    """The ordering check fails on a deploy job whose preflight step was removed."""
+    dev = copy.deepcopy(load(REPO_ROOT / ".github" / "workflows" / "deploy.yml")["jobs"]["dev"])
+    dev["steps"] = [s for s in dev["steps"] if PREFLIGHT not in str(s.get("run", ""))]
+    assert step_index(dev, runs(PREFLIGHT)) == -1 < step_index(dev, is_up)
+
+
+def _expand(expression: str, matrix: dict[str, str]) -> str:
+    for key, value in matrix.items():
+        expression = expression.replace(f"${{{{ matrix.{key} }}}}", value)
+    return expression
+
+
+def test_a_preview_waits_for_the_deploy_of_its_stack():
+    """Previews of dev and prod join the deploy job's concurrency group of the same stack,
+    none of them cancels a running job, and every waiting job is kept (`queue: max`), so a
+    preview never meets a running update (409) and never cancels a waiting deploy."""
+    deploy = load(REPO_ROOT / ".github" / "workflows" / "deploy.yml")["jobs"]
+    preview = _pull_request_workflow()["jobs"]["preview"]
+    for stack, job_id in (("dev", "dev"), ("prod", "prod")):
+        group = _expand(preview["concurrency"]["group"], {"stack": stack})
+        assert group == deploy[job_id]["concurrency"]["group"] == f"pulumi-{stack}"
+        for job in (preview, deploy[job_id]):
+            assert job["concurrency"]["cancel-in-progress"] is False
+            assert job["concurrency"]["queue"] == "max"
+
+
 def test_cloud_credentials_come_from_oidc_only():
     """AWS credentials are assumed through OIDC; no access keys appear in any workflow."""
     for workflow, job_id, job in jobs():
@@ -166,7 +355,7 @@ def test_review_stack_is_deployed_verified_and_removed():
     review = pr["review"]
     assert review["env"]["STACK"] == "pr-${{ github.event.pull_request.number }}"
     runs = "\n".join(str(s.get("run", "")) for s in review["steps"])
-    assert 'spotify-ops stack-config "$STACK" --write' in runs
+    assert 'spotify-ops stack-config "$STACK" --from dev --write' in runs
     assert 'spotify-ops verify --stack "$STACK" --run' in runs
     assert "pulumi stack output --json" in runs
     assert steps_using(review, "actions/github-script@")
@@ -175,6 +364,7 @@ def test_review_stack_is_deployed_verified_and_removed():
     destroy = cleanup["destroy"]
     assert destroy["env"]["STACK"] == review["env"]["STACK"]
     script = "\n".join(str(s.get("run", "")) for s in destroy["steps"])
+    assert 'spotify-ops stack-config "$STACK" --from dev --write' in script
     assert 'pulumi destroy --yes --skip-preview --stack "$STACK"' in script
     assert 'pulumi stack rm --yes "$STACK"' in script
     assert script.index("pulumi destroy") < script.index("pulumi stack rm")
@@ -184,7 +374,7 @@ def test_previews_cover_dev_and_prod_and_comment_on_the_pull_request():
     """Both long-lived stacks are previewed, each with its diff posted to the pull request."""
     preview = load(REPO_ROOT / ".github" / "workflows" / "pull-request.yml")["jobs"]["preview"]
     assert preview["strategy"]["matrix"]["stack"] == ["dev", "prod"]
-    (step,) = steps_using(preview, PULUMI_ACTION)
+    (step,) = [s for s in steps_using(preview, PULUMI_ACTION) if "with" in s]
     assert step["with"]["command"] == "preview"
     assert step["with"]["comment-on-pr"] is True
     assert preview["permissions"]["pull-requests"] == "write"
