@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol, TypeVar
 
 from spotify_glue import contract
+
+from infra import quicksight_definition as quicksight
 
 NAMESPACE: Final = "spotify-pipeline"
 """The Pulumi project name, used as the config namespace (``spotify-pipeline:<key>``)."""
@@ -61,6 +63,8 @@ KNOWN_KEYS: Final = frozenset(
         "customerManagedKey",
         "quicksightEnabled",
         "quicksightPrincipals",
+        "quicksightAccess",
+        "quicksightImportMode",
         "protectData",
         "forceDestroy",
         "uploadSampleData",
@@ -104,7 +108,12 @@ class StackConfig:
     """Encrypt buckets, Glue and Athena with one KMS key of the stack instead of AWS keys."""
     quicksight_enabled: bool = False
     quicksight_principals: tuple[str, ...] = ()
-    """QuickSight user or group ARNs given access to the data source."""
+    """QuickSight user or group ARNs given access to the data source, data set and dashboard."""
+    quicksight_access: quicksight.Access = "owner"
+    """What the principals may do: what the QuickSight console grants owners, or viewers."""
+    quicksight_import_mode: quicksight.ImportMode = "SPICE"
+    quicksight_refresh: quicksight.RefreshTiming | None = None
+    """With SPICE on a scheduled stack: when SPICE re-reads the table after each run."""
     protect_data: bool = False
     """Protect data buckets and the database from deletion (default on in prod)."""
     force_destroy: bool = False
@@ -291,7 +300,7 @@ def load_stack_config(
         )
     quicksight_enabled = reader.boolean("quicksightEnabled", default.quicksight_enabled)
 
-    return StackConfig(
+    config = StackConfig(
         stack=stack,
         environment=environment,
         glue_version=reader.choice("glueVersion", default.glue_version, GLUE_VERSIONS),
@@ -320,6 +329,38 @@ def load_stack_config(
         force_destroy=force_destroy,
         upload_sample_data=reader.boolean("uploadSampleData", review),
         gate=_gate(reader),
+    )
+    return _with_quicksight(config, reader)
+
+
+def _with_quicksight(config: StackConfig, reader: _Reader) -> StackConfig:
+    """Access, import mode and, with SPICE on a scheduled stack, the refresh that follows each
+    run: after the longest a run can take (every attempt timing out)."""
+    access: quicksight.Access = (
+        "viewer"
+        if reader.choice("quicksightAccess", "owner", quicksight.ACCESS_LEVELS) == "viewer"
+        else "owner"
+    )
+    mode: quicksight.ImportMode = (
+        "DIRECT_QUERY"
+        if reader.choice("quicksightImportMode", "SPICE", quicksight.IMPORT_MODES) == "DIRECT_QUERY"
+        else "SPICE"
+    )
+    refresh = None
+    if config.quicksight_enabled and mode == "SPICE" and config.schedule is not None:
+        minutes = config.timeout_minutes * (1 + config.max_retries)
+        try:
+            refresh = quicksight.refresh_after(config.schedule, minutes)
+        except quicksight.RefreshScheduleError as error:
+            raise ConfigError(
+                f"{_key('schedule')} = {error}; or set {_key('quicksightImportMode')} to"
+                " DIRECT_QUERY"
+            ) from None
+    return replace(
+        config,
+        quicksight_access=access,
+        quicksight_import_mode=mode,
+        quicksight_refresh=refresh,
     )
 
 

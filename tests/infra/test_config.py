@@ -113,6 +113,8 @@ BAD_VALUES = [
     ("noncurrentVersionRetentionDays", "1.5", ">= 1"),
     ("customerManagedKey", "1", "true or false"),
     ("quicksightEnabled", "on", "true or false"),
+    ("quicksightAccess", "admin", "one of owner, viewer"),
+    ("quicksightImportMode", "spice", "one of SPICE, DIRECT_QUERY"),
     ("quicksightPrincipals", "not-json", "list of strings"),
     ("quicksightPrincipals", '["arn:aws:iam::123456789012:user/bob"]', "QuickSight user or group"),
     ("protectData", "maybe", "true or false"),
