@@ -52,6 +52,7 @@ from spotify_ops.polling import (
     error_code,
     error_message,
 )
+from spotify_ops.quicksight_check import quicksight_checks
 from spotify_ops.stack_outputs import (
     OutputsError,
     StackOutputs,
@@ -252,6 +253,16 @@ def verify(
         checks = run_checks(engine, summary, gate)
     except TableNotFoundError as exc:
         checks = [CheckResult("schema", False, str(exc))]
+    if outputs.quicksight_dashboard_arn:
+        checks += quicksight_checks(
+            outputs,
+            clients("quicksight"),
+            clock,
+            refresh_first=options.run,
+            timeout=options.timeout,
+            poll_interval=options.poll_interval,
+            progress=progress,
+        )
     return Verdict(
         outputs=outputs,
         gate=gate,
