@@ -234,9 +234,39 @@ def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def pulumi_output_command(pulumi: str, stack: str) -> list[str]:
+def pulumi_output_args(stack: str) -> list[str]:
     """Never ``--show-secrets``: the verifier needs no secret, so none is ever fetched."""
-    return [pulumi, "stack", "output", "--json", "--stack", stack]
+    return ["stack", "output", "--json", "--stack", stack]
+
+
+def run_pulumi(
+    args: Sequence[str],
+    instead: str,
+    which: Callable[[str], str | None] = shutil.which,
+    run: CommandRunner = _run,
+) -> str:
+    """Standard output of ``pulumi <args>`` (run from the project folder), or an
+    ``OutputsError`` naming the command, its error and ``instead``: the way round it."""
+    command = " ".join(["pulumi", *args])
+    pulumi = which("pulumi")
+    if pulumi is None:
+        raise OutputsError(
+            f"the pulumi CLI is not on PATH, so `{command}` cannot run; install it, or {instead}"
+        )
+    try:
+        done = run([pulumi, *args])
+    except subprocess.TimeoutExpired:
+        raise OutputsError(
+            f"`{command}` did not answer within {PULUMI_TIMEOUT_SECONDS} s; "
+            f"check your Pulumi login, or {instead}"
+        ) from None
+    if done.returncode != 0:
+        reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no message"
+        raise OutputsError(
+            f"`{command}` failed (exit {done.returncode}): {reason}. Run it from the project "
+            f"folder with a stack that exists (`pulumi stack ls`), or {instead}"
+        )
+    return done.stdout
 
 
 def read_stack_outputs(
@@ -245,25 +275,9 @@ def read_stack_outputs(
     run: CommandRunner = _run,
 ) -> StackOutputs:
     """Outputs of a deployed stack through the Pulumi CLI (run from the project folder)."""
-    pulumi = which("pulumi")
-    if pulumi is None:
-        raise OutputsError(
-            "the pulumi CLI is not on PATH, so --stack cannot read the outputs; install it, or "
-            "pass --outputs FILE written by `pulumi stack output --json --stack "
-            f"{stack} > outputs.json`"
-        )
-    try:
-        done = run(pulumi_output_command(pulumi, stack))
-    except subprocess.TimeoutExpired:
-        raise OutputsError(
-            f"`pulumi stack output` did not answer within {PULUMI_TIMEOUT_SECONDS} s; "
-            "check your Pulumi login, or pass --outputs FILE"
-        ) from None
-    if done.returncode != 0:
-        reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no message"
-        raise OutputsError(
-            f"`pulumi stack output --json --stack {stack}` failed (exit {done.returncode}): "
-            f"{reason}. Run it from the project folder with a stack that exists "
-            "(`pulumi stack ls`), or pass --outputs FILE"
-        )
-    return parse_outputs(done.stdout, f"stack {stack!r}")
+    instead = (
+        "pass --outputs FILE written by "
+        f"`pulumi stack output --json --stack {stack} > outputs.json`"
+    )
+    text = run_pulumi(pulumi_output_args(stack), instead, which, run)
+    return parse_outputs(text, f"stack {stack!r}")
