@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
-from spotify_ops.checks import CHECKS_DIR, INSIGHTS_DIR, load_sql, sql_files
+from spotify_ops.checks import CHECKS_DIR, INSIGHTS_DIR, TableNotFoundError, load_sql, sql_files
 from spotify_ops.polling import (
     Backoff,
     Clock,
@@ -48,10 +48,6 @@ class QueryFailedError(Exception):
 
 class QueryTimeoutError(WaitTimeoutError):
     """A query was still QUEUED or RUNNING at its deadline; it has been asked to stop."""
-
-
-class TableNotFoundError(Exception):
-    """The table (or its database) is not in the Glue catalog."""
 
 
 def query_name(sql: str) -> str:

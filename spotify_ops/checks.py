@@ -11,12 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from spotify_glue.contract import (
-    TABLE_NAME,
-    WAREHOUSE_COLUMNS,
-    GateThresholds,
-    RunSummary,
-)
+from spotify_glue.contract import WAREHOUSE_COLUMNS, GateThresholds, RunSummary
 
 SQL_DIR: Final = Path(__file__).resolve().parent.parent / "sql"
 CHECKS_DIR: Final = SQL_DIR / "checks"
@@ -37,8 +32,14 @@ def sql_files(folder: Path) -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.glob("*.sql"))}
 
 
+class TableNotFoundError(LookupError):
+    """The warehouse table a ``QueryEngine`` reads does not exist: not in the Glue catalog
+    (Athena), or no published Parquet files (DuckDB). The message says how to create it."""
+
+
 class QueryEngine(Protocol):
-    """Runs the repo's SQL (written in Athena/Trino dialect) against the warehouse table."""
+    """Runs the repo's SQL (written in Athena/Trino dialect) against the warehouse table.
+    Either method may raise ``TableNotFoundError``."""
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         """Rows as dicts keyed by column name."""
@@ -159,6 +160,3 @@ def run_checks(
     if results[0].passed:
         results += [check(engine, summary, gate) for check in CHECKS[1:]]
     return results
-
-
-__all__ = ["CHECKS", "TABLE_NAME", "CheckResult", "QueryEngine", "run_checks"]

@@ -33,8 +33,8 @@ from rich.table import Table
 from rich.text import Text
 from spotify_glue.contract import DEFAULT_GATE, GateThresholds, RunSummary
 
-from spotify_ops.athena import AthenaEngine, QueryFailedError, QueryRecord, TableNotFoundError
-from spotify_ops.checks import CheckResult, run_checks
+from spotify_ops.athena import AthenaEngine, QueryFailedError, QueryRecord
+from spotify_ops.checks import CheckResult, TableNotFoundError, run_checks
 from spotify_ops.exit_codes import ExitCode
 from spotify_ops.glue_runner import (
     PipelineBusyError,
