@@ -92,9 +92,10 @@ def check_row_count(
         return CheckResult(
             "row_count",
             False,
-            f"{count} rows, but the last run summary says {summary.rows_written} were written",
+            f"{count} rows, but the published run {summary.run_id} wrote {summary.rows_written}",
         )
-    return CheckResult("row_count", True, f"{count} rows")
+    written = f", as the published run {summary.run_id} wrote" if summary is not None else ""
+    return CheckResult("row_count", True, f"{count} rows{written}")
 
 
 def check_keys(engine: QueryEngine, _: RunSummary | None, __: GateThresholds) -> CheckResult:
@@ -154,8 +155,9 @@ CHECKS: Final[Sequence[Check]] = (
 def run_checks(
     engine: QueryEngine, summary: RunSummary | None, gate: GateThresholds
 ) -> list[CheckResult]:
-    """Every check in order. Only the schema check runs when the schema is wrong or the table
-    is missing, since the others would fail for the same reason."""
+    """Every check in order, ``summary`` being the published run's: the one the table
+    serves. Only the schema check runs when the schema is wrong or the table is missing,
+    since the others would fail for the same reason."""
     results = [check_schema(engine, summary, gate)]
     if results[0].passed:
         results += [check(engine, summary, gate) for check in CHECKS[1:]]

@@ -42,17 +42,17 @@ from spotify_glue.contract import TABLE_NAME
 from infra import naming
 from infra.config import NAMESPACE, ConfigError, StackConfig, load_stack_config
 from infra.outputs import OutputKey
-from spotify_ops.exit_codes import ExitCode
-from spotify_ops.polling import error_code, error_message
-from spotify_ops.stack_outputs import RULES, OutputsError, pulumi_output_args, run_pulumi
-from spotify_ops.verify import (
-    _ACCESS_CODES,
+from spotify_ops.aws_runtime import (
+    ACCESS_DENIED_CODES,
     ClientFactory,
     Runtime,
     classify_error,
     error_json,
     split_s3_uri,
 )
+from spotify_ops.exit_codes import ExitCode
+from spotify_ops.polling import error_code, error_message
+from spotify_ops.stack_outputs import RULES, OutputsError, pulumi_output_args, run_pulumi
 
 QUICKSIGHT_ROLES: Final = (
     "aws-quicksight-s3-consumers-role-v0",
@@ -752,7 +752,7 @@ def check_principal(quicksight: Any, account: str, principal: Principal) -> Find
                 f"{principal.arn} does not exist ({message})",
                 principal_fix(principal, account),
             )
-        if code in _ACCESS_CODES and "identity region" in message.lower():
+        if code in ACCESS_DENIED_CODES and "identity region" in message.lower():
             return Finding(
                 check,
                 FAIL,
@@ -877,7 +877,7 @@ def classify_preflight_error(exc: BaseException) -> tuple[ExitCode, str] | None:
         )
     if isinstance(exc, NoCredentialsError | PartialCredentialsError | CredentialRetrievalError):
         return ExitCode.ENVIRONMENT, NO_CREDENTIALS
-    if isinstance(exc, ClientError) and error_code(exc) in _ACCESS_CODES:
+    if isinstance(exc, ClientError) and error_code(exc) in ACCESS_DENIED_CODES:
         code, message = error_code(exc), error_message(exc)
         text = (
             f"access denied ({exc.operation_name} returned {code}: {message}); preflight's own "

@@ -109,7 +109,9 @@ def test_failed_check_exits_1_and_still_writes_the_report(demo_run, spark, tmp_p
         local_run(SAMPLE_DIR, layout.out_dir, spark=spark, console=quiet())
     assert caught.value.exit_code == ExitCode.FAILED
     assert "row_count" in str(caught.value)
-    assert f"but the last run summary says {claimed.rows_written}" in str(caught.value)
+    assert f"but the published run {claimed.run_id} wrote {claimed.rows_written}" in str(
+        caught.value
+    )
     assert "FAIL" in layout.report.read_text(encoding="utf-8")
 
 

@@ -25,9 +25,9 @@ from typer.testing import CliRunner
 from infra import naming
 from infra.outputs import OutputKey
 from spotify_ops import preflight as pf
+from spotify_ops.aws_runtime import Runtime
 from spotify_ops.cli import app
 from spotify_ops.exit_codes import ExitCode
-from spotify_ops.verify import Runtime
 from tests.cli.verify_support import (
     ACCOUNT,
     REGION,
