@@ -160,7 +160,7 @@ def stage_inputs(input_dir: Path, staging_dir: Path) -> list[Path]:
 # --- Step 2-3: the job ----------------------------------------------------------------------
 
 
-def run_job(spark: SparkSession, layout: Layout, gate: GateThresholds) -> RunSummary:
+def run_etl_locally(spark: SparkSession, layout: Layout, gate: GateThresholds) -> RunSummary:
     """The Glue job's ``run()`` with the contract's layout under the local warehouse."""
     from spotify_glue import etl
 
@@ -250,7 +250,7 @@ def local_run(
             session = spark_scope.enter_context(spark_session(spark))
         with step("job", "running the Glue job (etl.run)"):
             try:
-                summary = run_job(session, layout, gate)
+                summary = run_etl_locally(session, layout, gate)
             except etl.QualityGateError as error:
                 rejection = error
                 summary = RunSummary.from_json(

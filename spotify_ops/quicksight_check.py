@@ -2,8 +2,9 @@
 the published table.
 
 Runs only for stacks with QuickSight on (their outputs name the dashboard). With ``--run`` and a
-SPICE data set it first starts a full refresh and waits for it, so an on-demand stack's
-dashboard shows the run it just verified; scheduled stacks also refresh on their own schedule.
+SPICE data set, verify first starts a full refresh after the pipeline run and waits for it
+(:func:`refresh_spice`), so an on-demand stack's dashboard shows the run it just verified;
+scheduled stacks also refresh on their own schedule.
 A direct-query data set has no copy to check: the Athena checks query the same table through the
 same workgroup. Missing resources and failed ingestions are failed checks; AWS errors propagate
 to the verifier's exit-code mapping.
@@ -18,7 +19,7 @@ from typing import Any, Final
 from botocore.exceptions import ClientError
 
 from spotify_ops.checks import CheckResult
-from spotify_ops.polling import Backoff, Clock, Deadline, Poller, error_code, error_message
+from spotify_ops.polling import Poller, error_code, error_message
 from spotify_ops.stack_outputs import StackOutputs
 
 DASHBOARD_READY: Final = frozenset({"CREATION_SUCCESSFUL", "UPDATE_SUCCESSFUL"})
@@ -139,21 +140,54 @@ def judge_ingestion(data_set_id: str, ingestion: dict[str, Any] | None) -> Check
     )
 
 
+def _ids(outputs: StackOutputs) -> tuple[str, str, str] | None:
+    """(account, dashboard id, data set id) of a stack with QuickSight on; None otherwise."""
+    if not (outputs.quicksight_dashboard_arn and outputs.quicksight_data_set_arn):
+        return None
+    account, dashboard_id = _arn_parts(outputs.quicksight_dashboard_arn)
+    _, data_set_id = _arn_parts(outputs.quicksight_data_set_arn)
+    return account, dashboard_id, data_set_id
+
+
+def refresh_spice(
+    outputs: StackOutputs,
+    clients: Callable[[str], Any],
+    poller: Poller,
+    progress: Callable[[str], None] = lambda _message: None,
+) -> None:
+    """After a pipeline run: refresh a SPICE data set and wait, so the dashboard shows the run.
+
+    Nothing to do without QuickSight, for a direct-query data set, or when the data set is gone
+    (the checks report that). A refresh already running (a schedule's) is left to finish; the
+    checks then judge the newest ingestion."""
+    ids = _ids(outputs)
+    if ids is None:
+        return
+    account, _, data_set_id = ids
+    client = clients("quicksight")
+    data_set = describe_data_set(client, account, data_set_id)
+    if data_set is None or data_set.get("ImportMode") != "SPICE":
+        return
+    try:
+        refresh(client, account, data_set_id, poller, progress)
+    except ClientError as exc:
+        if error_code(exc) not in {"LimitExceededException", "ResourceExistsException"}:
+            raise
+        progress(f"SPICE refresh not started: {error_message(exc)}")
+
+
 def quicksight_checks(
     outputs: StackOutputs,
-    client: Any,
-    clock: Clock,
-    refresh_first: bool,
-    timeout: float,
-    poll_interval: float,
+    clients: Callable[[str], Any],
     progress: Callable[[str], None] = lambda _message: None,
 ) -> list[CheckResult]:
     """The QuickSight checks of a stack whose outputs name a dashboard; none otherwise."""
-    if not (outputs.quicksight_dashboard_arn and outputs.quicksight_data_set_arn):
+    ids = _ids(outputs)
+    if ids is None:
         return []
-    account, dashboard_id = _arn_parts(outputs.quicksight_dashboard_arn)
-    _, data_set_id = _arn_parts(outputs.quicksight_data_set_arn)
-    progress("checking the QuickSight dashboard")
+    account, dashboard_id, data_set_id = ids
+    client = clients("quicksight")
+    progress("checking the QuickSight dashboard and data set")
     checks = [check_dashboard(client, account, dashboard_id)]
     data_set = describe_data_set(client, account, data_set_id)
     if data_set is None:
@@ -165,8 +199,7 @@ def quicksight_checks(
                 f"data set {data_set_id} does not exist; run `pulumi up` on this stack",
             ),
         ]
-    mode = data_set.get("ImportMode")
-    if mode != "SPICE":
+    if data_set.get("ImportMode") != "SPICE":
         return [
             *checks,
             CheckResult(
@@ -175,23 +208,8 @@ def quicksight_checks(
                 f"data set {data_set_id} queries Athena directly; the Athena checks cover it",
             ),
         ]
-    checks.append(CheckResult("quicksight_data_set", True, f"data set {data_set_id} is SPICE"))
-    ingestion: dict[str, Any] | None
-    if refresh_first:
-        poller = Poller(
-            clock=clock,
-            deadline=Deadline(clock, timeout),
-            backoff=Backoff(initial=poll_interval, maximum=poll_interval),
-        )
-        try:
-            ingestion = refresh(client, account, data_set_id, poller, progress)
-        except ClientError as exc:
-            if error_code(exc) not in {"LimitExceededException", "ResourceExistsException"}:
-                raise
-            # Another refresh is already running (a schedule's); judge the newest instead.
-            progress(f"SPICE refresh not started: {error_message(exc)}")
-            ingestion = last_ingestion(client, account, data_set_id)
-    else:
-        ingestion = last_ingestion(client, account, data_set_id)
-    checks.append(judge_ingestion(data_set_id, ingestion))
-    return checks
+    return [
+        *checks,
+        CheckResult("quicksight_data_set", True, f"data set {data_set_id} is SPICE"),
+        judge_ingestion(data_set_id, last_ingestion(client, account, data_set_id)),
+    ]

@@ -12,16 +12,19 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 from spotify_glue.contract import TABLE_NAME
 from typer.testing import CliRunner
 
 from infra.outputs import OutputKey
+from spotify_ops import verdict
+from spotify_ops.aws_runtime import Runtime
 from spotify_ops.cli import app
 from spotify_ops.exit_codes import ExitCode
-from spotify_ops.quicksight_check import quicksight_checks
+from spotify_ops.polling import Backoff, Deadline, Poller
+from spotify_ops.quicksight_check import quicksight_checks, refresh_spice
 from spotify_ops.stack_outputs import validate_outputs
-from spotify_ops.verify import Runtime
 from tests.cli.verify_support import (
     ACCOUNT,
     DATABASE,
@@ -101,10 +104,27 @@ def outputs(**changes: Any) -> Any:
     return validate_outputs(outputs_dict(**{**QUICKSIGHT_OUTPUTS, **changes}), "test")
 
 
-def run(client: Any, refresh_first: bool = False, **changes: Any) -> list[Any]:
-    return quicksight_checks(
-        outputs(**changes), client, FakeClock(), refresh_first, timeout=600, poll_interval=10
+def run(client: Any, **changes: Any) -> list[Any]:
+    return quicksight_checks(outputs(**changes), {"quicksight": client}.__getitem__)
+
+
+def poller() -> Poller:
+    clock = FakeClock()
+    return Poller(clock, Deadline(clock, 600), Backoff(initial=10, maximum=10))
+
+
+def stub_refresh(stubber: Stubber, statuses: tuple[str, ...]) -> None:
+    stubber.add_response(
+        "create_ingestion",
+        {"IngestionId": "verify-x", "IngestionStatus": "INITIALIZED", "Status": 201},
+        {**DATA_SET_PARAMS, "IngestionId": ANY, "IngestionType": "FULL_REFRESH"},
     )
+    for status in statuses:
+        stubber.add_response(
+            "describe_ingestion",
+            {"Ingestion": ingestion("verify-x", status, 9)},
+            {**DATA_SET_PARAMS, "IngestionId": ANY},
+        )
 
 
 def test_a_healthy_spice_dashboard_passes(quicksight):
@@ -200,31 +220,38 @@ def test_a_failed_dashboard_version_is_reported_with_its_errors(quicksight):
     assert "queries Athena directly" in data_set_check.detail
 
 
-def test_run_refreshes_spice_and_waits_for_it(quicksight):
-    """With --run, verify starts a full refresh and polls until it completes."""
+def test_refresh_starts_a_full_refresh_and_waits_for_it(quicksight):
+    """After a run, a SPICE data set gets a full refresh, polled until it completes."""
     client, stubber = quicksight
-    stubber.add_response("describe_dashboard", dashboard(), DASHBOARD_PARAMS)
     stubber.add_response("describe_data_set", data_set(), DATA_SET_PARAMS)
-    stubber.add_response(
-        "create_ingestion",
-        {"IngestionId": "verify-x", "IngestionStatus": "INITIALIZED", "Status": 201},
-        {**DATA_SET_PARAMS, "IngestionId": ANY, "IngestionType": "FULL_REFRESH"},
+    stub_refresh(stubber, ("QUEUED", "RUNNING", "COMPLETED"))
+    messages: list[str] = []
+    refresh_spice(outputs(), {"quicksight": client}.__getitem__, poller(), messages.append)
+    assert messages[-1].endswith(": COMPLETED")
+
+
+def test_refresh_leaves_a_running_refresh_and_direct_query_alone(quicksight):
+    """A refresh already running (a schedule's) is not an error; direct query needs none."""
+    client, stubber = quicksight
+    stubber.add_response("describe_data_set", data_set(), DATA_SET_PARAMS)
+    stubber.add_client_error(
+        "create_ingestion", "LimitExceededException", "an ingestion is running", 429
     )
-    for status in ("QUEUED", "RUNNING", "COMPLETED"):
-        stubber.add_response(
-            "describe_ingestion",
-            {"Ingestion": ingestion("verify-x", status, 9)},
-            {**DATA_SET_PARAMS, "IngestionId": ANY},
-        )
-    checks = run(client, refresh_first=True)
-    assert checks[-1].passed
-    assert "ingestion verify-x completed" in checks[-1].detail
+    stubber.add_response("describe_data_set", data_set("DIRECT_QUERY"), DATA_SET_PARAMS)
+    get = {"quicksight": client}.__getitem__
+    refresh_spice(outputs(), get, poller())
+    refresh_spice(outputs(), get, poller())
 
 
 def test_stacks_without_quicksight_are_not_asked():
     """No QuickSight outputs, no QuickSight call and no QuickSight check."""
     plain = validate_outputs(outputs_dict(), "test")
-    assert quicksight_checks(plain, object(), FakeClock(), True, 600, 10) == []
+
+    def no_client(service: str) -> Any:
+        raise AssertionError(f"asked for a {service} client")
+
+    assert quicksight_checks(plain, no_client) == []
+    refresh_spice(plain, no_client, poller())
 
 
 def test_a_data_set_arn_in_the_dashboard_slot_is_an_outputs_error():
@@ -269,3 +296,45 @@ def test_verify_adds_the_quicksight_checks_to_its_verdict(monkeypatch, tmp_path:
     assert names[-3:] == ["quicksight_dashboard", "quicksight_data_set", "quicksight_spice"]
     assert [c["passed"] for c in verdict["checks"]][-3:] == [True, True, False]
     assert verdict["outputs"][OutputKey.QUICKSIGHT_DASHBOARD_ID.value] == DASHBOARD_ID
+
+
+def test_verify_run_refreshes_spice_before_the_checks(quicksight, monkeypatch):
+    """With --run, the refresh follows the pipeline run, and the check judges that refresh."""
+    client, stubber = quicksight
+    monkeypatch.setattr(verdict, "run_the_pipeline", lambda *_args: [])
+    stubber.add_response("describe_data_set", data_set(), DATA_SET_PARAMS)
+    stub_refresh(stubber, ("RUNNING", "COMPLETED"))
+    stubber.add_response("describe_dashboard", dashboard(), DASHBOARD_PARAMS)
+    stubber.add_response("describe_data_set", data_set(), DATA_SET_PARAMS)
+    stubber.add_response(
+        "list_ingestions", {"Ingestions": [ingestion("verify-x", "COMPLETED", 9)]}, DATA_SET_PARAMS
+    )
+    calls: list[str] = []
+    monkeypatch.setattr(
+        verdict, "VERIFY_CHECKS", (verdict.quicksight,)
+    )  # the table's checks have their own tests
+
+    class NoSummaries:
+        """S3 without run summaries: the table's checks would report it; here none run."""
+
+        def get_object(self, **_params: Any) -> Any:
+            raise ClientError({"Error": {"Code": "NoSuchKey", "Message": ""}}, "GetObject")
+
+    def clients(service: str) -> Any:
+        calls.append(service)
+        return {"quicksight": client, "s3": NoSummaries()}.get(service)
+
+    result = verdict.verify_stack(
+        outputs(),
+        verdict.VerifyOptions(run=True, timeout=600, poll_interval=10),
+        clients,
+        FakeClock(),
+    )
+    assert [c.name for c in result.checks] == [
+        "quicksight_dashboard",
+        "quicksight_data_set",
+        "quicksight_spice",
+    ]
+    assert result.passed
+    assert "ingestion verify-x completed" in result.checks[-1].detail
+    assert calls.index("quicksight") < calls.index("s3")  # refreshed right after the run
