@@ -96,6 +96,7 @@ def model_problems(value: Any, shape: Shape, path: str = "$") -> list[str]:
             problems += model_problems(item, shape.member, f"{path}[{index}]")
     elif isinstance(shape, MapShape) and isinstance(value, dict):
         for key, item in value.items():
+            problems += model_problems(key, shape.key, f"{path} key")
             problems += model_problems(item, shape.value, f"{path}.{key}")
     elif shape.type_name == "string" and isinstance(value, str):
         if shape.enum and value not in shape.enum:
@@ -109,8 +110,8 @@ def model_problems(value: Any, shape: Shape, path: str = "$") -> list[str]:
     return problems
 
 
-def request_problems(request: dict[str, Any]) -> list[str]:
-    shape = create_dashboard_shape()
+def request_problems(request: dict[str, Any], operation: str = "CreateDashboard") -> list[str]:
+    shape = quicksight_model().operation_model(operation).input_shape
     report = ParamValidator().validate(request, shape)
     problems = [report.generate_report()] if report.has_errors() else []
     return problems + model_problems(request, shape)
@@ -219,3 +220,31 @@ def test_the_dashboard_reads_the_data_set_the_program_declares(quicksight_run, d
     (data_set,) = quicksight_run.of_type("aws:quicksight/dataSet:DataSet")
     declarations = dashboard.inputs["definition"]["dataSetIdentifierDeclarations"]
     assert [d["dataSetArn"] for d in declarations] == [quicksight_run.states[data_set.urn]["arn"]]
+
+
+def create_data_set_request(data_set: RecordedResource) -> dict[str, Any]:
+    """The CreateDataSet request the data set's Pulumi inputs stand for. pulumi-aws (from
+    Terraform) models the API's two table maps as lists with the key as a member, and tags as
+    a map; those three are put back in the API's shape before the names are mapped."""
+    inputs = copy.deepcopy(data_set.inputs)
+    inputs["physicalTableMap"] = {
+        t.pop("physicalTableMapId"): t for t in inputs.pop("physicalTableMaps")
+    }
+    inputs["logicalTableMap"] = {
+        t.pop("logicalTableMapId"): t for t in inputs.pop("logicalTableMaps")
+    }
+    inputs["tags"] = [{"key": k, "value": v} for k, v in inputs.pop("tags", {}).items()]
+    shape = quicksight_model().operation_model("CreateDataSet").input_shape
+    return dict(to_api(inputs, shape))
+
+
+def test_the_data_set_request_is_valid_for_create_data_set(quicksight_run):
+    """The data set's inputs, columns and descriptions included, satisfy CreateDataSet's
+    model; table ids allow only letters, digits and hyphens, so not the table's own name."""
+    (data_set,) = quicksight_run.of_type("aws:quicksight/dataSet:DataSet")
+    request = create_data_set_request(data_set)
+    assert set(request["PhysicalTableMap"]) == {"spotify-tracks"}
+    assert request_problems(request, "CreateDataSet") == []
+    broken = copy.deepcopy(request)
+    broken["PhysicalTableMap"]["spotify_tracks"] = broken["PhysicalTableMap"].pop("spotify-tracks")
+    assert any("does not match" in p for p in request_problems(broken, "CreateDataSet"))
