@@ -113,6 +113,12 @@ GLUE_SERVICE: Final = "glue.amazonaws.com"
 EVENTS_SERVICE: Final = "events.amazonaws.com"
 
 
+def notify_workflow_policy(workflow_arn: str) -> PolicyDocument:
+    """EventBridge's role: pass events to the one Glue workflow (glue:NotifyEvent), as "Starting
+    an AWS Glue workflow with an Amazon EventBridge event" prescribes."""
+    return _document(_allow("NotifyWorkflow", ["glue:NotifyEvent"], [workflow_arn]))
+
+
 def kms_key_policy(ctx: AccountContext) -> PolicyDocument:
     """The stack key: the account administers it through IAM; CloudWatch Logs may use it
     for Glue's log groups (the security configuration encrypts them)."""

@@ -223,20 +223,31 @@ def test_dev_leaves_data_unprotected(dev_run):
     check(data, "unprotected in dev", lambda r: not r.protect)
 
 
-def test_review_stacks_force_destroy_buckets_and_workgroup(review_run):
-    """A pr-<n> review stack can be torn down: buckets and the workgroup force-destroy."""
+@pytest.mark.parametrize("fixture", ["dev_run", "review_run"])
+def test_dev_and_review_stacks_can_be_destroyed_with_data_in_them(
+    fixture: str, request: pytest.FixtureRequest
+):
+    """dev and pr-<n> stacks force-destroy every bucket (versions included) and the workgroup,
+    and protect nothing, so `pulumi destroy` succeeds with data in the versioned buckets."""
+    run: ProgramRun = request.getfixturevalue(fixture)
     check(
-        buckets(review_run) + review_run.of_type(WORKGROUP),
-        "force_destroy on ephemeral stacks",
-        lambda r: r.inputs.get("forceDestroy") is True,
+        buckets(run) + run.of_type(WORKGROUP),
+        "force_destroy on dev and review stacks",
+        lambda r: r.inputs.get("forceDestroy") is True and not r.protect,
     )
 
 
-def test_force_destroy_is_off_where_not_configured(any_run):
-    """force_destroy is only on where the stack config turned it on (review stacks)."""
-    ephemeral = any_run.outputs["workflow_name"].startswith("spotify-pr-")
+def test_prod_never_force_destroys(prod_run):
+    """prod keeps its data: no bucket or workgroup force-destroys, and data buckets are
+    protected."""
     check(
-        buckets(any_run) + any_run.of_type(WORKGROUP),
-        "force_destroy only when configured",
-        lambda r: r.inputs.get("forceDestroy") is ephemeral,
+        buckets(prod_run) + prod_run.of_type(WORKGROUP),
+        "no force_destroy in prod",
+        lambda r: r.inputs.get("forceDestroy") is False,
     )
+
+
+def test_force_destroy_is_off_for_a_stack_that_does_not_ask():
+    """A long-lived stack without a stack-file setting (qa) does not force-destroy."""
+    run = run_stack("qa")
+    check(buckets(run), "force_destroy off by default", lambda r: r.inputs["forceDestroy"] is False)
