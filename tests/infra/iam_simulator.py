@@ -51,6 +51,15 @@ def _node() -> str:
     return node
 
 
+def _identity(request: Request) -> tuple[Any, ...]:
+    return (
+        request.principal,
+        request.action,
+        request.resource,
+        tuple(sorted(request.context.items())),
+    )
+
+
 def evaluate(
     requests: Sequence[Request],
     identity_policies: Mapping[str, Mapping[str, Any]],
@@ -63,8 +72,14 @@ def evaluate(
     policy on that resource; ``context`` is added to every request (e.g. aws:SecureTransport).
     """
     arns = principal_arns or {}
-    cases = []
-    for index, request in enumerate(requests):
+    # Many requests repeat (each probe HEADs the same markers): evaluate each once.
+    unique: dict[tuple[Any, ...], int] = {}
+    cases: list[dict[str, Any]] = []
+    for request in requests:
+        identity = _identity(request)
+        if identity in unique:
+            continue
+        unique[identity] = len(cases)
         resource_policy = next(
             (
                 policy
@@ -76,7 +91,7 @@ def evaluate(
         policy = identity_policies.get(request.principal)
         cases.append(
             {
-                "id": index,
+                "id": unique[identity],
                 "principal": arns.get(
                     request.principal, f"arn:aws:iam::{ACCOUNT}:role/{request.principal}"
                 ),
@@ -100,12 +115,15 @@ def evaluate(
     if completed.returncode != 0:
         raise RuntimeError(f"the IAM evaluator failed:\n{completed.stderr}")
     answers = {answer["id"]: answer for answer in json.loads(completed.stdout)}
-    return [
-        Decision(
-            request=request,
-            result=answers[index]["result"],
-            ignored_context_keys=tuple(answers[index]["ignoredContextKeys"]),
-            errors=answers[index]["errors"],
+    decisions = []
+    for request in requests:
+        answer = answers[unique[_identity(request)]]
+        decisions.append(
+            Decision(
+                request=request,
+                result=answer["result"],
+                ignored_context_keys=tuple(answer["ignoredContextKeys"]),
+                errors=answer["errors"],
+            )
         )
-        for index, request in enumerate(requests)
-    ]
+    return decisions
