@@ -142,6 +142,7 @@ _AUTONAMED_PROPERTY: Final = {
     "aws:athena/workgroup:Workgroup": "name",
     "aws:athena/namedQuery:NamedQuery": "name",
     "aws:quicksight/dataSource:DataSource": "name",
+    "aws:cloudwatch/eventRule:EventRule": "name",
 }
 
 
@@ -172,6 +173,8 @@ class PipelineMocks(pulumi_mocks.Mocks):
                 return f"{base}:table/{state.get('databaseName')}/{physical}"
             case "aws:quicksight/dataSource:DataSource":
                 return f"{base}:datasource/{state.get('dataSourceId')}"
+            case "aws:cloudwatch/eventRule:EventRule":
+                return f"arn:{PARTITION}:events:{self.region}:{ACCOUNT_ID}:rule/{physical}"
         resource = type_token.rsplit(":", 1)[1].lower()
         return f"{base}:{resource}/{physical}"
 
