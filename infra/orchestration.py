@@ -105,8 +105,11 @@ class Orchestration(pulumi.ComponentResource):
                 workflow_name=self.workflow.name,
                 type="SCHEDULED" if scheduled else "ON_DEMAND",
                 schedule=args.schedule,
-                # ON_DEMAND triggers cannot be started on creation; a schedule must be.
+                # A schedule must be started on creation. An ON_DEMAND trigger must not be:
+                # the provider calls StartTrigger for an enabled one, which would run the
+                # pipeline during `pulumi up` (terraform-provider-aws issues 38222, 42498).
                 start_on_creation=True if scheduled else None,
+                enabled=None if scheduled else False,
                 actions=start,
                 opts=child,
             )

@@ -204,7 +204,9 @@ def glue_job_policy(args: JobPolicyArgs) -> PolicyDocument:
         _allow("WriteTempAndSparkUi", _S3_READ_WRITE, _folders(ctx, assets, ASSETS_WRITE_PREFIXES)),
         _allow(
             "ListOwnBuckets",
-            ["s3:ListBucket"],
+            # GetBucketLocation: AWS's Glue service role policy grants it too; clients may
+            # ask for a bucket's region before the first request.
+            ["s3:GetBucketLocation", "s3:ListBucket"],
             [naming.bucket_arn(ctx.partition, b) for b in (staging, warehouse, assets)],
         ),
         # Publishing a run reads the table and points it at the run's folder (boto3, not Spark:
@@ -243,6 +245,11 @@ def crawler_policy(args: CrawlerPolicyArgs) -> PolicyDocument:
     return _document(
         _allow("ReadTableData", _S3_READ, _folders(ctx, args.warehouse_bucket, tables)),
         _list_folders("ListTableData", ctx, args.warehouse_bucket, tables),
+        _allow(
+            "LocateWarehouse",
+            ["s3:GetBucketLocation"],
+            [naming.bucket_arn(ctx.partition, args.warehouse_bucket)],
+        ),
         _allow(
             "SyncCatalogTable",
             [

@@ -172,7 +172,7 @@ def test_crawler_only_reads_table_data():
     """The crawler reads and lists the table folder; it can neither write nor delete."""
     s = statements(policies.crawler_policy(policies.CrawlerPolicyArgs(CTX, "house", "spotify_dev")))
     s3_actions = {a for st in s.values() for a in st["Action"] if a.startswith("s3:")}
-    assert s3_actions == {"s3:GetObject", "s3:ListBucket"}
+    assert s3_actions == {"s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"}
     assert s["ReadTableData"]["Resource"] == ["arn:aws:s3:::house/spotify_tracks*"]
     assert s["ListTableData"]["Condition"] == {"StringLike": {"s3:prefix": ["spotify_tracks*"]}}
 

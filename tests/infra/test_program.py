@@ -268,10 +268,13 @@ def triggers(run: ProgramRun) -> dict[str, dict[str, Any]]:
 
 
 def test_dev_starts_the_job_on_demand(dev_run):
-    """Without a schedule the workflow's start trigger is ON_DEMAND and starts the job."""
+    """Without a schedule the workflow's start trigger is ON_DEMAND and starts the job, and it
+    is created disabled: the provider starts an enabled ON_DEMAND trigger on creation, which
+    would run the pipeline during `pulumi up`."""
     start = triggers(dev_run)["ON_DEMAND"]
     assert start["actions"] == [{"jobName": dev_run.outputs["glue_job_name"]}]
     assert start["workflowName"] == dev_run.outputs["workflow_name"]
+    assert start["enabled"] is False
 
 
 def test_a_cron_schedule_starts_the_job_on_time():
