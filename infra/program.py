@@ -60,6 +60,7 @@ def build(config: StackConfig, repo_root: Path = REPO_ROOT) -> dict[OutputKey, p
             athena_results_retention_days=config.athena_results_retention_days,
             temp_retention_days=config.temp_retention_days,
             noncurrent_version_retention_days=config.noncurrent_version_retention_days,
+            staging_events=config.run_on_arrival,
         ),
     )
 
@@ -119,6 +120,8 @@ def build(config: StackConfig, repo_root: Path = REPO_ROOT) -> dict[OutputKey, p
             job_name=etl.job_name,
             crawler_name=catalog.crawler_name,
             schedule=config.schedule,
+            run_on_arrival=config.run_on_arrival,
+            staging_bucket=storage.staging_bucket,
         ),
     )
     if config.upload_sample_data:

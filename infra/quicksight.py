@@ -44,8 +44,8 @@ class QuickSightArgs:
     import_mode: qs.ImportMode = "SPICE"
     """SPICE copies the table into QuickSight; DIRECT_QUERY queries Athena on every view."""
     refresh: qs.RefreshTiming | None = None
-    """With SPICE: when to re-read the table (after the job's scheduled runs); None for an
-    on-demand stack, which ``spotify-ops verify --run`` refreshes after each run."""
+    """With SPICE: when to re-read the table (after the job's scheduled runs, or hourly for
+    runs on arrival); None for an on-demand stack, which ``verify --run`` refreshes."""
 
 
 def _description(column: str, text: str) -> aws.quicksight.DataSetLogicalTableMapDataTransformArgs:
@@ -70,7 +70,7 @@ def _refresh_schedule(timing: qs.RefreshTiming) -> aws.quicksight.RefreshSchedul
         schedule_frequency=frequency(
             interval=timing.interval,
             time_of_the_day=timing.time_of_day,
-            timezone="UTC",
+            timezone="UTC" if timing.time_of_day else None,
             refresh_on_day=on_day(day_of_week=timing.day_of_week) if timing.day_of_week else None,
         ),
     )
@@ -174,7 +174,7 @@ class QuickSight(pulumi.ComponentResource):
                 f"{prefix}-spice-refresh",
                 aws_account_id=args.account_id,
                 data_set_id=self.data_set.data_set_id,
-                schedule_id="after-each-scheduled-run",
+                schedule_id="after-the-runs",
                 schedule=_refresh_schedule(args.refresh),
                 opts=child,
             )

@@ -132,12 +132,17 @@ _CRON_RE: Final = re.compile(r"^cron\(\s*(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s
 
 @dataclass(frozen=True)
 class RefreshTiming:
-    """When SPICE re-reads the table: daily, or weekly on one day, at a UTC time of day."""
+    """When SPICE re-reads the table: hourly, or daily or weekly on one day at a UTC time."""
 
-    interval: Literal["DAILY", "WEEKLY"]
-    time_of_day: str
-    """``HH:MM``, 24-hour, UTC."""
+    interval: Literal["HOURLY", "DAILY", "WEEKLY"]
+    time_of_day: str | None = None
+    """``HH:MM``, 24-hour, UTC; none for hourly refreshes."""
     day_of_week: str | None = None
+
+
+HOURLY: Final = RefreshTiming("HOURLY")
+"""For runs that start when the data lands: no schedule to follow, so SPICE re-reads the table
+every hour (one Athena scan of the table each time) and trails a run by at most an hour."""
 
 
 class RefreshScheduleError(ValueError):

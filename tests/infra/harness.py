@@ -145,6 +145,7 @@ _AUTONAMED_PROPERTY: Final = {
     "aws:athena/workgroup:Workgroup": "name",
     "aws:athena/namedQuery:NamedQuery": "name",
     "aws:quicksight/dataSource:DataSource": "name",
+    "aws:cloudwatch/eventRule:EventRule": "name",
 }
 
 
@@ -179,6 +180,8 @@ class PipelineMocks(pulumi_mocks.Mocks):
                 return f"{base}:dataset/{state.get('dataSetId')}"
             case "aws-native:quicksight:Dashboard":
                 return f"{base}:dashboard/{state.get('dashboardId')}"
+            case "aws:cloudwatch/eventRule:EventRule":
+                return f"arn:{PARTITION}:events:{self.region}:{ACCOUNT_ID}:rule/{physical}"
         resource = type_token.rsplit(":", 1)[1].lower()
         return f"{base}:{resource}/{physical}"
 

@@ -241,18 +241,29 @@ def triggers(run: ProgramRun) -> dict[str, dict[str, Any]]:
 
 
 def test_dev_starts_the_job_on_demand(dev_run):
-    """Without a schedule the workflow's start trigger is ON_DEMAND and starts the job."""
+    """Without a schedule the workflow's start trigger is ON_DEMAND and starts the job, and it
+    is created disabled: the provider starts an enabled ON_DEMAND trigger on creation, which
+    would run the pipeline during `pulumi up`."""
     start = triggers(dev_run)["ON_DEMAND"]
     assert start["actions"] == [{"jobName": dev_run.outputs["glue_job_name"]}]
     assert start["workflowName"] == dev_run.outputs["workflow_name"]
+    assert start["enabled"] is False
 
 
-def test_prod_starts_the_job_on_its_schedule(prod_run):
-    """With a schedule the start trigger is SCHEDULED with that cron, active on creation."""
-    start = triggers(prod_run)["SCHEDULED"]
+def test_a_cron_schedule_starts_the_job_on_time():
+    """With a Glue cron the start trigger is SCHEDULED with that cron, active on creation."""
+    run = run_stack("dev", {"schedule": "cron(0 6 * * ? *)"})
+    start = triggers(run)["SCHEDULED"]
     assert start["schedule"] == "cron(0 6 * * ? *)"
     assert start["startOnCreation"] is True
+    assert start["actions"] == [{"jobName": run.outputs["glue_job_name"]}]
+
+
+def test_prod_starts_the_job_when_the_data_arrives(prod_run):
+    """prod's schedule is on-arrival: the one start trigger is an EVENT trigger."""
+    start = triggers(prod_run)["EVENT"]
     assert start["actions"] == [{"jobName": prod_run.outputs["glue_job_name"]}]
+    assert set(triggers(prod_run)) == {"EVENT", "CONDITIONAL"}
 
 
 def test_crawler_runs_when_the_job_succeeds(any_run):

@@ -50,9 +50,9 @@ def on_run() -> ProgramRun:
 
 
 @pytest.fixture(scope="module")
-def prod_on_run() -> ProgramRun:
-    """prod (daily at 06:00, 60-minute timeout, one retry) with QuickSight on."""
-    return run_stack("prod", QUICKSIGHT_ON)
+def scheduled_run() -> ProgramRun:
+    """prod (60-minute timeout, one retry) on a daily 06:00 schedule, with QuickSight on."""
+    return run_stack("prod", dict(QUICKSIGHT_ON, schedule="cron(0 6 * * ? *)"))
 
 
 def walk(value: Any) -> Iterator[Any]:
@@ -287,14 +287,25 @@ def test_viewer_actions_are_a_subset_of_owner_actions_and_all_exist():
 # --- SPICE refresh -------------------------------------------------------------------------------
 
 
-def test_a_scheduled_stack_refreshes_spice_after_the_longest_run(prod_on_run):
-    """prod runs daily at 06:00 UTC with a 60-minute timeout and one retry, so SPICE refreshes
-    daily at 08:00 UTC, when every attempt of the run has ended."""
-    refresh = only(prod_on_run, REFRESH).inputs
+def test_a_scheduled_stack_refreshes_spice_after_the_longest_run(scheduled_run):
+    """A daily 06:00 UTC run with a 60-minute timeout and one retry refreshes SPICE daily at
+    08:00 UTC, when every attempt of the run has ended."""
+    refresh = only(scheduled_run, REFRESH).inputs
     assert refresh["dataSetId"] == dashboard_spec.data_set_id("prod")
     assert refresh["schedule"] == {
         "refreshType": "FULL_REFRESH",
         "scheduleFrequency": {"interval": "DAILY", "timeOfTheDay": "08:00", "timezone": "UTC"},
+    }
+
+
+def test_a_stack_that_runs_on_arrival_refreshes_spice_hourly():
+    """Runs that start when the data lands (prod's stack file) have no time to follow, so
+    SPICE re-reads the table every hour."""
+    resources = run_program("prod", QUICKSIGHT_ON)
+    (refresh,) = [r for r in resources if r.type == REFRESH]
+    assert refresh.inputs["schedule"] == {
+        "refreshType": "FULL_REFRESH",
+        "scheduleFrequency": {"interval": "HOURLY"},
     }
 
 

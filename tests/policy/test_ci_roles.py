@@ -260,6 +260,10 @@ def _refresh_schedule_arn(resource: RecordedResource, run: ProgramRun) -> list[s
     return [f"{base}:dataset/{data_set}/refresh-schedule/{schedule}"]
 
 
+def _rule_of_target(resource: RecordedResource, run: ProgramRun) -> list[str]:
+    return [f"arn:aws:events:{DEFAULT_REGION}:{ACCOUNT_ID}:rule/{resource.inputs['rule']}"]
+
+
 def _no_arn(resource: RecordedResource, run: ProgramRun) -> list[str]:
     return ["*"]
 
@@ -285,6 +289,10 @@ S3_BUCKET_SETTING: Final = {
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (
         "s3:GetLifecycleConfiguration",
         "s3:PutLifecycleConfiguration",
+    ),
+    "aws:s3/bucketNotification:BucketNotification": (
+        "s3:GetBucketNotification",
+        "s3:PutBucketNotification",
     ),
 }
 
@@ -365,6 +373,16 @@ AUTHORIZATION: Final[dict[str, Authorization]] = {
         ("kms:PutKeyPolicy", "kms:EnableKeyRotation"),
     ),
     "aws:kms/alias:Alias": Authorization(_alias_arns, (), ("kms:CreateAlias", "kms:DeleteAlias")),
+    "aws:cloudwatch/eventRule:EventRule": Authorization(
+        _own_arn,
+        ("events:DescribeRule", "events:ListTagsForResource"),
+        ("events:PutRule", "events:DeleteRule", "events:TagResource"),
+    ),
+    "aws:cloudwatch/eventTarget:EventTarget": Authorization(
+        _rule_of_target,
+        ("events:ListTargetsByRule",),
+        ("events:PutTargets", "events:RemoveTargets"),
+    ),
     "aws:quicksight/dataSource:DataSource": Authorization(
         _own_arn,
         ("quicksight:DescribeDataSource", "quicksight:DescribeDataSourcePermissions"),
