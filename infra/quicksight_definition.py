@@ -1,8 +1,9 @@
 """The QuickSight rendering of the dashboard spec, the data set's columns, and who may do what.
 
-Pure: it returns plain dicts with the Pulumi SDK's Python (snake_case) argument names, which the
-SDK turns into the provider's camelCase names. ``tests/infra/test_quicksight.py`` maps those back
-to the API's own names and validates them against botocore's model of ``CreateDashboard``.
+Pure: the dashboard definition is plain dicts with the Pulumi SDK's Python (snake_case)
+argument names, which the SDK turns into the provider's camelCase names;
+``tests/infra/test_quicksight_api.py`` maps those back to the API's own names and validates them
+against botocore's model of ``CreateDashboard``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Final, Literal
 
 from spotify_glue.contract import QUICKSIGHT_TYPES, WAREHOUSE_COLUMNS, Column
 
+from infra import cron
 from infra.dashboard_spec import (
     COLUMN_TYPES,
     NUMERIC_TYPES,
@@ -126,7 +128,7 @@ def described_columns() -> tuple[Column, ...]:
 # --- SPICE refresh --------------------------------------------------------------------------------
 
 _DAYS: Final = ("SUNDAY", "MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY")
-_DAY_NAMES: Final = {d[:3]: d for d in _DAYS}
+"""QuickSight's day names, in Glue's day-of-week order (1 is Sunday)."""
 _CRON_RE: Final = re.compile(r"^cron\(\s*(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*\)$")
 
 
@@ -180,9 +182,10 @@ def refresh_after(schedule: str, minutes_later: int) -> RefreshTiming:
 
 def _weekday(field: str) -> str | None:
     """Glue's day-of-week field for one day: 1-7 (1 is Sunday) or SUN-SAT."""
-    if field.isdigit() and 1 <= int(field) <= 7:
+    names = cron.FIELDS[cron.DAY_OF_WEEK].names
+    if field.isdigit() and 1 <= int(field) <= len(names):
         return _DAYS[int(field) - 1]
-    return _DAY_NAMES.get(field.upper())
+    return _DAYS[names.index(field.upper())] if field.upper() in names else None
 
 
 # --- The dashboard definition -------------------------------------------------------------------
