@@ -31,6 +31,20 @@ def resource_prefix(environment: str) -> str:
     return f"spotify-{environment}"
 
 
+def bucket_logical_name(environment: str, kind: str) -> str:
+    """Pulumi name of a bucket; the physical name is this plus Pulumi's random suffix."""
+    return f"{resource_prefix(environment)}-{kind}"
+
+
+def key_alias(environment: str) -> str:
+    """Alias of the stack's customer-managed key."""
+    return f"alias/{resource_prefix(environment)}"
+
+
+def workgroup_name(environment: str) -> str:
+    return resource_prefix(environment)
+
+
 def database_name(environment: str) -> str:
     """Glue/Athena database names allow lowercase letters, digits and underscores only."""
     return f"{contract.DATABASE_BASENAME}_{environment.replace('-', '_')}"

@@ -115,7 +115,7 @@ class Storage(pulumi.ComponentResource):
             )
             aws.kms.Alias(
                 f"{prefix}-key-alias",
-                name=f"alias/{prefix}",
+                name=naming.key_alias(args.environment),
                 target_key_id=self.kms_key.key_id,
                 opts=child,
             )
@@ -123,7 +123,9 @@ class Storage(pulumi.ComponentResource):
 
         self.buckets = {}
         for kind in BUCKET_KINDS:
-            self.buckets[kind] = self._bucket(f"{prefix}-{kind}", kind, args)
+            self.buckets[kind] = self._bucket(
+                naming.bucket_logical_name(args.environment, kind), kind, args
+            )
 
         self.staging_bucket = self.buckets["staging"].bucket
         self.warehouse_bucket = self.buckets["warehouse"].bucket

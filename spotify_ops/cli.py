@@ -12,6 +12,7 @@ from typer.core import TyperGroup
 from spotify_ops.exit_codes import ExitCode
 from spotify_ops.generate import generate_command
 from spotify_ops.local_run import local_run_command
+from spotify_ops.preflight import preflight_command
 from spotify_ops.stacks import stack_config_command
 from spotify_ops.verify import verify_command
 
@@ -30,7 +31,7 @@ class Commands(TyperGroup):
 
 app = typer.Typer(
     name="spotify-ops",
-    help="Run the Spotify pipeline locally, make sample data, verify a deployed stack.",
+    help="Run the Spotify pipeline locally, make sample data, check and verify a stack.",
     no_args_is_help=True,
     add_completion=False,
     cls=Commands,
@@ -40,3 +41,4 @@ app.command("local-run")(local_run_command)
 app.command("generate")(generate_command)
 app.command("verify")(verify_command)
 app.command("stack-config")(stack_config_command)
+app.command("preflight")(preflight_command)

@@ -184,7 +184,7 @@ def stage_inputs(input_dir: Path, layout: Layout) -> list[Path]:
 # --- Step 2: the job ------------------------------------------------------------------------
 
 
-def run_job(spark: SparkSession, layout: Layout, gate: GateThresholds) -> RunSummary:
+def run_etl_locally(spark: SparkSession, layout: Layout, gate: GateThresholds) -> RunSummary:
     """The Glue job's ``run()`` with the contract's layout under the local warehouse."""
     from spotify_glue import etl
 
@@ -238,7 +238,7 @@ def _error_line(error: BaseException) -> str:
 def watch_job(
     session: SparkSession, layout: Layout, gate: GateThresholds, progress: RunProgress
 ) -> RunSummary:
-    """``run_job`` with its stages on the display. Ctrl-C cancels Spark's jobs and raises
+    """``run_etl_locally`` with its stages on the display. Ctrl-C cancels Spark's jobs and raises
     ``KeyboardInterrupt``; a Spark failure becomes one line, its full text in the log."""
     from spotify_glue import etl
 
@@ -255,7 +255,7 @@ def watch_job(
         stages.start()
         try:
             summary = run_interruptibly(
-                session.sparkContext, lambda: run_job(session, layout, gate), tick
+                session.sparkContext, lambda: run_etl_locally(session, layout, gate), tick
             )
         except (LocalRunError, etl.QualityGateError, KeyboardInterrupt):
             stages.drain(records.messages)

@@ -17,10 +17,10 @@ from spotify_ops.athena import (
     AthenaEngine,
     QueryFailedError,
     QueryTimeoutError,
-    TableNotFoundError,
     query_name,
     rows_from_pages,
 )
+from spotify_ops.checks import TableNotFoundError
 from tests.cli.verify_support import (
     ACCOUNT,
     DATABASE,

@@ -99,12 +99,14 @@ def test_failed_check_exits_1_and_still_writes_the_report(demo_copy, spark, monk
     layout = Layout(demo_copy)
     real = RunSummary.from_json(Path(layout.warehouse_layout.summary_location).read_text())
     claimed = replace(real, rows_written=real.rows_written + 7)
-    monkeypatch.setattr(local_run_module, "run_job", lambda *_args: claimed)
+    monkeypatch.setattr(local_run_module, "run_etl_locally", lambda *_args: claimed)
     with pytest.raises(LocalRunError) as caught:
         local_run(SAMPLE_DIR, layout.out_dir, spark=spark, console=quiet())
     assert caught.value.exit_code == ExitCode.FAILED
     assert "row_count" in str(caught.value)
-    assert f"but the last run summary says {claimed.rows_written}" in str(caught.value)
+    assert f"but the published run {claimed.run_id} wrote {claimed.rows_written}" in str(
+        caught.value
+    )
     assert "FAIL" in layout.report.read_text(encoding="utf-8")
 
 

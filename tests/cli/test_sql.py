@@ -20,8 +20,15 @@ from spotify_glue.contract import (
 )
 from sqlglot import exp
 
-from spotify_ops.checks import CHECKS_DIR, INSIGHTS_DIR, check_schema, load_sql, sql_files
-from spotify_ops.duckdb_engine import DuckDBEngine, TableNotFoundError, contract_type
+from spotify_ops.checks import (
+    CHECKS_DIR,
+    INSIGHTS_DIR,
+    TableNotFoundError,
+    check_schema,
+    load_sql,
+    sql_files,
+)
+from spotify_ops.duckdb_engine import DuckDBEngine, contract_type
 from spotify_ops.sql import SqlTranslationError, athena_to_duckdb, parse_athena
 
 SQL_FILES = {**sql_files(CHECKS_DIR), **sql_files(INSIGHTS_DIR)}

@@ -14,13 +14,14 @@ import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
-from spotify_glue.contract import TABLE_NAME, WAREHOUSE_COLUMNS
+from spotify_glue.contract import TABLE_NAME, WAREHOUSE_COLUMNS, GateError, GateThresholds
 from typer.testing import CliRunner
 
 from infra.outputs import OutputKey
+from spotify_ops.aws_runtime import Runtime
 from spotify_ops.cli import app
 from spotify_ops.exit_codes import ExitCode
-from spotify_ops.verify import Runtime
+from spotify_ops.verdict import option_name
 from tests.cli.verify_support import (
     CRAWLER,
     DATABASE,
@@ -30,6 +31,7 @@ from tests.cli.verify_support import (
     JOB,
     KEYS_COLUMNS,
     KEYS_SQL,
+    POINTER_KEY,
     REGION,
     ROW_COUNT_COLUMNS,
     ROW_COUNT_SQL,
@@ -44,6 +46,7 @@ from tests.cli.verify_support import (
     stub_query,
     stub_summary,
     summary,
+    summary_body,
     write_outputs,
 )
 
@@ -243,8 +246,14 @@ def test_missing_table_is_a_failed_schema_check(stubs: Stubs, outputs: str) -> N
     result = stubs.invoke("--outputs", outputs, "--json")
     assert result.exit_code == ExitCode.FAILED
     checks = json.loads(result.stdout)["checks"]
-    assert [(c["name"], c["passed"]) for c in checks] == [("run_summary", True), ("schema", False)]
-    assert checks[1]["detail"].startswith(
+    assert [(c["name"], c["passed"]) for c in checks] == [
+        ("run_summary", True),
+        ("published_run", True),
+        ("table_location", False),
+        ("schema", False),
+    ]
+    assert checks[2]["detail"] == f"no catalog table {DATABASE}.{TABLE_NAME} (see schema)"
+    assert checks[3]["detail"].startswith(
         f"table {DATABASE}.{TABLE_NAME} is not in the Glue catalog "
         f"(Table {TABLE_NAME} not found.); run the job and crawler (verify --run)"
     )
@@ -261,8 +270,13 @@ def test_schema_drift_fails_the_schema_check(stubs: Stubs, outputs: str) -> None
     result = stubs.invoke("--outputs", outputs, "--json")
     assert result.exit_code == ExitCode.FAILED
     checks = json.loads(result.stdout)["checks"]
-    assert [(c["name"], c["passed"]) for c in checks] == [("run_summary", True), ("schema", False)]
-    assert checks[1]["detail"] == (
+    assert [(c["name"], c["passed"]) for c in checks] == [
+        ("run_summary", True),
+        ("published_run", True),
+        ("table_location", True),
+        ("schema", False),
+    ]
+    assert checks[3]["detail"] == (
         "missing ['genres']; unexpected ['partition_0']; "
         "wrong types ['track_popularity: string != int']"
     )
@@ -320,6 +334,9 @@ def test_malformed_summary_is_a_failed_check(stubs: Stubs, outputs: str) -> None
         {"Body": StreamingBody(io.BytesIO(b'{"run_id": "r1"}'), 16)},
         {"Bucket": WAREHOUSE, "Key": SUMMARY_KEY},
     )
+    stubs.s3.add_response(
+        "get_object", summary_body(summary()), {"Bucket": WAREHOUSE, "Key": POINTER_KEY}
+    )
     stubs.table_ok()
     stubs.queries_ok()
     result = stubs.invoke("--outputs", outputs, "--json")
@@ -371,6 +388,37 @@ def test_out_of_range_gate_option_is_a_usage_error(stubs: Stubs, outputs: str) -
     result = stubs.invoke("--outputs", outputs, "--max-quarantine-rate", "5")
     assert result.exit_code == ExitCode.USAGE
     assert "--max-quarantine-rate" in result.stderr
+
+
+GATE_VALUES = {
+    "min_rows": ["-1", "0", "1", "2"],
+    "max_quarantine_rate": ["-0.01", "0", "0.05", "1", "1.01", "nan", "inf"],
+    "max_join_loss_rate": ["-0.01", "0", "1", "1.01", "nan"],
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [(name, value) for name, values in GATE_VALUES.items() for value in values]
+)
+def test_gate_options_accept_exactly_what_the_contract_accepts(
+    stubs: Stubs, name: str, value: str
+) -> None:
+    """Each gate option takes a value if and only if GateThresholds.parse does: a value the
+    contract rejects is a usage error naming the option before anything else is read."""
+    try:
+        GateThresholds.parse({name: value})
+        accepted = True
+    except GateError:
+        accepted = False
+    option = option_name(name)
+    result = stubs.invoke(f"{option}={value}")
+    assert result.exit_code == ExitCode.USAGE
+    message = _one_line(result.stderr)
+    if accepted:
+        assert "no stack outputs" in message
+    else:
+        assert "no stack outputs" not in message
+        assert option in message
 
 
 def test_unknown_profile_exits_two(outputs: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -33,8 +33,19 @@ JOB = "spotify-dev-etl"
 CRAWLER = "spotify-dev-crawler"
 WORKFLOW = "spotify-dev-pipeline"
 LAYOUT = WarehouseLayout(f"s3://{WAREHOUSE}")
-SUMMARY_KEY = LAYOUT.summary_location.removeprefix(f"s3://{WAREHOUSE}/")
+RUN_ID = "20240101T060000Z-1a2b3c4d"
+PREVIOUS_RUN_ID = "20231231T060000Z-0f0e0d0c"
+
+
+def warehouse_key(location: str) -> str:
+    """The key of a warehouse location in its bucket."""
+    return location.removeprefix(f"s3://{WAREHOUSE}/")
+
+
+SUMMARY_KEY = warehouse_key(LAYOUT.summary_location)
 """The last-run summary's key in the warehouse bucket."""
+POINTER_KEY = warehouse_key(LAYOUT.published_location)
+"""The published-run pointer's key in the warehouse bucket."""
 
 ROW_COUNT_SQL = load_sql(CHECKS_DIR / "row_count.sql")
 KEYS_SQL = load_sql(CHECKS_DIR / "key_integrity.sql")
@@ -64,13 +75,26 @@ def outputs_dict(**overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in base.items() if v is not None}
 
 
+def warehouse_outputs(bucket: str) -> dict[str, str]:
+    """The outputs that name the warehouse, for a stack whose warehouse is ``bucket``."""
+    layout = WarehouseLayout(f"s3://{bucket}")
+    return {
+        OutputKey.WAREHOUSE_BUCKET.value: bucket,
+        OutputKey.TABLE_LOCATION.value: layout.table_root,
+        OutputKey.QUARANTINE_LOCATION.value: layout.quarantine_root,
+        OutputKey.RUN_SUMMARY_LOCATION.value: layout.summary_location,
+    }
+
+
 def summary(
     rows_written: int = 3,
     status: RunStatus = "published",
     gate_failures: list[str] | None = None,
+    run_id: str = RUN_ID,
 ) -> RunSummary:
+    """A run summary as the job writes it: a published run names its own table folder."""
     return RunSummary(
-        run_id="run-20240101T060000Z",
+        run_id=run_id,
         status=status,
         started_at="2024-01-01T06:00:00Z",
         finished_at="2024-01-01T06:02:25Z",
@@ -81,6 +105,8 @@ def summary(
         dropped_no_track=0,
         rows_without_features=0,
         rows_written=rows_written,
+        table_location=LAYOUT.table_location(run_id) if status == "published" else "",
+        quarantine_location=LAYOUT.quarantine_location(run_id),
         gate={"min_rows": 1, "max_quarantine_rate": 0.05, "max_join_loss_rate": 0.1},
         gate_failures=gate_failures or [],
     )
@@ -185,13 +211,20 @@ def passing_results(rows: int = 3) -> list[tuple[list[tuple[str, str]], list[lis
     ]
 
 
-def glue_table(columns: Sequence[tuple[str, str]] | None = None) -> dict[str, Any]:
+def glue_table(
+    columns: Sequence[tuple[str, str]] | None = None,
+    location: str = LAYOUT.table_location(RUN_ID),
+) -> dict[str, Any]:
+    """GetTable's answer: the contract's columns, reading one run's folder."""
     cols = columns if columns is not None else [(c.name, c.type) for c in WAREHOUSE_COLUMNS]
     return {
         "Table": {
             "Name": TABLE_NAME,
             "DatabaseName": DATABASE,
-            "StorageDescriptor": {"Columns": [{"Name": n, "Type": t} for n, t in cols]},
+            "StorageDescriptor": {
+                "Columns": [{"Name": n, "Type": t} for n, t in cols],
+                "Location": location,
+            },
             "PartitionKeys": [],
         }
     }
@@ -256,12 +289,28 @@ def summary_body(run_summary: RunSummary) -> dict[str, Any]:
     return {"Body": StreamingBody(io.BytesIO(raw), len(raw)), "ContentLength": len(raw)}
 
 
+def stub_summaries(stubber: Stubber, last: RunSummary | None, published: RunSummary | None) -> None:
+    """The two objects verify reads, in its order: the last-run summary, then the
+    published-run pointer (None: no such key)."""
+    for key, body in ((SUMMARY_KEY, last), (POINTER_KEY, published)):
+        if body is None:
+            stubber.add_client_error(
+                "get_object",
+                "NoSuchKey",
+                "The specified key does not exist.",
+                404,
+                expected_params={"Bucket": WAREHOUSE, "Key": key},
+            )
+        else:
+            stubber.add_response(
+                "get_object", summary_body(body), {"Bucket": WAREHOUSE, "Key": key}
+            )
+
+
 def stub_summary(stubber: Stubber, run_summary: RunSummary) -> None:
-    stubber.add_response(
-        "get_object",
-        summary_body(run_summary),
-        {"Bucket": WAREHOUSE, "Key": SUMMARY_KEY},
-    )
+    """A last run that, when published, is also the published run."""
+    published = run_summary if run_summary.status == "published" else None
+    stub_summaries(stubber, run_summary, published)
 
 
 def write_outputs(path: Any, **overrides: Any) -> str:
