@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import errno
 import re
 from collections import Counter
 from pathlib import Path
@@ -318,5 +319,25 @@ def test_cli_generate_interrupted_leaves_the_previous_files(tmp_path, monkeypatc
     assert result.exit_code == ExitCode.INTERRUPTED
     assert result.output.strip().splitlines() == [
         f"generate interrupted: nothing in {out} was written or replaced"
+    ]
+    assert snapshot(out) == before
+
+
+def test_cli_generate_write_error_exits_3_and_keeps_the_previous_files(tmp_path, monkeypatch):
+    """A write that fails midway (here: the disk is full) exits 3 with one line naming the
+    cause; the files of an earlier run keep their bytes and no scratch folder is left."""
+    out = tmp_path / "gen"
+    generate(out, 40, seed=1)
+    before = snapshot(out)
+
+    def disk_full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Progress, "update", disk_full)
+    result = CliRunner().invoke(app, ["generate", "--out", str(out), "--album-rows", "300"])
+    assert result.exit_code == ExitCode.ENVIRONMENT
+    assert result.output.strip().splitlines() == [
+        f"generate failed: No space left on device while writing to {out}; nothing there was "
+        "replaced"
     ]
     assert snapshot(out) == before

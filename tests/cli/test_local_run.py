@@ -174,17 +174,20 @@ def test_missing_input_folder_exits_2(tmp_path):
 
 
 def test_missing_java_exits_3_with_how_to_install_it(tmp_path, monkeypatch):
-    """With no Java on PATH and no JAVA_HOME the run stops before Spark with a message saying
-    how to install Java."""
+    """With no Java on PATH and no JAVA_HOME the run stops before Spark with exit 3 and one
+    line saying how to install Java."""
     from pyspark.sql import SparkSession
 
     monkeypatch.setattr(SparkSession, "getActiveSession", classmethod(lambda cls: None))
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(LocalRunError) as caught:
-        local_run(SAMPLE_DIR, tmp_path / "out", console=quiet())
-    assert caught.value.exit_code == ExitCode.ENVIRONMENT
-    assert "Java was not found" in str(caught.value)
+    result = invoke_local_run(SAMPLE_DIR, tmp_path / "out")
+    assert result.exit_code == ExitCode.ENVIRONMENT
+    assert (
+        result.output.strip()
+        .splitlines()[-1]
+        .startswith("local-run failed: Java was not found: Spark needs Java 17.")
+    )
 
 
 def test_extra_files_beside_complete_inputs_are_not_problems(tmp_path):
