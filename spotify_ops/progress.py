@@ -148,7 +148,6 @@ class JobStages:
         self.read: dict[str, int] = {}
         self.duplicates = 0
         self.quarantined = 0
-        self.published = False
 
     def start(self) -> None:
         self._begin("read")
@@ -185,7 +184,6 @@ class JobStages:
                 if match[2] == "passed":
                     self._begin("write")
         elif (match := _PUBLISHED.match(text)) and self.progress.running == "write":
-            self.published = True
             self.progress.end(f"{int(match[2]):,} rows to {match[3]}")
 
     def drain(self, messages: queue.SimpleQueue[str]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -31,6 +32,9 @@ from spotify_ops.local_run import Layout
 from spotify_ops.out_folder import MARKER_NAME, PATTERN_CHARACTERS, remove_owned
 from tests.cli.conftest import copy_sample, invoke_local_run, snapshot
 from tests.conftest import REPO_ROOT, SAMPLE_DIR
+
+SIGNAL_DELAY_SECONDS = 1.0
+"""Long enough for the Spark job to have started when the signal arrives."""
 
 
 def error_line(result) -> str:
@@ -400,15 +404,17 @@ def test_a_failed_job_is_one_line_naming_the_log_and_leaves_the_previous_run(
 
 def test_ctrl_c_inside_spark_exits_130_and_removes_the_unpublished_run(demo_copy, monkeypatch):
     """Ctrl-C (a real SIGINT) while a Spark job runs, after this run has written its first
-    files: exit 130 with one line, the job cancelled, the unpublished run's folder removed,
-    so the warehouse and report are byte for byte as before."""
+    files: exit 130 with one line and no py4j error in the log, the job cancelled, the
+    unpublished run's folder removed, so the warehouse and report are byte for byte as
+    before."""
     real_write = etl.write_quarantine
 
     def write_then_interrupt(prepared, location):
         real_write(prepared, location)
         assert any(Path(location).glob("*.json"))
-        os.kill(os.getpid(), signal.SIGINT)
-        # A Spark job that only ends when cancelled.
+        # Ctrl-C arrives while Python waits on py4j for a Spark job that only ends when
+        # cancelled: the case where cancelling through the waiting connection breaks it.
+        threading.Timer(SIGNAL_DELAY_SECONDS, os.kill, (os.getpid(), signal.SIGINT)).start()
         spark = next(iter(prepared.values())).sparkSession
         spark.range(0, 10**13).selectExpr("sum(id)").collect()
 
@@ -422,6 +428,7 @@ def test_ctrl_c_inside_spark_exits_130_and_removes_the_unpublished_run(demo_copy
     )
     assert _warehouse_and_report(demo_copy) == before
     assert not list(demo_copy.glob(".partial-*"))
+    assert "py4j" not in Layout(demo_copy).run_log.read_text(encoding="utf-8")
 
 
 # --- Docs (issue 10, item 10) ------------------------------------------------------------------
