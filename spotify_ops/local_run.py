@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import shutil
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -195,28 +197,48 @@ def run_etl_locally(spark: SparkSession, layout: Layout, gate: GateThresholds) -
         raise LocalRunError(str(error), ExitCode.USAGE) from error
 
 
+@dataclass(frozen=True)
+class LocalSpark:
+    session: SparkSession
+    owned: bool
+    """Started by this run (and stopped by it), rather than given or already active."""
+
+
 @contextmanager
-def spark_session(existing: SparkSession | None, log_file: Path) -> Iterator[SparkSession]:
+def spark_session(existing: SparkSession | None, log_file: Path) -> Iterator[LocalSpark]:
     """The given session, or a new local one (logging to ``log_file``) that is stopped
     afterwards. A session already active in this process (a test's) is reused and left
-    running."""
+    running. Ctrl-C while a session starts or stops takes effect once it has."""
     if existing is not None:
-        yield existing
+        yield LocalSpark(existing, owned=False)
         return
+    from pyspark.sql import SparkSession
+
     from spotify_ops.spark import JavaMissingError, local_spark_session
+    from spotify_ops.spark_step import sigint_deferred
 
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        yield LocalSpark(active, owned=False)
+        return
+    # PySpark installs a Ctrl-C handler that uses the session, and leaves it after stop().
+    sigint = signal.getsignal(signal.SIGINT)
+    session: SparkSession | None = None
     try:
-        from pyspark.sql import SparkSession
-
-        active = SparkSession.getActiveSession()
-        session = active or local_spark_session("spotify-local-run", log_file=log_file)
-    except JavaMissingError as error:
-        raise LocalRunError(str(error), ExitCode.ENVIRONMENT) from error
-    try:
-        yield session
+        with sigint_deferred():
+            try:
+                session = local_spark_session("spotify-local-run", log_file=log_file)
+            except JavaMissingError as error:
+                raise LocalRunError(str(error), ExitCode.ENVIRONMENT) from error
+        yield LocalSpark(session, owned=True)
     finally:
-        if active is None:
-            session.stop()
+        try:
+            if session is not None:
+                with sigint_deferred():
+                    session.stop()
+        finally:
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, sigint)
 
 
 def _run_folders(layout: WarehouseLayout) -> set[Path]:
@@ -236,14 +258,16 @@ def _error_line(error: BaseException) -> str:
 
 
 def watch_job(
-    session: SparkSession, layout: Layout, gate: GateThresholds, progress: RunProgress
+    spark: LocalSpark, layout: Layout, gate: GateThresholds, progress: RunProgress
 ) -> RunSummary:
-    """``run_etl_locally`` with its stages on the display. Ctrl-C cancels Spark's jobs and raises
-    ``KeyboardInterrupt``; a Spark failure becomes one line, its full text in the log."""
+    """``run_etl_locally`` with its stages on the display. Ctrl-C stops the session (or, if
+    it is not this run's, cancels its jobs) and raises ``KeyboardInterrupt``; a Spark failure
+    becomes one line, its full text in the log."""
     from spotify_glue import etl
 
     from spotify_ops.spark_step import run_interruptibly
 
+    session = spark.session
     stages = JobStages(progress)
     records = JobLogQueue()
 
@@ -255,7 +279,10 @@ def watch_job(
         stages.start()
         try:
             summary = run_interruptibly(
-                session.sparkContext, lambda: run_etl_locally(session, layout, gate), tick
+                session.sparkContext,
+                lambda: run_etl_locally(session, layout, gate),
+                tick,
+                stop=session.stop if spark.owned else None,
             )
         except (LocalRunError, etl.QualityGateError, KeyboardInterrupt):
             stages.drain(records.messages)
@@ -306,15 +333,18 @@ def run_queries(engine: DuckDBEngine) -> dict[str, list[dict[str, Any]]]:
 
 @contextmanager
 def log_to(path: Path) -> Iterator[None]:
-    """Python's log records (the job's, py4j's) go to ``path``, not the terminal."""
+    """Python's log records and warnings (the job's, py4j's, PySpark's) go to ``path``, not
+    the terminal."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, mode="w", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
+    logging.captureWarnings(True)  # PySpark warns, e.g. when a stop is cut short
     try:
         yield
     finally:
+        logging.captureWarnings(False)
         root.removeHandler(handler)
         handler.close()
 
@@ -377,10 +407,10 @@ def _pipeline(
     rejection: etl.QualityGateError | None = None
     with ExitStack() as spark_scope:
         with progress.stage("spark", "starting local Spark") as stage:
-            session = spark_scope.enter_context(spark_session(spark, layout.spark_log))
-            stage.detail = f"Spark {session.version} started"
+            local_spark = spark_scope.enter_context(spark_session(spark, layout.spark_log))
+            stage.detail = f"Spark {local_spark.session.version} started"
         try:
-            summary = watch_job(session, layout, gate, progress)
+            summary = watch_job(local_spark, layout, gate, progress)
         except etl.QualityGateError as error:
             rejection = error
             progress.fail("the quality gate rejected the run")

@@ -27,13 +27,14 @@ def require_java() -> None:
 
 
 LOG4J2_FILE_CONFIG: Final = """\
-# Spark's own log, to one file: nothing of the JVM's reaches the terminal.
+# Spark's own log, to one file: nothing of the JVM's reaches the terminal. The file is
+# appended to, as the JVM's own standard output and error go there too.
 rootLogger.level = warn
 rootLogger.appenderRef.file.ref = file
 appender.file.type = File
 appender.file.name = file
 appender.file.fileName = {log_file}
-appender.file.append = false
+appender.file.append = true
 appender.file.layout.type = PatternLayout
 appender.file.layout.pattern = %d{{yy/MM/dd HH:mm:ss}} %p %c{{1}}: %m%n%ex
 logger.parquet.name = org.apache.parquet.CorruptStatistics
@@ -50,24 +51,43 @@ def log4j2_options(log_file: Path) -> str:
     return f"-Dlog4j2.configurationFile={config.resolve().as_uri()}"
 
 
+def launch_jvm_logging_to(builder: SparkSession.Builder, log_file: Path) -> None:
+    """Start this process's Spark JVM now, with the builder's settings so far, its log4j2
+    log in ``log_file`` and its own standard output and error appended there too, so not
+    even a stack trace the JVM prints itself reaches the terminal. Does nothing when the
+    process already has a JVM (its output is then wherever it was sent)."""
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is not None:
+        return
+    conf = SparkConf(loadDefaults=False)
+    conf.setAll(list(builder._options.items()))  # the builder's settings (launch options)
+    conf.set("spark.driver.extraJavaOptions", log4j2_options(log_file))
+    log_file.write_bytes(b"")
+    with log_file.open("ab") as output:
+        # SparkContext uses the gateway it finds, as PySpark's own launch would set it.
+        popen = {"stdout": output, "stderr": output}
+        gateway = launch_gateway(conf, popen_kwargs=popen)  # type: ignore[no-untyped-call]
+    SparkContext._gateway = gateway
+    SparkContext._jvm = gateway.jvm
+
+
 def local_spark_session(
     app_name: str = "spotify-local", cores: int = 2, log_file: Path | None = None
 ) -> SparkSession:
     """Build (or reuse) a local session. Shuffle partitions are small because local data is.
 
-    With ``log_file``, a new JVM writes all its logging there (WARN and up) and the terminal
-    gets none; without, only ERROR lines reach the terminal after start-up."""
+    With ``log_file``, a new JVM writes all its logging (WARN and up) and output there and
+    the terminal gets none; without, only ERROR lines reach the terminal after start-up."""
     require_java()
     # Python workers must be this interpreter, so the venv's packages are seen.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder
-    if log_file is not None:
-        builder = builder.config("spark.driver.extraJavaOptions", log4j2_options(log_file))
-    session = (
-        builder.master(f"local[{cores}]")
+    builder = (
+        SparkSession.builder.master(f"local[{cores}]")
         .appName(app_name)
         .config("spark.sql.shuffle.partitions", str(cores * 2))
         .config("spark.sql.session.timeZone", "UTC")
@@ -75,8 +95,10 @@ def local_spark_session(
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", os.environ.get("SPOTIFY_SPARK_DRIVER_MEMORY", "2g"))
         .config("spark.sql.parquet.compression.codec", "snappy")
-        .getOrCreate()
     )
+    if log_file is not None:
+        launch_jvm_logging_to(builder, log_file)
+    session = builder.getOrCreate()
     if log_file is None:
         session.sparkContext.setLogLevel("ERROR")
     return session

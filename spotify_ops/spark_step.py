@@ -3,7 +3,8 @@
 PySpark's own Ctrl-C handler cancels jobs through the py4j connection that the interrupted
 call is still using, which breaks the connection and prints pages of py4j errors. Here the
 step runs on a worker thread (its own py4j connection); Ctrl-C only sets a flag, and the
-main thread cancels Spark's jobs through its own connection until the step gives up.
+main thread, through its own connection, stops the session (when the CLI started it) or
+cancels Spark's jobs until the step gives up.
 """
 
 from __future__ import annotations
@@ -41,13 +42,29 @@ def sigint_sets(flag: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+@contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Ctrl-C during the block (a Spark start or stop, which py4j calls must not be torn
+    out of) takes effect when the block ends, as ``KeyboardInterrupt``."""
+    flag = threading.Event()
+    with sigint_sets(flag):
+        yield
+    if flag.is_set():
+        raise KeyboardInterrupt
+
+
 def run_interruptibly(
-    context: SparkContext, work: Callable[[], T], tick: Callable[[], None] = lambda: None
+    context: SparkContext,
+    work: Callable[[], T],
+    tick: Callable[[], None] = lambda: None,
+    stop: Callable[[], None] | None = None,
 ) -> T:
     """``work()``'s result; ``tick()`` runs every ``TICK_SECONDS`` while it works.
 
-    On Ctrl-C, Spark's jobs are cancelled until ``work`` returns or raises (its error is then
-    only the cancellation), and ``KeyboardInterrupt`` is raised."""
+    On Ctrl-C, ``stop()`` is called if given (stopping a session this process owns ends its
+    jobs, and makes every later Spark call of ``work`` fail at once, also between jobs);
+    otherwise Spark's jobs are cancelled until ``work`` returns or raises. ``work``'s error
+    is then only the consequence, and ``KeyboardInterrupt`` is raised."""
     outcome: list[T] = []
     failure: list[BaseException] = []
 
@@ -66,9 +83,12 @@ def run_interruptibly(
             if worker.is_alive() and not interrupted.is_set():
                 tick()
         if interrupted.is_set():
+            if stop is not None:
+                stop()
             deadline = time.monotonic() + CANCEL_WAIT_SECONDS
             while worker.is_alive() and time.monotonic() < deadline:
-                context.cancelAllJobs()
+                if stop is None:
+                    context.cancelAllJobs()
                 worker.join(TICK_SECONDS)
             raise KeyboardInterrupt
     if failure:
