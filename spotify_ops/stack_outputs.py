@@ -42,6 +42,10 @@ class StackOutputs:
     table_name: str
     workgroup_name: str
     quicksight_data_source_arn: str | None = None
+    quicksight_data_set_arn: str | None = None
+    quicksight_dashboard_id: str | None = None
+    quicksight_dashboard_arn: str | None = None
+    quicksight_dashboard_url: str | None = None
 
     @property
     def layout(self) -> WarehouseLayout:
@@ -74,6 +78,10 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _CATALOG_NAME = re.compile(r"^[a-z0-9_-]{1,255}$")
 _WORKGROUP = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _ARN = re.compile(r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:\d{12}:datasource/.+$")
+_QUICKSIGHT_ARN = re.compile(
+    r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:\d{12}:(dataset|dashboard)/[\w-]+$"
+)
+_QUICKSIGHT_ID = re.compile(r"^[\w-]{1,512}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SECRET_MASK: Final = "[secret]"
 
@@ -142,6 +150,28 @@ def _quicksight_arn(value: str) -> str | None:
     return f"{value!r} is not a QuickSight data source ARN"
 
 
+def _quicksight_resource_arn(kind: str) -> Rule:
+    def rule(value: str) -> str | None:
+        match = _QUICKSIGHT_ARN.match(value)
+        if match and match.group(1) == kind:
+            return None
+        return f"{value!r} is not a QuickSight {kind} ARN"
+
+    return rule
+
+
+def _quicksight_id(value: str) -> str | None:
+    if _QUICKSIGHT_ID.match(value):
+        return None
+    return f"{value!r} is not a QuickSight id (letters, digits, '_' and '-')"
+
+
+def _https_url(value: str) -> str | None:
+    if value.startswith("https://") and not _CONTROL.search(value):
+        return None
+    return f"{value!r} is not an https:// URL"
+
+
 RULES: Final[Mapping[OutputKey, Rule]] = {
     OutputKey.REGION: _region,
     OutputKey.STAGING_BUCKET: _bucket,
@@ -159,6 +189,10 @@ RULES: Final[Mapping[OutputKey, Rule]] = {
     OutputKey.TABLE_NAME: _table_name,
     OutputKey.WORKGROUP_NAME: _workgroup,
     OutputKey.QUICKSIGHT_DATA_SOURCE_ARN: _quicksight_arn,
+    OutputKey.QUICKSIGHT_DATA_SET_ARN: _quicksight_resource_arn("dataset"),
+    OutputKey.QUICKSIGHT_DASHBOARD_ID: _quicksight_id,
+    OutputKey.QUICKSIGHT_DASHBOARD_ARN: _quicksight_resource_arn("dashboard"),
+    OutputKey.QUICKSIGHT_DASHBOARD_URL: _https_url,
 }
 
 

@@ -32,6 +32,7 @@ from spotify_ops.publication import (
     check_table_location,
     read_summary,
 )
+from spotify_ops.quicksight_check import quicksight_checks, refresh_spice
 from spotify_ops.stack_outputs import StackOutputs
 
 Progress = Callable[[str], None]
@@ -149,11 +150,17 @@ def table_contents(evidence: Evidence) -> list[CheckResult]:
         return [CheckResult("schema", False, str(exc))]
 
 
+def quicksight(evidence: Evidence) -> list[CheckResult]:
+    """Dashboard, data set and SPICE, for stacks with QuickSight on."""
+    return quicksight_checks(evidence.outputs, evidence.clients)
+
+
 VERIFY_CHECKS: Final[tuple[VerifyCheck, ...]] = (
     last_run,
     published_run,
     table_location,
     table_contents,
+    quicksight,
 )
 
 
@@ -225,6 +232,10 @@ def verify_stack(
     """Run the pipeline if asked, read the evidence, then run every check."""
     glue = clients("glue")
     runs = run_the_pipeline(outputs, options, glue, clock, progress) if options.run else []
+    if options.run:  # SPICE copies the table; refresh it so the dashboard shows this run
+        wait = Deadline(clock, options.timeout)
+        backoff = Backoff(initial=options.poll_interval, maximum=options.poll_interval)
+        refresh_spice(outputs, clients, Poller(clock, wait, backoff), progress)
     layout = outputs.layout
     s3 = clients("s3")
     progress("reading the last run summary and the published-run pointer")
