@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import random
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
@@ -26,9 +28,12 @@ from typing import Annotated, Any, Final, TextIO
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from spotify_glue.contract import ALBUMS, ARTISTS, DENORMALISED_FILE_NAME, FEATURES, TRACKS
+
+from spotify_ops.exit_codes import ExitCode
 
 # --- Scale of the real dataset (DATA.md) ------------------------------------------------------
 
@@ -364,13 +369,19 @@ class _Generator:
             ]
 
     def write(self, out_dir: Path, progress: Callable[[int], None] | None) -> list[FileStats]:
+        """Write the files in a scratch folder inside ``out_dir``, then move each into place:
+        an interrupted or failed run leaves the previous files, never a part of one."""
         out_dir.mkdir(parents=True, exist_ok=True)
         counts: dict[str, int] = {}
-        with ExitStack() as stack:
+        with (
+            tempfile.TemporaryDirectory(dir=out_dir, prefix=".partial-generate-") as scratch,
+            ExitStack() as stack,
+        ):
+            partial = Path(scratch)
 
             def open_csv(name: str, header: Sequence[str]) -> Any:
                 handle: TextIO = stack.enter_context(
-                    (out_dir / name).open("w", encoding="utf-8", newline="", buffering=1 << 20)
+                    (partial / name).open("w", encoding="utf-8", newline="", buffering=1 << 20)
                 )
                 writer = csv.writer(handle, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
                 writer.writerow(header)
@@ -390,6 +401,9 @@ class _Generator:
                     progress,
                 )
             )
+            stack.close()
+            for name in counts:
+                (partial / name).replace(out_dir / name)
         order = (ALBUMS.file_name, ARTISTS.file_name, TRACKS.file_name, FEATURES.file_name)
         return [
             FileStats(name, counts[name], (out_dir / name).stat().st_size)
@@ -609,6 +623,21 @@ def format_summary(summary: GenerateSummary) -> Table:
     return table
 
 
+def out_folder_problem(out: Path) -> str | None:
+    """Why ``--out`` cannot take the files, naming the fix; None when it can (it is then
+    created, with its parents)."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file; give a folder (it is created if missing)"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        return f"cannot create --out {out}: {reason}; choose a folder you can write to"
+    if not os.access(out, os.W_OK | os.X_OK):
+        return f"cannot write to --out {out}: permission denied; choose a folder you can write to"
+    return None
+
+
 def generate_command(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the five CSV files into.")],
     album_rows: Annotated[
@@ -621,18 +650,38 @@ def generate_command(
     ] = REAL_ALBUM_ROWS,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same bytes.")] = DEFAULT_SEED,
 ) -> None:
-    """Write synthetic Spotify-2023 CSVs with the real files' names, headers and quirks."""
+    """Write synthetic Spotify-2023 CSVs with the real files' names, headers and quirks.
+    Files of the same names in --out are replaced only once all five are complete."""
     console = Console()
-    with Progress(
-        TextColumn("generating"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("albums", total=album_rows)
-        summary = generate(
-            out, album_rows, seed, progress=lambda done: bar.update(task, completed=done)
+    errors = Console(stderr=True, highlight=False, soft_wrap=True)
+    problem = out_folder_problem(out)
+    if problem is not None:
+        errors.print(f"[bold red]generate failed:[/bold red] {escape(problem)}")
+        raise typer.Exit(ExitCode.USAGE)
+    try:
+        with Progress(
+            TextColumn("generating"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("albums", total=album_rows)
+            summary = generate(
+                out, album_rows, seed, progress=lambda done: bar.update(task, completed=done)
+            )
+    except KeyboardInterrupt:
+        errors.print(
+            f"[bold red]generate interrupted:[/bold red] nothing in {escape(str(out))} "
+            "was written or replaced"
         )
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+    except OSError as error:
+        reason = escape(error.strerror or str(error))
+        errors.print(
+            f"[bold red]generate failed:[/bold red] {reason} while writing to "
+            f"{escape(str(out))}; nothing there was replaced"
+        )
+        raise typer.Exit(ExitCode.ENVIRONMENT) from None
     console.print(format_summary(summary))

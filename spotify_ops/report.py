@@ -31,6 +31,8 @@ class ReportData:
     """Where the input CSVs came from, as the user named it."""
     preview_stack: str = "dev"
     """The stack whose dashboard the preview names."""
+    quarantine_href: str = ""
+    """Link to this run's quarantine folder, relative to the report (rejected runs)."""
 
 
 def _cell(value: Any) -> str:
@@ -100,7 +102,28 @@ th,td{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:left;vertical
 th{background:#f4f4f4} td.pass{color:#1a7f37;font-weight:600} td.fail{color:#c0392b;font-weight:600}
 .more{color:#777;font-size:.8rem}
 details{margin-bottom:.6rem}
+.rejected{border-left:.3rem solid #c0392b;padding:.2rem 1rem;background:#fdf2f1}
 """
+
+
+def rejection_html(data: ReportData) -> str:
+    """For a rejected run: that the gate rejected it, by which rules, and where its
+    quarantined rows are, since the sections below are empty. Empty for other runs."""
+    summary = data.summary
+    if summary.status != "rejected":
+        return ""
+    rules = "".join(f"<li>{html.escape(rule)}</li>" for rule in summary.gate_failures)
+    location = html.escape(summary.quarantine_location)
+    href = html.escape(data.quarantine_href or summary.quarantine_location)
+    return f"""<section class="rejected" id="rejected">
+<h2>This run was rejected by the quality gate</h2>
+<p>The published table was left as it was. The rules this run broke:</p>
+<ul>{rules or "<li>(the run summary names no rule)</li>"}</ul>
+<p>Its {summary.total_quarantined:,} quarantined rows, each with its reason:
+<a href="{href}"><code>{location}</code></a></p>
+<p>Checks, the dashboard preview and query results are empty: they read a published table,
+and this run published none.</p>
+</section>"""
 
 
 def render_report(data: ReportData) -> str:
@@ -135,6 +158,7 @@ def render_report(data: ReportData) -> str:
 <p class="sub">Input <code>{html.escape(data.source)}</code>, run
 <code>{html.escape(data.summary.run_id)}</code>, status
 <strong>{html.escape(data.summary.status)}</strong> {badge}</p>
+{rejection_html(data)}
 <h2 id="checks">Checks</h2>
 <table class="checks"><thead><tr><th>check</th><th>result</th><th>detail</th></tr></thead>
 <tbody>{check_rows}</tbody></table>
