@@ -24,10 +24,20 @@ from typer.testing import CliRunner
 
 from infra import naming
 from infra.outputs import OutputKey
-from spotify_ops import preflight as pf
 from spotify_ops.aws_runtime import Runtime
 from spotify_ops.cli import app
 from spotify_ops.exit_codes import ExitCode
+from spotify_ops.preflight_access import (
+    ATHENA_ACTIONS,
+    Access,
+    Target,
+    required_access,
+    role_policy,
+    stack_names,
+)
+from spotify_ops.preflight_checks import Denial, simulate, simulation_request
+from spotify_ops.preflight_principals import parse_principal
+from spotify_ops.preflight_stack import load_stack_source
 from tests.cli.verify_support import (
     ACCOUNT,
     REGION,
@@ -79,11 +89,11 @@ def write_outputs(folder: Path) -> str:
     return str(path)
 
 
-def target_of(config_file: str, deployed: bool, key_arn: str | None = None) -> pf.Target:
-    config = pf.load_stack_source(None, config_file).config
+def target_of(config_file: str, deployed: bool, key_arn: str | None = None) -> Target:
+    config = load_stack_source(None, config_file).config
     outputs = outputs_dict() if deployed else {}
-    names = pf.stack_names(config.environment, outputs)
-    return pf.Target(ACCOUNT, "aws", REGION, config, names, key_arn)
+    names = stack_names(config.environment, outputs)
+    return Target(ACCOUNT, "aws", REGION, config, names, key_arn)
 
 
 # --- IAM's answers, from a role policy ---------------------------------------------------------
@@ -97,19 +107,8 @@ def decision(policy: dict[str, Any], action: str, resource: str) -> str:
     return "explicitDeny" if result == PermissionResult.DENIED else "implicitDeny"
 
 
-def simulation_request(role_arn: str, access: pf.Access) -> dict[str, Any]:
-    request: dict[str, Any] = {
-        "PolicySourceArn": role_arn,
-        "ActionNames": list(access.actions),
-        "ResourceArns": list(access.resources),
-    }
-    if access.context:
-        request["ContextEntries"] = [c.entry() for c in access.context]
-    return request
-
-
 def stub_simulations(
-    iam: Stubber, role_arn: str, accesses: Sequence[pf.Access], policy: dict[str, Any]
+    iam: Stubber, role_arn: str, accesses: Sequence[Access], policy: dict[str, Any]
 ) -> None:
     """One simulate_principal_policy answer per access, as IAM gives it: one result per
     action and resource."""
@@ -131,7 +130,7 @@ CONSOLE_ATHENA_ACCESS: dict[str, Any] = {
     # console attaches it when Athena is ticked in Security & permissions.
     "Version": "2012-10-17",
     "Statement": [
-        {"Effect": "Allow", "Action": list(pf.ATHENA_ACTIONS), "Resource": "*"},
+        {"Effect": "Allow", "Action": list(ATHENA_ACTIONS), "Resource": "*"},
         {
             "Effect": "Allow",
             "Action": ["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"],
@@ -283,17 +282,15 @@ class FakeAws:
         )
 
     def ready(
-        self, target: pf.Target, policy: dict[str, Any] | None = None, principals: bool = True
+        self, target: Target, policy: dict[str, Any] | None = None, principals: bool = True
     ) -> None:
         """Everything a ready account answers; ``policy`` is the role's (default: the policy
         preflight prints for this target)."""
         self.identity()
         self.subscription()
         self.service_role()
-        accesses = pf.required_access(target)
-        stub_simulations(
-            self["iam"], SERVICE_ROLE_ARN, accesses, policy or pf.role_policy(accesses)
-        )
+        accesses = required_access(target)
+        stub_simulations(self["iam"], SERVICE_ROLE_ARN, accesses, policy or role_policy(accesses))
         if principals:
             self.principals()
 
@@ -431,8 +428,8 @@ def test_no_subscription_fails_with_the_signup_fix(aws: FakeAws, tmp_path: Path)
         {"AwsAccountId": ACCOUNT},
     )
     aws.service_role()
-    accesses = pf.required_access(target)
-    stub_simulations(aws["iam"], SERVICE_ROLE_ARN, accesses, pf.role_policy(accesses))
+    accesses = required_access(target)
+    stub_simulations(aws["iam"], SERVICE_ROLE_ARN, accesses, role_policy(accesses))
     result = aws.invoke("--config", config)
     assert result.exit_code == ExitCode.FAILED
     line = lines(result)["subscription"]
@@ -449,8 +446,8 @@ def test_inactive_subscription_fails(aws: FakeAws, tmp_path: Path, status: str) 
     aws.identity()
     aws.subscription(status)
     aws.service_role()
-    accesses = pf.required_access(target_of(config, deployed=False))
-    stub_simulations(aws["iam"], SERVICE_ROLE_ARN, accesses, pf.role_policy(accesses))
+    accesses = required_access(target_of(config, deployed=False))
+    stub_simulations(aws["iam"], SERVICE_ROLE_ARN, accesses, role_policy(accesses))
     result = aws.invoke("--config", config)
     assert result.exit_code == ExitCode.FAILED
     assert status in lines(result)["subscription"]
@@ -575,7 +572,7 @@ def test_explicit_deny_is_named(aws: FakeAws, tmp_path: Path) -> None:
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Deny", "Action": "s3:PutObject", "Resource": "*"}],
     }
-    aws.ready(target, combined(pf.role_policy(pf.required_access(target)), deny))
+    aws.ready(target, combined(role_policy(required_access(target)), deny))
     result = aws.invoke("--config", config)
     assert result.exit_code == ExitCode.FAILED
     line = lines(result)["results-read-write"]
@@ -591,7 +588,7 @@ def test_a_short_simulation_answer_does_not_pass(aws: FakeAws, tmp_path: Path) -
     aws.identity()
     aws.subscription()
     aws.service_role()
-    for access in pf.required_access(target):
+    for access in required_access(target):
         results = [
             {"EvalActionName": access.actions[0], "EvalResourceName": r, "EvalDecision": "allowed"}
             for r in access.resources
@@ -611,7 +608,7 @@ def test_a_short_simulation_answer_does_not_pass(aws: FakeAws, tmp_path: Path) -
 
 def test_resource_specific_results_are_read(aws: FakeAws) -> None:
     """IAM may answer per resource inside one result; a denied resource there fails."""
-    access = pf.Access("x", ("s3:GetObject",), ("arn:aws:s3:::a/k", "arn:aws:s3:::b/k"), ())
+    access = Access("x", ("s3:GetObject",), ("arn:aws:s3:::a/k", "arn:aws:s3:::b/k"), ())
     answer = {
         "EvalActionName": "s3:GetObject",
         "EvalResourceName": "*",
@@ -627,8 +624,8 @@ def test_resource_specific_results_are_read(aws: FakeAws) -> None:
         simulation_request(SERVICE_ROLE_ARN, access),
     )
     iam = aws.clients[("iam", REGION)]
-    denials = pf.simulate(iam, SERVICE_ROLE_ARN, access)
-    assert denials == [pf.Denial("s3:GetObject", "arn:aws:s3:::b/k", "implicitDeny")]
+    denials = simulate(iam, SERVICE_ROLE_ARN, access)
+    assert denials == [Denial("s3:GetObject", "arn:aws:s3:::b/k", "implicitDeny")]
 
 
 # --- the customer-managed key --------------------------------------------------------------------
@@ -654,7 +651,7 @@ def test_key_the_role_may_not_use_fails_with_the_grant_fix(aws: FakeAws, tmp_pat
     config = write_config(tmp_path, customerManagedKey=True)
     target = target_of(config, deployed=True, key_arn=KEY_ARN)
     stub_key(aws)
-    without_key = pf.role_policy(a for a in pf.required_access(target) if a.check != "kms-key")
+    without_key = role_policy(a for a in required_access(target) if a.check != "kms-key")
     aws.ready(target, without_key)
     aws["kms"].add_response(
         "list_grants",
@@ -691,7 +688,7 @@ def test_kms_grants_can_satisfy_the_key_check(
     config = write_config(tmp_path, customerManagedKey=True)
     target = target_of(config, deployed=True, key_arn=KEY_ARN)
     stub_key(aws)
-    without_key = pf.role_policy(a for a in pf.required_access(target) if a.check != "kms-key")
+    without_key = role_policy(a for a in required_access(target) if a.check != "kms-key")
     aws.ready(target, without_key)
     grant = {"KeyId": KEY_ARN, "GranteePrincipal": SERVICE_ROLE_ARN}
     listed = [
@@ -718,7 +715,7 @@ def test_key_not_created_yet_is_checked_by_its_alias(aws: FakeAws, tmp_path: Pat
     aws.ready(target)
     result = aws.invoke("--config", config)
     assert result.exit_code == ExitCode.OK, result.stdout
-    (key,) = [a for a in pf.required_access(target) if a.check == "kms-key"]
+    (key,) = [a for a in required_access(target) if a.check == "kms-key"]
     context = {c.key: c.values for c in key.context}
     assert context["kms:ResourceAliases"] == ("alias/spotify-dev",)
     assert context["kms:ViaService"] == (f"s3.{REGION}.amazonaws.com",)
@@ -784,14 +781,14 @@ def test_principal_of_another_account_fails_without_a_call(aws: FakeAws, tmp_pat
 
 def test_principal_arns_are_parsed_with_slashes_in_user_names() -> None:
     """Federated user names hold a slash (role/session); the namespace is the first segment."""
-    parsed = pf.parse_principal(USER)
+    parsed = parse_principal(USER)
     assert (parsed.kind, parsed.region, parsed.namespace, parsed.name) == (
         "user",
         IDENTITY_REGION,
         "default",
         "Admin/alice",
     )
-    namespace = pf.parse_principal(f"arn:aws:quicksight:{IDENTITY_REGION}:{ACCOUNT}:namespace/x")
+    namespace = parse_principal(f"arn:aws:quicksight:{IDENTITY_REGION}:{ACCOUNT}:namespace/x")
     assert (namespace.kind, namespace.namespace) == ("namespace", "x")
 
 
@@ -904,7 +901,7 @@ def test_required_access_is_what_athena_and_s3_request(tmp_path: Path) -> None:
     hierarchy (catalog, database, table), the table's files read, the results written."""
     target = target_of(write_config(tmp_path, customerManagedKey=True), True, KEY_ARN)
     by_check: dict[str, set[tuple[str, str]]] = {}
-    for access in pf.required_access(target):
+    for access in required_access(target):
         pairs = {(a, r) for a in access.actions for r in access.resources}
         by_check.setdefault(access.check, set()).update(pairs)
     glue = f"arn:aws:glue:{REGION}:{ACCOUNT}"
@@ -979,8 +976,8 @@ def test_printed_role_policy_grants_every_checked_request(
         deployed,
         KEY_ARN if cmk and deployed else None,
     )
-    accesses = pf.required_access(target)
-    policy = pf.role_policy(accesses)
+    accesses = required_access(target)
+    policy = role_policy(accesses)
     denied = [
         (a, r)
         for access in accesses
@@ -1011,7 +1008,7 @@ def test_printed_role_policy_is_clean_under_parliament(tmp_path: Path, deployed:
     target = target_of(
         write_config(tmp_path, customerManagedKey=True), deployed, KEY_ARN if deployed else None
     )
-    policy = pf.role_policy(pf.required_access(target))
+    policy = role_policy(required_access(target))
     findings = analyze_policy_string(json.dumps(policy), include_community_auditors=True).findings
     unexpected = [
         str(f)
@@ -1032,7 +1029,7 @@ def test_policy_option_prints_the_role_policy(aws: FakeAws, tmp_path: Path) -> N
     result = aws.invoke("--config", config, "--policy")
     assert result.exit_code == ExitCode.OK, result.output
     printed = json.loads(result.stdout)
-    assert printed == pf.role_policy(pf.required_access(target_of(config, deployed=False)))
+    assert printed == role_policy(required_access(target_of(config, deployed=False)))
     resources = [r for s in printed["Statement"] for r in s["Resource"]]
     assert "arn:aws:s3:::spotify-dev-warehouse-*" in resources
 
@@ -1059,7 +1056,7 @@ def test_documented_caller_policy_allows_every_call(aws: FakeAws, tmp_path: Path
     config = write_config(tmp_path, customerManagedKey=True)
     target = target_of(config, deployed=True, key_arn=KEY_ARN)
     stub_key(aws)
-    without_key = pf.role_policy(a for a in pf.required_access(target) if a.check != "kms-key")
+    without_key = role_policy(a for a in required_access(target) if a.check != "kms-key")
     aws.ready(target, without_key)
     aws["kms"].add_response("list_grants", {"Grants": [], "Truncated": False})
     result = aws.invoke("--config", config, "--outputs", write_outputs(tmp_path))
