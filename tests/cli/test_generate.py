@@ -15,13 +15,13 @@ from typer.testing import CliRunner
 
 from spotify_ops.cli import app
 from spotify_ops.exit_codes import ExitCode
-from spotify_ops.generate import (
+from spotify_ops.generate import generate
+from spotify_ops.generate_rows import (
     DEFAULT_SEED,
     DENORMALISED_HEADER,
     REAL_ALBUM_ROWS,
     REAL_ARTISTS,
     SAMPLE_ALBUM_ROWS,
-    generate,
 )
 from tests.cli.conftest import snapshot
 from tests.conftest import SAMPLE_DIR
