@@ -1,20 +1,25 @@
 """One local-run of the whole pipeline on data/sample, shared by the CLI tests (Spark is slow
 to start, so the run happens once per test session), and the way every other local-run test
-invokes the CLI: through typer's runner, checking that the input folder is unchanged."""
+invokes the CLI: through typer's runner, checking that the input folder is unchanged. Also
+`stubs`: Stubber-wrapped clients that `spotify-ops verify` tests give the command."""
 
 from __future__ import annotations
 
 import hashlib
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 from spotify_glue.contract import RunSummary, WarehouseLayout
 from typer.testing import CliRunner
 
 from spotify_ops.cli import app
+from tests.cli.verify_support import REGION, Stubs, set_fake_credentials
 from tests.conftest import SAMPLE_DIR
 
 if TYPE_CHECKING:
@@ -87,3 +92,22 @@ def demo_copy(demo_run: DemoRun, tmp_path: Path) -> Path:
     out = tmp_path / "out"
     shutil.copytree(demo_run.out, out, symlinks=True)
     return out
+
+
+@pytest.fixture
+def stubs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubs]:
+    """Stubbed clients for `spotify-ops verify`; every queued answer must be used."""
+    set_fake_credentials(monkeypatch)
+    clients = {
+        name: boto3.client(name, region_name=REGION)
+        for name in ("athena", "glue", "s3", "quicksight")
+    }
+    with (
+        Stubber(clients["athena"]) as athena,
+        Stubber(clients["glue"]) as glue,
+        Stubber(clients["s3"]) as s3,
+        Stubber(clients["quicksight"]) as quicksight,
+    ):
+        yield Stubs(athena, glue, s3, quicksight, clients)
+        for stubber in (athena, glue, s3, quicksight):
+            stubber.assert_no_pending_responses()

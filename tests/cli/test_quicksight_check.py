@@ -14,35 +14,23 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
-from spotify_glue.contract import TABLE_NAME
-from typer.testing import CliRunner
 
 from infra.outputs import OutputKey
 from spotify_ops import verdict
-from spotify_ops.aws_runtime import Runtime
-from spotify_ops.cli import app
 from spotify_ops.exit_codes import ExitCode
 from spotify_ops.polling import Backoff, Deadline, Poller
 from spotify_ops.quicksight_check import quicksight_checks, refresh_spice
 from spotify_ops.stack_outputs import validate_outputs
 from tests.cli.verify_support import (
     ACCOUNT,
-    DATABASE,
-    INSIGHT_COLUMNS,
-    INSIGHT_ROWS,
-    INSIGHT_SQL,
-    KEYS_COLUMNS,
-    KEYS_SQL,
     REGION,
-    ROW_COUNT_COLUMNS,
-    ROW_COUNT_SQL,
     FakeClock,
-    glue_table,
+    Stubs,
     outputs_dict,
     set_fake_credentials,
-    stub_query,
     stub_summary,
     summary,
+    write_outputs,
 )
 
 DASHBOARD_ID = "spotify-dev-insights"
@@ -260,36 +248,19 @@ def test_a_data_set_arn_in_the_dashboard_slot_is_an_outputs_error():
         outputs(**{OutputKey.QUICKSIGHT_DASHBOARD_ARN.value: f"{BASE}:dataset/{DATA_SET_ID}"})
 
 
-def test_verify_adds_the_quicksight_checks_to_its_verdict(monkeypatch, tmp_path: Path):
+def test_verify_adds_the_quicksight_checks_to_its_verdict(stubs: Stubs, tmp_path: Path):
     """Through the CLI: the QuickSight checks follow the Athena checks, and a failed SPICE
     ingestion fails the verdict with exit 1."""
-    set_fake_credentials(monkeypatch)
-    clients = {
-        name: boto3.client(name, region_name=REGION)
-        for name in ("athena", "glue", "s3", "quicksight")
-    }
-    path = tmp_path / "outputs.json"
-    path.write_text(json.dumps(outputs_dict(**QUICKSIGHT_OUTPUTS)), encoding="utf-8")
-    with (
-        Stubber(clients["athena"]) as athena,
-        Stubber(clients["glue"]) as glue,
-        Stubber(clients["s3"]) as s3,
-        Stubber(clients["quicksight"]) as qs,
-    ):
-        stub_summary(s3, summary(rows_written=3))
-        glue.add_response("get_table", glue_table(), {"DatabaseName": DATABASE, "Name": TABLE_NAME})
-        stub_query(athena, "q-1", ROW_COUNT_SQL, ROW_COUNT_COLUMNS, [["3"]])
-        stub_query(athena, "q-2", KEYS_SQL, KEYS_COLUMNS, [["0", "0"]])
-        stub_query(athena, "q-3", INSIGHT_SQL, INSIGHT_COLUMNS, INSIGHT_ROWS)
-        qs.add_response("describe_dashboard", dashboard(), DASHBOARD_PARAMS)
-        qs.add_response("describe_data_set", data_set(), DATA_SET_PARAMS)
-        qs.add_response(
-            "list_ingestions", {"Ingestions": [ingestion("i1", "FAILED", 8)]}, DATA_SET_PARAMS
-        )
-        runtime = Runtime(clients=lambda _r, _p: clients.__getitem__, clock=FakeClock())
-        result = CliRunner().invoke(app, ["verify", "--outputs", str(path), "--json"], obj=runtime)
-        for stubber in (athena, glue, s3, qs):
-            stubber.assert_no_pending_responses()
+    path = write_outputs(tmp_path / "outputs.json", **QUICKSIGHT_OUTPUTS)
+    stub_summary(stubs.s3, summary(rows_written=3))
+    stubs.table_ok()
+    stubs.queries_ok()
+    stubs.quicksight.add_response("describe_dashboard", dashboard(), DASHBOARD_PARAMS)
+    stubs.quicksight.add_response("describe_data_set", data_set(), DATA_SET_PARAMS)
+    stubs.quicksight.add_response(
+        "list_ingestions", {"Ingestions": [ingestion("i1", "FAILED", 8)]}, DATA_SET_PARAMS
+    )
+    result = stubs.invoke("--outputs", path, "--json")
     assert result.exit_code == ExitCode.FAILED, result.output
     verdict = json.loads(result.stdout)
     names = [c["name"] for c in verdict["checks"]]

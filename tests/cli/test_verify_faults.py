@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.response import StreamingBody
-from botocore.stub import Stubber
 from spotify_glue.contract import TABLE_NAME, WAREHOUSE_COLUMNS, GateError, GateThresholds
 from typer.testing import CliRunner
 
@@ -25,76 +21,23 @@ from spotify_ops.verdict import option_name
 from tests.cli.verify_support import (
     CRAWLER,
     DATABASE,
-    INSIGHT_COLUMNS,
-    INSIGHT_ROWS,
-    INSIGHT_SQL,
     JOB,
-    KEYS_COLUMNS,
-    KEYS_SQL,
     POINTER_KEY,
     REGION,
-    ROW_COUNT_COLUMNS,
-    ROW_COUNT_SQL,
     SUMMARY_KEY,
     WAREHOUSE,
     WORKFLOW,
     FakeClock,
+    Stubs,
     execution,
     glue_table,
     outputs_dict,
     set_fake_credentials,
-    stub_query,
     stub_summary,
     summary,
     summary_body,
     write_outputs,
 )
-
-
-@dataclass
-class Stubs:
-    """One Stubber per service; the command gets these clients through its Runtime."""
-
-    athena: Stubber
-    glue: Stubber
-    s3: Stubber
-    clients: dict[str, Any]
-    clock: FakeClock = field(default_factory=FakeClock)
-    requested: list[tuple[str, str | None]] = field(default_factory=list)
-
-    def runtime(self) -> Runtime:
-        def build(region: str, profile: str | None) -> Any:
-            self.requested.append((region, profile))
-            return self.clients.__getitem__
-
-        return Runtime(clients=build, clock=self.clock)
-
-    def invoke(self, *args: str) -> Any:
-        return CliRunner().invoke(app, ["verify", *args], obj=self.runtime())
-
-    def table_ok(self) -> None:
-        self.glue.add_response(
-            "get_table", glue_table(), {"DatabaseName": DATABASE, "Name": TABLE_NAME}
-        )
-
-    def queries_ok(self, first_states: tuple[str, ...] = ("RUNNING", "SUCCEEDED")) -> None:
-        stub_query(self.athena, "q-1", ROW_COUNT_SQL, ROW_COUNT_COLUMNS, [["3"]], first_states)
-        stub_query(self.athena, "q-2", KEYS_SQL, KEYS_COLUMNS, [["0", "0"]])
-        stub_query(self.athena, "q-3", INSIGHT_SQL, INSIGHT_COLUMNS, INSIGHT_ROWS)
-
-
-@pytest.fixture
-def stubs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubs]:
-    set_fake_credentials(monkeypatch)
-    clients = {name: boto3.client(name, region_name=REGION) for name in ("athena", "glue", "s3")}
-    with (
-        Stubber(clients["athena"]) as athena,
-        Stubber(clients["glue"]) as glue,
-        Stubber(clients["s3"]) as s3,
-    ):
-        yield Stubs(athena, glue, s3, clients)
-        for stubber in (athena, glue, s3):
-            stubber.assert_no_pending_responses()
 
 
 @pytest.fixture
@@ -104,6 +47,13 @@ def outputs(tmp_path: Path) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def _failed_checks(stubs: Stubs, outputs: str) -> list[dict[str, Any]]:
+    """The checks of `verify --json`, which must exit 1."""
+    result = stubs.invoke("--outputs", outputs, "--json")
+    assert result.exit_code == ExitCode.FAILED
+    return list(json.loads(result.stdout)["checks"])
 
 
 # --- the eight required fault cases ------------------------------------------------------------
@@ -243,9 +193,7 @@ def test_missing_table_is_a_failed_schema_check(stubs: Stubs, outputs: str) -> N
         f"Table {TABLE_NAME} not found.",
         expected_params={"DatabaseName": DATABASE, "Name": TABLE_NAME},
     )
-    result = stubs.invoke("--outputs", outputs, "--json")
-    assert result.exit_code == ExitCode.FAILED
-    checks = json.loads(result.stdout)["checks"]
+    checks = _failed_checks(stubs, outputs)
     assert [(c["name"], c["passed"]) for c in checks] == [
         ("run_summary", True),
         ("published_run", True),
@@ -267,9 +215,7 @@ def test_schema_drift_fails_the_schema_check(stubs: Stubs, outputs: str) -> None
     ]
     drifted = [c for c in drifted if c[0] != "genres"] + [("partition_0", "string")]
     stubs.glue.add_response("get_table", glue_table(drifted))
-    result = stubs.invoke("--outputs", outputs, "--json")
-    assert result.exit_code == ExitCode.FAILED
-    checks = json.loads(result.stdout)["checks"]
+    checks = _failed_checks(stubs, outputs)
     assert [(c["name"], c["passed"]) for c in checks] == [
         ("run_summary", True),
         ("published_run", True),

@@ -19,9 +19,12 @@ from spotify_glue.contract import (
     RunSummary,
     WarehouseLayout,
 )
+from typer.testing import CliRunner
 
 from infra.outputs import OutputKey
+from spotify_ops.aws_runtime import Runtime
 from spotify_ops.checks import CHECKS_DIR, INSIGHT_PROBE, INSIGHTS_DIR, load_sql
+from spotify_ops.cli import app
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -273,6 +276,17 @@ def stub_query(
     )
 
 
+def stub_passing_queries(
+    stubber: Stubber, first_states: tuple[str, ...] = ("RUNNING", "SUCCEEDED")
+) -> None:
+    """The shared checks' queries as q-1, q-2, q-3, each passing (3 rows), in the order
+    run_checks runs them; ``first_states`` are the first query's polls."""
+    sqls = (ROW_COUNT_SQL, KEYS_SQL, INSIGHT_SQL)
+    for number, (sql, (columns, rows)) in enumerate(zip(sqls, passing_results(), strict=True), 1):
+        states = first_states if number == 1 else ("RUNNING", "SUCCEEDED")
+        stub_query(stubber, f"q-{number}", sql, columns, rows, states)
+
+
 def execution(query_id: str, state: str, reason: str | None = None) -> dict[str, Any]:
     status: dict[str, Any] = {"State": state}
     if reason:
@@ -316,3 +330,37 @@ def stub_summary(stubber: Stubber, run_summary: RunSummary) -> None:
 def write_outputs(path: Any, **overrides: Any) -> str:
     path.write_text(json.dumps(outputs_dict(**overrides), indent=2), encoding="utf-8")
     return str(path)
+
+
+# --- `spotify-ops verify` on stubbed clients ----------------------------------------------------
+
+
+@dataclass
+class Stubs:
+    """One Stubber per service; the command gets these clients through its Runtime."""
+
+    athena: Stubber
+    glue: Stubber
+    s3: Stubber
+    quicksight: Stubber
+    clients: dict[str, Any]
+    clock: FakeClock = field(default_factory=FakeClock)
+    requested: list[tuple[str, str | None]] = field(default_factory=list)
+
+    def runtime(self) -> Runtime:
+        def build(region: str, profile: str | None) -> Any:
+            self.requested.append((region, profile))
+            return self.clients.__getitem__
+
+        return Runtime(clients=build, clock=self.clock)
+
+    def invoke(self, *args: str) -> Any:
+        return CliRunner().invoke(app, ["verify", *args], obj=self.runtime())
+
+    def table_ok(self) -> None:
+        self.glue.add_response(
+            "get_table", glue_table(), {"DatabaseName": DATABASE, "Name": TABLE_NAME}
+        )
+
+    def queries_ok(self, first_states: tuple[str, ...] = ("RUNNING", "SUCCEEDED")) -> None:
+        stub_passing_queries(self.athena, first_states)
