@@ -11,7 +11,14 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
-from spotify_ops.checks import CHECKS_DIR, INSIGHTS_DIR, TableNotFoundError, load_sql, sql_files
+from spotify_ops.checks import (
+    CHECKS_DIR,
+    INSIGHTS_DIR,
+    TableNotFoundError,
+    generated_queries,
+    load_sql,
+    sql_files,
+)
 from spotify_ops.polling import (
     Backoff,
     Clock,
@@ -52,6 +59,9 @@ class QueryTimeoutError(WaitTimeoutError):
 
 def query_name(sql: str) -> str:
     """The SQL file a query came from (``checks/row_count``), for messages; else its start."""
+    for name, generated in generated_queries().items():
+        if generated == sql:
+            return name
     for folder in (CHECKS_DIR, INSIGHTS_DIR):
         for stem, path in sql_files(folder).items():
             if load_sql(path) == sql:

@@ -26,7 +26,13 @@ from spotify_glue.contract import DUCKDB_TYPES, WAREHOUSE_COLUMNS, RunSummary, n
 from typer.testing import CliRunner
 
 from spotify_ops.aws_runtime import Runtime, split_s3_uri
-from spotify_ops.checks import CHECKS_DIR, INSIGHT_PROBE, INSIGHTS_DIR, load_sql
+from spotify_ops.checks import (
+    CHECKS_DIR,
+    INSIGHT_PROBE,
+    INSIGHTS_DIR,
+    domain_violations_sql,
+    load_sql,
+)
 from spotify_ops.cli import app
 from spotify_ops.duckdb_engine import DuckDBEngine
 from spotify_ops.exit_codes import ExitCode
@@ -54,6 +60,7 @@ QUERIES = [
     load_sql(CHECKS_DIR / "row_count.sql"),
     load_sql(CHECKS_DIR / "key_integrity.sql"),
     load_sql(INSIGHTS_DIR / f"{INSIGHT_PROBE}.sql"),
+    domain_violations_sql(),
 ]
 """The queries verify runs on Athena, in its order."""
 
@@ -91,7 +98,10 @@ def athena_answers(folder: Path) -> list[QueryResults]:
     with DuckDBEngine(folder) as engine:
         for sql in QUERIES:
             rows = engine.query(sql)
-            columns = [(name, ATHENA_TYPES[type(value)]) for name, value in rows[0].items()]
+            # A count over no matching value is NULL here; its Athena type is still bigint.
+            columns = [
+                (name, ATHENA_TYPES.get(type(value), "bigint")) for name, value in rows[0].items()
+            ]
             cells = [[None if v is None else str(v) for v in row.values()] for row in rows]
             answers.append(
                 QueryResults(rows=result_rows(columns, cells), column_info=column_info(columns))

@@ -58,6 +58,7 @@ CHECK_NAMES = [
     "quarantine_rate",
     "join_loss_rate",
     "insight:top_artists_by_followers",
+    "domains",
 ]
 TRANSITIONS = ("athena::execution", "glue::job_run", "glue::crawl")
 
@@ -155,6 +156,7 @@ def test_run_then_checks_pass_and_exit_zero(tmp_path: Path) -> None:
         "checks/row_count",
         "checks/key_integrity",
         "insights/top_artists_by_followers",
+        "checks/domains",
     ]
     assert all(q["polls"] == 4 and q["state"] == "SUCCEEDED" for q in verdict["queries"])
     assert verdict["outputs"] == outputs_dict()

@@ -23,7 +23,13 @@ from typer.testing import CliRunner
 
 from infra.outputs import OutputKey
 from spotify_ops.aws_runtime import Runtime
-from spotify_ops.checks import CHECKS_DIR, INSIGHT_PROBE, INSIGHTS_DIR, load_sql
+from spotify_ops.checks import (
+    CHECKS_DIR,
+    INSIGHT_PROBE,
+    INSIGHTS_DIR,
+    domain_violations_sql,
+    load_sql,
+)
 from spotify_ops.cli import app
 
 REGION = "eu-west-1"
@@ -53,6 +59,7 @@ POINTER_KEY = warehouse_key(LAYOUT.published_location)
 ROW_COUNT_SQL = load_sql(CHECKS_DIR / "row_count.sql")
 KEYS_SQL = load_sql(CHECKS_DIR / "key_integrity.sql")
 INSIGHT_SQL = load_sql(INSIGHTS_DIR / f"{INSIGHT_PROBE}.sql")
+DOMAINS_SQL = domain_violations_sql()
 
 
 def outputs_dict(**overrides: Any) -> dict[str, Any]:
@@ -203,6 +210,11 @@ INSIGHT_ROWS: list[list[str | None]] = [
     ["a1", "Emerson, Lake & Palmer", "1200", "71", "2"],
     ["a2", "Sigur Rós", "800", "65", "1"],
 ]
+DOMAIN_COLUMNS = [
+    (c.name, "bigint") for c in WAREHOUSE_COLUMNS if c.domain_sql(f'"{c.name}"') is not None
+]
+DOMAIN_ROWS: list[list[str | None]] = [["0"] * len(DOMAIN_COLUMNS)]
+"""The domain check's answer for a table with every value within its domain."""
 
 
 def passing_results(rows: int = 3) -> list[tuple[list[tuple[str, str]], list[list[str | None]]]]:
@@ -211,6 +223,7 @@ def passing_results(rows: int = 3) -> list[tuple[list[tuple[str, str]], list[lis
         (ROW_COUNT_COLUMNS, [[str(rows)]]),
         (KEYS_COLUMNS, [["0", "0"]]),
         (INSIGHT_COLUMNS, INSIGHT_ROWS),
+        (DOMAIN_COLUMNS, DOMAIN_ROWS),
     ]
 
 
@@ -279,9 +292,9 @@ def stub_query(
 def stub_passing_queries(
     stubber: Stubber, first_states: tuple[str, ...] = ("RUNNING", "SUCCEEDED")
 ) -> None:
-    """The shared checks' queries as q-1, q-2, q-3, each passing (3 rows), in the order
+    """The shared checks' queries as q-1, q-2, ..., each passing (3 rows), in the order
     run_checks runs them; ``first_states`` are the first query's polls."""
-    sqls = (ROW_COUNT_SQL, KEYS_SQL, INSIGHT_SQL)
+    sqls = (ROW_COUNT_SQL, KEYS_SQL, INSIGHT_SQL, DOMAINS_SQL)
     for number, (sql, (columns, rows)) in enumerate(zip(sqls, passing_results(), strict=True), 1):
         states = first_states if number == 1 else ("RUNNING", "SUCCEEDED")
         stub_query(stubber, f"q-{number}", sql, columns, rows, states)
