@@ -74,17 +74,22 @@ def test_a_failing_catalog_switch_publishes_nothing(spark, published, warehouse)
 
 
 def test_old_runs_are_pruned_but_the_published_one_is_kept(spark, published, warehouse):
-    """After several publishes only the newest RUNS_KEPT run folders remain, each with its
-    quarantine, and the pointer names one of them; other files are never touched."""
+    """After a publish only the newest RUNS_KEPT run folders remain, each with its
+    quarantine, and the pointer names the new run; other files are never touched."""
     args = JobArgs(published.args.staging_path, str(warehouse), LENIENT)
     stray = warehouse / "spotify_tracks" / "notes.txt"
     stray.write_text("a user's file", encoding="utf-8")
-    runs = [run(spark, args) for _ in range(RUNS_KEPT + 1)]
+    # Older runs, as earlier publishes left them (one run folder each in table and quarantine).
+    older = [f"20000101T0000{i:02d}Z-0000000{i}" for i in range(RUNS_KEPT)]
+    for run_id in older:
+        Path(args.layout.table_location(run_id)).mkdir(parents=True)
+        Path(args.layout.quarantine_location(run_id)).mkdir(parents=True)
+    runs = [published.summary, run(spark, args)]
 
     def run_folders(root: str) -> list[str]:
         return sorted(run_id for p in Path(root).iterdir() if (run_id := run_id_of_folder(p.name)))
 
-    newest = sorted(r.run_id for r in runs)[-RUNS_KEPT:]
+    newest = sorted([*older, *(r.run_id for r in runs)])[-RUNS_KEPT:]
     assert run_folders(args.layout.table_root) == newest
     assert run_folders(args.layout.quarantine_root) == newest
     pointer = RunSummary.from_json(Path(args.layout.published_location).read_text("utf-8"))
