@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
-from spotify_ops.checks import CHECKS_DIR, INSIGHTS_DIR, load_sql, sql_files
+from spotify_ops.checks import CHECKS_DIR, INSIGHTS_DIR, generated_queries, load_sql, sql_files
 from spotify_ops.polling import (
     Backoff,
     Clock,
@@ -56,6 +56,9 @@ class TableNotFoundError(Exception):
 
 def query_name(sql: str) -> str:
     """The SQL file a query came from (``checks/row_count``), for messages; else its start."""
+    for name, generated in generated_queries().items():
+        if generated == sql:
+            return name
     for folder in (CHECKS_DIR, INSIGHTS_DIR):
         for stem, path in sql_files(folder).items():
             if load_sql(path) == sql:

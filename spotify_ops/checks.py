@@ -103,6 +103,38 @@ def check_keys(engine: QueryEngine, _: RunSummary | None, __: GateThresholds) ->
     return CheckResult("track_id_unique", ok, f"{nulls} null, {dupes} duplicate track_id")
 
 
+def domain_violations_sql(table: str = TABLE_NAME) -> str:
+    """One query counting, per contract column with a domain, the rows whose value lies
+    outside it; written from the contract's domains, in Athena SQL (DuckDB runs it too)."""
+    counts = [
+        f'COUNT_IF(NOT ({predicate})) AS "{c.name}"'
+        for c in WAREHOUSE_COLUMNS
+        if (predicate := c.domain_sql(f'"{c.name}"')) is not None
+    ]
+    return f"SELECT {', '.join(counts)} FROM {table}"
+
+
+def generated_queries() -> dict[str, str]:
+    """Queries written from the contract rather than kept in sql/, by the name messages use."""
+    return {"checks/domains": domain_violations_sql()}
+
+
+def check_domains(engine: QueryEngine, _: RunSummary | None, __: GateThresholds) -> CheckResult:
+    """No published value lies outside its column's domain (the job quarantines such rows)."""
+    rows = engine.query(domain_violations_sql())
+    if not rows:
+        return CheckResult("domains", False, "the domain query returned no row")
+    outside = {name: int(count) for name, count in rows[0].items() if count}
+    if not outside:
+        return CheckResult("domains", True, f"{len(rows[0])} columns within their domains")
+    columns = {c.name: c for c in WAREHOUSE_COLUMNS}
+    detail = "; ".join(
+        f"{count:,} rows with {name} outside {columns[name].domain_text()}"
+        for name, count in outside.items()
+    )
+    return CheckResult("domains", False, detail)
+
+
 def check_quarantine_rate(
     _: QueryEngine, summary: RunSummary | None, gate: GateThresholds
 ) -> CheckResult:
@@ -147,6 +179,7 @@ CHECKS: Final[Sequence[Check]] = (
     check_quarantine_rate,
     check_join_loss,
     check_insight,
+    check_domains,
 )
 
 

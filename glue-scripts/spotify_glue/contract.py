@@ -15,8 +15,8 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
-from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from datetime import UTC, date, datetime
+from typing import Any, Final, Literal, Protocol
 
 # --- Names and layout -----------------------------------------------------------------------
 
@@ -130,12 +130,178 @@ class WarehouseLayout:
 ColumnType = Literal["string", "int", "bigint", "double", "boolean", "date", "array<string>"]
 
 
+# --- Column domains ---------------------------------------------------------------------------
+#
+# A domain is the set of values a column may hold besides null. The job quarantines a source row
+# with a value outside its column's domain; the verification checks count such values in the
+# published table. Both read the domains below, rendered as SQL that Spark, Athena (Trino) and
+# DuckDB evaluate alike; ``contains`` is the same rule in Python.
+
+
+def finite_sql(ref: str) -> str:
+    """True for a finite number: ``x - x`` is 0 for one, NaN for NaN and the infinities. The
+    same in Spark, Trino and DuckDB, which share no ``isfinite``; and unlike a range test it
+    survives DuckDB folding comparisons from Parquet statistics, which leave NaN out."""
+    return f"{ref} - {ref} = 0"
+
+
+class Domain(Protocol):
+    def describe(self) -> str:
+        """The allowed values in words, as quarantine reasons and check details say them."""
+        ...
+
+    def sql(self, ref: str) -> str:
+        """A predicate, true when the non-null value ``ref`` (a quoted column or expression)
+        is in the domain."""
+        ...
+
+    def contains(self, value: Any, today: date | None = None) -> bool: ...
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+@dataclass(frozen=True)
+class Range:
+    """Numbers from ``low`` to ``high`` (either may be open-ended); ``low_open`` excludes low."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+
+    def describe(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"{_number(self.low)} to {_number(self.high)}"
+        if self.low is not None:
+            return f"{'>' if self.low_open else '>='} {_number(self.low)}"
+        return f"<= {_number(self.high)}" if self.high is not None else "any number"
+
+    def sql(self, ref: str) -> str:
+        parts = []
+        if self.low is not None:
+            parts.append(f"{ref} {'>' if self.low_open else '>='} {_number(self.low)}")
+        if self.high is not None:
+            parts.append(f"{ref} <= {_number(self.high)}")
+        return " AND ".join(parts) or "TRUE"
+
+    def contains(self, value: Any, today: date | None = None) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or value <= self.high
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """Exactly these values."""
+
+    values: tuple[str, ...]
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(self.values)
+
+    def sql(self, ref: str) -> str:
+        quoted = ", ".join("'" + v.replace("'", "''") + "'" for v in self.values)
+        return f"{ref} IN ({quoted})"
+
+    def contains(self, value: Any, today: date | None = None) -> bool:
+        return value in self.values
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Dates from ``earliest`` to the end of the year after the current one (a release may be
+    announced ahead); with ``as_year`` the column holds the year only."""
+
+    earliest: date
+    as_year: bool = False
+
+    def describe(self) -> str:
+        if self.as_year:
+            return f"{self.earliest.year} to next year"
+        return f"{self.earliest.isoformat()} to the end of next year"
+
+    def sql(self, ref: str) -> str:
+        if self.as_year:
+            return f"{ref} BETWEEN {self.earliest.year} AND year(current_date) + 1"
+        return (
+            f"{ref} >= DATE '{self.earliest.isoformat()}' AND year({ref}) <= year(current_date) + 1"
+        )
+
+    def contains(self, value: Any, today: date | None = None) -> bool:
+        last_year = (today or datetime.now(UTC).date()).year + 1
+        if self.as_year:
+            return bool(self.earliest.year <= value <= last_year)
+        return bool(self.earliest <= value and value.year <= last_year)
+
+
+# Sources for the values: the Spotify Web API reference (its OpenAPI schema gives minimum and
+# maximum for popularity, key, time_signature, acousticness and valence, and describes the other
+# audio features as measures from 0.0 to 1.0); docs/job.md lists each domain and why.
+POPULARITY: Final = Range(0, 100)
+POSITIVE: Final = Range(0, low_open=True)
+"""Durations: a track has some length."""
+COUNT: Final = Range(1)
+"""Track numbers and track counts start at 1."""
+NON_NEGATIVE: Final = Range(0)
+UNIT_INTERVAL: Final = Range(0, 1)
+"""Audio features measured from 0.0 to 1.0."""
+PITCH_CLASS: Final = Range(-1, 11)
+"""0 = C, 1 = C#/Db, ... 11 = B; -1 when no key was detected."""
+MODALITY: Final = Range(0, 1)
+"""1 major, 0 minor."""
+LOUDNESS_DB: Final = Range(-60, 10)
+"""dB; the API says values typically range from -60 to 0, and real tracks reach a few dB
+above 0."""
+TIME_SIGNATURE: Final = Range(0, 7)
+"""Beats per bar. The API documents 3 to 7 (3/4 to 7/4), yet returns 0 (no meter found) and
+1 too, and the data holds them (about 6% of generated feature rows): quarantining those would
+drop every audio feature of those tracks for a value the API itself produces."""
+ALBUM_TYPES: Final = OneOf(("album", "single", "compilation"))
+FIRST_RECORDING: Final = date(1877, 1, 1)
+"""No release predates recorded sound (the phonograph, 1877); an earlier date is a typo such
+as ``0216`` for ``2016``, and Parquet cannot even store dates before 1582 without rebasing."""
+RELEASE_DATES: Final = DateRange(FIRST_RECORDING)
+RELEASE_YEARS: Final = DateRange(FIRST_RECORDING, as_year=True)
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
     type: ColumnType
     comment: str = ""
     nullable: bool = True
+    domain: Domain | None = None
+    """Allowed values besides null; doubles must also be finite, whatever the domain."""
+
+    @property
+    def finite(self) -> bool:
+        """Whether the column must hold finite numbers: NaN and infinities are not data."""
+        return self.type == "double"
+
+    def domain_text(self) -> str | None:
+        """The column's domain in words, or None when every value of its type is allowed."""
+        text = self.domain.describe() if self.domain is not None else None
+        bounded = isinstance(self.domain, Range) and None not in (self.domain.low, self.domain.high)
+        if self.finite and not bounded:
+            return f"finite, {text}" if text else "finite"
+        return text
+
+    def domain_sql(self, ref: str) -> str | None:
+        """A predicate true when the non-null value ``ref`` is in the domain; None when every
+        value of the type is allowed."""
+        parts = [finite_sql(ref)] if self.finite else []
+        if self.domain is not None:
+            parts.append(self.domain.sql(ref))
+        return " AND ".join(f"({p})" for p in parts) if parts else None
+
+    def allows(self, value: Any, today: date | None = None) -> bool:
+        """The same rule as ``domain_sql``, in Python (null is always allowed here)."""
+        if value is None:
+            return True
+        if self.finite and not math.isfinite(value):
+            return False
+        return self.domain is None or self.domain.contains(value, today)
 
 
 # DuckDB spelling of each contract type (the local catalog step and checks use it).
@@ -200,19 +366,19 @@ ALBUMS: Final = SourceFile(
     columns=(
         Column("track_name", "string"),
         Column("track_id", "string"),
-        Column("track_number", "int"),
-        Column("duration_ms", "int"),
-        Column("album_type", "string"),
+        Column("track_number", "int", domain=COUNT),
+        Column("duration_ms", "int", domain=POSITIVE),
+        Column("album_type", "string", domain=ALBUM_TYPES),
         Column("artists", "string", "Python-list string, e.g. ['A', 'B']"),
-        Column("total_tracks", "int"),
+        Column("total_tracks", "int", domain=COUNT),
         Column("album_name", "string"),
-        Column("release_date", "string", "e.g. 2016-11-10 00:00:00 UTC"),
+        Column("release_date", "string", "e.g. 2016-11-10 00:00:00 UTC", domain=RELEASE_DATES),
         Column("label", "string"),
-        Column("album_popularity", "int"),
+        Column("album_popularity", "int", domain=POPULARITY),
         Column("album_id", "string"),
         Column("artist_id", "string"),
         *_strings(*(f"artist_{i}" for i in range(12))),
-        Column("duration_sec", "double"),
+        Column("duration_sec", "double", domain=POSITIVE),
     ),
 )
 
@@ -222,9 +388,9 @@ ARTISTS: Final = SourceFile(
     columns=(
         Column("id", "string"),
         Column("name", "string"),
-        Column("artist_popularity", "int"),
+        Column("artist_popularity", "int", domain=POPULARITY),
         Column("artist_genres", "string", "Python-list string, often []"),
-        Column("followers", "bigint"),
+        Column("followers", "bigint", domain=NON_NEGATIVE),
         *_strings(*(f"genre_{i}" for i in range(7))),
     ),
 )
@@ -234,7 +400,7 @@ TRACKS: Final = SourceFile(
     file_name="spotify_tracks_data_2023.csv",
     columns=(
         Column("id", "string"),
-        Column("track_popularity", "int"),
+        Column("track_popularity", "int", domain=POPULARITY),
         Column("explicit", "boolean"),
     ),
 )
@@ -243,24 +409,24 @@ FEATURES: Final = SourceFile(
     key="features",
     file_name="spotify_features_data_2023.csv",
     columns=(
-        Column("danceability", "double"),
-        Column("energy", "double"),
-        Column("key", "int"),
-        Column("loudness", "double"),
-        Column("mode", "int"),
-        Column("speechiness", "double"),
-        Column("acousticness", "double"),
-        Column("instrumentalness", "double"),
-        Column("liveness", "double"),
-        Column("valence", "double"),
-        Column("tempo", "double"),
+        Column("danceability", "double", domain=UNIT_INTERVAL),
+        Column("energy", "double", domain=UNIT_INTERVAL),
+        Column("key", "int", domain=PITCH_CLASS),
+        Column("loudness", "double", domain=LOUDNESS_DB),
+        Column("mode", "int", domain=MODALITY),
+        Column("speechiness", "double", domain=UNIT_INTERVAL),
+        Column("acousticness", "double", domain=UNIT_INTERVAL),
+        Column("instrumentalness", "double", domain=UNIT_INTERVAL),
+        Column("liveness", "double", domain=UNIT_INTERVAL),
+        Column("valence", "double", domain=UNIT_INTERVAL),
+        Column("tempo", "double", domain=NON_NEGATIVE),
         Column("type", "string"),
         Column("id", "string"),
         Column("uri", "string"),
         Column("track_href", "string"),
         Column("analysis_url", "string"),
-        Column("duration_ms", "int"),
-        Column("time_signature", "int"),
+        Column("duration_ms", "int", domain=POSITIVE),
+        Column("time_signature", "int", domain=TIME_SIGNATURE),
     ),
 )
 
@@ -275,37 +441,42 @@ JOB_SOURCES: Final[tuple[SourceFile, ...]] = (ALBUMS, ARTISTS, TRACKS, FEATURES)
 WAREHOUSE_COLUMNS: Final[tuple[Column, ...]] = (
     Column("track_id", "string", "Spotify track id; unique", nullable=False),
     Column("track_name", "string"),
-    Column("track_number", "int"),
+    Column("track_number", "int", domain=COUNT),
     Column("explicit", "boolean"),
-    Column("track_popularity", "int", "0-100"),
-    Column("duration_ms", "int"),
-    Column("duration_sec", "double"),
+    Column("track_popularity", "int", domain=POPULARITY),
+    Column("duration_ms", "int", domain=POSITIVE),
+    Column("duration_sec", "double", domain=POSITIVE),
     Column("album_id", "string"),
     Column("album_name", "string"),
-    Column("album_type", "string", "album, single or compilation"),
-    Column("total_tracks", "int"),
-    Column("album_popularity", "int", "0-100"),
+    Column("album_type", "string", domain=ALBUM_TYPES),
+    Column("total_tracks", "int", domain=COUNT),
+    Column("album_popularity", "int", domain=POPULARITY),
     Column("label", "string"),
-    Column("release_date", "date"),
-    Column("release_year", "int"),
+    Column("release_date", "date", domain=RELEASE_DATES),
+    Column("release_year", "int", domain=RELEASE_YEARS),
     Column("artist_id", "string"),
     Column("artist_name", "string", "primary artist"),
-    Column("artist_popularity", "int", "0-100"),
-    Column("followers", "bigint"),
+    Column("artist_popularity", "int", domain=POPULARITY),
+    Column("followers", "bigint", domain=NON_NEGATIVE),
     Column("primary_genre", "string", "first genre of the primary artist, if any"),
     Column("genres", "array<string>", "all genres of the primary artist"),
-    Column("danceability", "double", "audio feature; null when the track has none"),
-    Column("energy", "double"),
-    Column("musical_key", "int", "pitch class 0-11"),
-    Column("loudness", "double", "dB"),
-    Column("musical_mode", "int", "1 major, 0 minor"),
-    Column("speechiness", "double"),
-    Column("acousticness", "double"),
-    Column("instrumentalness", "double"),
-    Column("liveness", "double"),
-    Column("valence", "double"),
-    Column("tempo", "double", "BPM"),
-    Column("time_signature", "int"),
+    Column(
+        "danceability",
+        "double",
+        "audio feature; null when the track has none",
+        domain=UNIT_INTERVAL,
+    ),
+    Column("energy", "double", domain=UNIT_INTERVAL),
+    Column("musical_key", "int", "pitch class; -1 when no key was detected", domain=PITCH_CLASS),
+    Column("loudness", "double", "dB", domain=LOUDNESS_DB),
+    Column("musical_mode", "int", "1 major, 0 minor", domain=MODALITY),
+    Column("speechiness", "double", domain=UNIT_INTERVAL),
+    Column("acousticness", "double", domain=UNIT_INTERVAL),
+    Column("instrumentalness", "double", domain=UNIT_INTERVAL),
+    Column("liveness", "double", domain=UNIT_INTERVAL),
+    Column("valence", "double", domain=UNIT_INTERVAL),
+    Column("tempo", "double", "BPM", domain=NON_NEGATIVE),
+    Column("time_signature", "int", "beats per bar", domain=TIME_SIGNATURE),
 )
 
 

@@ -41,6 +41,7 @@ from spotify_glue.contract import (
     TABLE_NAME,
     TRACKS,
     WAREHOUSE_COLUMNS,
+    DateRange,
     GateError,
     GateThresholds,
     RunSummary,
@@ -49,6 +50,16 @@ from spotify_glue.contract import (
     join_uri,
     new_run_id,
     run_id_of_folder,
+)
+from spotify_glue.contract import Column as ContractColumn
+from spotify_glue.records import (
+    CORRUPT_COLUMN,
+    CSV_FORMAT,
+    CSV_PARSE_OPTIONS,
+    PROBLEM_COLUMN,
+    RECORD_COLUMN,
+    RecordLayoutError,
+    read_records,
 )
 
 LOG: Final = logging.getLogger("spotify_glue.etl")
@@ -63,8 +74,9 @@ JOB_ARGUMENTS: Final = (
 )
 """The job's ``--NAME`` arguments; the Pulumi program passes exactly these."""
 
-CORRUPT_COLUMN: Final = "_corrupt_record"
-CSV_COLUMN_PRUNING: Final = "spark.sql.csv.parser.columnPruning.enabled"
+CSV_COLUMN_PRUNING: Final = "spark.sql.optimizer.enableCsvExpressionOptimization"
+"""Lets Spark parse only the fields of ``from_csv`` a query reads (Spark skips it today when
+options are given, as the job's are; switched off so that stays true)."""
 SHUFFLE_PARTITIONS: Final = "spark.sql.shuffle.partitions"
 CSV_BYTES_PER_PARTITION: Final = 32 * 2**20
 """Input per shuffle partition: small enough that a partition's sort and cache fit in a
@@ -77,17 +89,6 @@ DUPLICATE: Final = "<duplicate>"
 HAS_ARTIST: Final = "_has_artist"
 HAS_TRACK: Final = "_has_track"
 HAS_FEATURES: Final = "_has_features"
-
-# RFC 4180 quoting as the Spotify files use it: commas inside quotes, quotes doubled.
-CSV_FORMAT: Final[dict[str, str]] = {"quote": '"', "escape": '"', "encoding": "UTF-8"}
-CSV_READ_OPTIONS: Final[dict[str, str]] = {
-    **CSV_FORMAT,
-    "header": "true",
-    "mode": "PERMISSIVE",
-    "columnNameOfCorruptRecord": CORRUPT_COLUMN,
-    # One record per line keeps files splittable; a stray newline is quarantined, not lost.
-    "multiLine": "false",
-}
 
 RELEASE_DATE_PATTERN: Final = r"^(\d{4})-(\d{2})-(\d{2})( \d{2}:\d{2}:\d{2}( UTC)?)?$"
 """``2016-11-10 00:00:00 UTC`` as in the files; a bare ``2016-11-10`` is accepted too."""
@@ -225,16 +226,16 @@ def parse_release_date(value: Column) -> Column:
 
 
 def _malformed_reason(source: SourceFile) -> Column:
-    """Why Spark flagged a row as corrupt: wrong field count, or which column failed its type.
+    """Why the CSV parser flagged a record: wrong field count, or which column failed its type.
 
-    Reasons are categories (the value itself is in the raw line), so they can be counted."""
+    Reasons are categories (the value itself is in the raw record), so they can be counted."""
     retokenised = "_retokenised"
     corrupt_tokens = "_tokens_corrupt"
     as_strings = ", ".join(f"`{c.name}` string" for c in source.columns)
     tokens = F.from_csv(
         F.col(CORRUPT_COLUMN),
         f"{as_strings}, `{corrupt_tokens}` string",
-        {**CSV_FORMAT, "mode": "PERMISSIVE", "columnNameOfCorruptRecord": corrupt_tokens},
+        {**CSV_PARSE_OPTIONS, "columnNameOfCorruptRecord": corrupt_tokens},
     ).alias(retokenised)
     bad_value = [
         F.when(
@@ -250,30 +251,72 @@ def _malformed_reason(source: SourceFile) -> Column:
     ).otherwise(F.coalesce(*bad_value, F.lit("malformed record")))
 
 
+def domain_reason(column: ContractColumn) -> str:
+    """The quarantine reason for a value outside the column's domain: names both."""
+    return f"{column.name} outside its domain ({column.domain_text()})"
+
+
+def _as_dates(frame: DataFrame, source: SourceFile) -> tuple[DataFrame, dict[str, str]]:
+    """Each date held as text, parsed once into a helper column: column -> helper name."""
+    helpers = {
+        c.name: f"_{c.name}_as_date"
+        for c in source.columns
+        if c.type == "string" and isinstance(c.domain, DateRange)
+    }
+    for name, helper in helpers.items():
+        frame = frame.withColumn(helper, parse_release_date(F.col(name)))
+    return frame, helpers
+
+
+def _domain_checks(source: SourceFile, dates: Mapping[str, str]) -> list[tuple[Column, Column]]:
+    """One (outside-its-domain, reason) check per column with a domain, evaluated from the
+    contract's SQL so the job and the published-table check apply the same rule. A date held
+    as text is checked as the date it parses to (its helper column in ``dates``)."""
+    checks: list[tuple[Column, Column]] = []
+    for column in source.columns:
+        ref = dates.get(column.name, column.name)
+        predicate = column.domain_sql(f"`{ref}`")
+        if predicate is not None:
+            outside = F.col(ref).isNotNull() & ~F.expr(predicate)
+            checks.append((outside, F.lit(domain_reason(column))))
+    return checks
+
+
 def classify(parsed: DataFrame, source: SourceFile) -> DataFrame:
-    """Tag each parsed row with why it cannot be used (``_reason``, null when it can) and,
-    for tagged rows, the record as text (``_raw``: the line itself when Spark could not
-    parse it, otherwise the parsed values written back as CSV)."""
+    """Tag each parsed record with why it cannot be used (``_reason``, null when it can) and,
+    for tagged records, the record as text (``_raw``).
+
+    The first reason that applies wins: a problem that kept the record from being parsed (too
+    long, not UTF-8, an unterminated quote), a parse failure (field count, a value not of its
+    type), a missing key, an unparseable release date, a value outside its column's domain.
+    ``_raw`` is the record exactly as read (``read_source``); for frames without it, the line
+    the parser rejected or the parsed values written back as CSV."""
     corrupt = F.col(CORRUPT_COLUMN)
-    checks: list[tuple[Column, Column]] = [(corrupt.isNotNull(), _malformed_reason(source))]
+    frame, dates = _as_dates(parsed, source)
+    checks: list[tuple[Column, Column]] = []
+    if PROBLEM_COLUMN in parsed.columns:
+        checks.append((F.col(PROBLEM_COLUMN).isNotNull(), F.col(PROBLEM_COLUMN)))
+    checks.append((corrupt.isNotNull(), _malformed_reason(source)))
     for key in KEY_COLUMNS[source.key]:
         missing = F.col(key).isNull() | (F.trim(F.col(key)) == "")
         checks.append((missing, F.lit(f"missing key {key}")))
-    if source.key == ALBUMS.key:
-        date = F.col("release_date")
-        unparseable = date.isNotNull() & parse_release_date(date).isNull()
-        checks.append((unparseable, F.lit("unparseable release_date")))
+    for name, helper in dates.items():
+        unparseable = F.col(name).isNotNull() & F.col(helper).isNull()
+        checks.append((unparseable, F.lit(f"unparseable {name}")))
+    checks += _domain_checks(source, dates)
     reason = reduce(
         lambda chain, check: chain.when(*check),
         checks[1:],
         F.when(*checks[0]),
     )
     source_columns = [F.col(c.name) for c in source.columns]
-    raw = F.when(
-        reason.isNotNull(),
-        F.coalesce(corrupt, F.to_csv(F.struct(*source_columns), CSV_FORMAT)),
+    text = (
+        F.col(RECORD_COLUMN)
+        if RECORD_COLUMN in parsed.columns
+        else F.coalesce(corrupt, F.to_csv(F.struct(*source_columns), CSV_FORMAT))
     )
-    return parsed.withColumn(REASON_COLUMN, reason).withColumn(RAW_COLUMN, raw)
+    raw = F.when(reason.isNotNull(), text)
+    return frame.withColumn(REASON_COLUMN, reason).withColumn(RAW_COLUMN, raw).drop(*dates.values())
 
 
 def quarantine_rows(classified: DataFrame, source: SourceFile) -> DataFrame:
@@ -497,8 +540,13 @@ def _file_bytes(spark: SparkSession, uri: str) -> int:
 
 
 def read_source(spark: SparkSession, uri: str, source: SourceFile) -> DataFrame:
-    """The CSV parsed with the contract's typed schema; bad rows keep their raw line."""
-    return spark.read.schema(read_schema(source)).options(**CSV_READ_OPTIONS).csv(uri)
+    """The file's records parsed with the contract's typed schema (``spotify_glue.records``):
+    the source's columns, ``_corrupt_record``, and each record's text, first line number and
+    any problem that kept it from being parsed."""
+    try:
+        return read_records(spark, uri, source, read_schema(source))
+    except RecordLayoutError as error:
+        raise InputFileError(str(error)) from None
 
 
 @dataclass(frozen=True)
@@ -580,8 +628,8 @@ class Accounting:
 def job_settings(spark: SparkSession, uris: Mapping[str, str]) -> Iterator[None]:
     """Session settings every run needs, restored afterwards.
 
-    With CSV column pruning Spark parses, and so validates, only the columns a query reads: a
-    junk value in an unread column would pass, and every row must be judged on all columns.
+    With CSV pruning Spark parses, and so validates, only the fields a query reads: a junk
+    value in an unread column would pass, and every row must be judged on all columns.
     Shuffle partitions are sized to the input, whatever the session was built for."""
     pruning = spark.conf.get(CSV_COLUMN_PRUNING) or "true"
     shuffle_partitions = spark.conf.get(SHUFFLE_PARTITIONS) or "200"

@@ -49,6 +49,7 @@ CHECK_NAMES = [
     "quarantine_rate",
     "join_loss_rate",
     "insight:top_artists_by_followers",
+    "domains",
 ]
 TRANSITIONS = ("athena::execution", "glue::job_run", "glue::crawl")
 
@@ -140,6 +141,7 @@ def test_run_then_checks_pass_and_exit_zero(tmp_path: Path) -> None:
         "checks/row_count",
         "checks/key_integrity",
         "insights/top_artists_by_followers",
+        "checks/domains",
     ]
     assert all(q["polls"] == 4 and q["state"] == "SUCCEEDED" for q in verdict["queries"])
     assert verdict["outputs"] == outputs_dict()
@@ -156,7 +158,7 @@ def test_human_output_is_a_table_and_a_verdict_line(tmp_path: Path) -> None:
     for name in CHECK_NAMES:
         assert name in result.stdout
     assert result.stdout.count("PASS ") >= len(CHECK_NAMES)
-    assert "PASSED: all 7 checks passed" in result.stdout
+    assert f"PASSED: all {len(CHECK_NAMES)} checks passed" in result.stdout
 
 
 @pytest.mark.usefixtures("deployed")

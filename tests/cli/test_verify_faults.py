@@ -24,6 +24,9 @@ from spotify_ops.verify import Runtime
 from tests.cli.verify_support import (
     CRAWLER,
     DATABASE,
+    DOMAIN_COLUMNS,
+    DOMAIN_ROWS,
+    DOMAINS_SQL,
     INSIGHT_COLUMNS,
     INSIGHT_ROWS,
     INSIGHT_SQL,
@@ -78,6 +81,7 @@ class Stubs:
         stub_query(self.athena, "q-1", ROW_COUNT_SQL, ROW_COUNT_COLUMNS, [["3"]], first_states)
         stub_query(self.athena, "q-2", KEYS_SQL, KEYS_COLUMNS, [["0", "0"]])
         stub_query(self.athena, "q-3", INSIGHT_SQL, INSIGHT_COLUMNS, INSIGHT_ROWS)
+        stub_query(self.athena, "q-4", DOMAINS_SQL, DOMAIN_COLUMNS, DOMAIN_ROWS)
 
 
 @pytest.fixture

@@ -21,7 +21,13 @@ from spotify_glue.contract import (
 )
 
 from infra.outputs import OutputKey
-from spotify_ops.checks import CHECKS_DIR, INSIGHT_PROBE, INSIGHTS_DIR, load_sql
+from spotify_ops.checks import (
+    CHECKS_DIR,
+    INSIGHT_PROBE,
+    INSIGHTS_DIR,
+    domain_violations_sql,
+    load_sql,
+)
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -39,6 +45,7 @@ SUMMARY_KEY = LAYOUT.summary_location.removeprefix(f"s3://{WAREHOUSE}/")
 ROW_COUNT_SQL = load_sql(CHECKS_DIR / "row_count.sql")
 KEYS_SQL = load_sql(CHECKS_DIR / "key_integrity.sql")
 INSIGHT_SQL = load_sql(INSIGHTS_DIR / f"{INSIGHT_PROBE}.sql")
+DOMAINS_SQL = domain_violations_sql()
 
 
 def outputs_dict(**overrides: Any) -> dict[str, Any]:
@@ -174,6 +181,11 @@ INSIGHT_ROWS: list[list[str | None]] = [
     ["a1", "Emerson, Lake & Palmer", "1200", "71", "2"],
     ["a2", "Sigur Rós", "800", "65", "1"],
 ]
+DOMAIN_COLUMNS = [
+    (c.name, "bigint") for c in WAREHOUSE_COLUMNS if c.domain_sql(f'"{c.name}"') is not None
+]
+DOMAIN_ROWS: list[list[str | None]] = [["0"] * len(DOMAIN_COLUMNS)]
+"""The domain check's answer for a table with every value within its domain."""
 
 
 def passing_results(rows: int = 3) -> list[tuple[list[tuple[str, str]], list[list[str | None]]]]:
@@ -182,6 +194,7 @@ def passing_results(rows: int = 3) -> list[tuple[list[tuple[str, str]], list[lis
         (ROW_COUNT_COLUMNS, [[str(rows)]]),
         (KEYS_COLUMNS, [["0", "0"]]),
         (INSIGHT_COLUMNS, INSIGHT_ROWS),
+        (DOMAIN_COLUMNS, DOMAIN_ROWS),
     ]
 
 

@@ -1,0 +1,146 @@
+"""Reading records from raw lines (spotify_glue.records): which lines open a quoted field, how
+lines pair into multi-line records, line numbers across file splits, and the files it refuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from spotify_glue.contract import TRACKS
+from spotify_glue.records import (
+    LINE_COLUMN,
+    MAX_RECORD_LINES,
+    MAX_SPAN_LINES,
+    PROBLEM_COLUMN,
+    RECORD_COLUMN,
+    LineScan,
+    RecordLayoutError,
+    Split,
+    assemble,
+    opens_quoted_field,
+    scan_lines,
+    with_spans,
+)
+
+HEADER = ",".join(TRACKS.header)
+
+
+@pytest.mark.parametrize(
+    ("line", "opens"),
+    [
+        ('"open', True),
+        ('t1,"open', True),
+        ('t1,"open ""with"" doubled quotes', True),
+        ('"a, b",c,"open', True),
+        ('"closed",x', False),
+        ('t1,"closed ""twice""",true', False),
+        ('12" Vinyl,x', False),  # a quote inside an unquoted field opens nothing
+        ('12" Vinyl,"open', True),
+        ('closing",x', False),  # read from outside a field, this opens nothing
+        ('"a""', True),  # a doubled quote inside a field that stays open
+        ("no quotes", False),
+    ],
+)
+def test_which_lines_open_a_quoted_field(line, opens):
+    """A line opens a quoted field when, read from outside any field, it ends inside one."""
+    assert opens_quoted_field(line) is opens
+
+
+def test_a_line_of_many_fields_is_matched_without_overflow():
+    """Tens of thousands of fields (Java's regex overflowed its stack here)."""
+    assert opens_quoted_field(",".join(["x"] * 50_000) + ',"open')
+    assert not opens_quoted_field(",".join(['"x"'] * 50_000) + ',"open"')
+
+
+def scan(lines: int) -> LineScan:
+    return LineScan("file", (Split(0, 0, 0),), lines)
+
+
+def test_lines_pair_into_spans():
+    """Each opening line pairs with the next line of odd quote count; an opening line inside
+    a span belongs to it."""
+    result = with_spans(scan(20), openers=[3, 4, 10], closers=[3, 5, 10, 12])
+    assert (result.spans, result.unterminated) == (((3, 5), (10, 12)), ())
+
+
+def test_a_span_the_file_ends_inside_is_unterminated():
+    """No closing line: every line from the opening one to the end is unterminated."""
+    result = with_spans(scan(20), openers=[18], closers=[18])
+    assert (result.spans, result.unterminated) == ((), ((18, 20),))
+
+
+def test_a_span_longer_than_the_limit_is_unterminated():
+    """A record may not span more than MAX_RECORD_LINES lines."""
+    far = 2 + MAX_RECORD_LINES
+    result = with_spans(scan(far + 5), openers=[2, far + 2], closers=[2, far, far + 3])
+    assert result.unterminated == ((2, far),)
+    assert result.spans == ((far + 2, far + 3),)
+
+
+def write(path: Path, text: str | bytes) -> str:
+    path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+    return str(path)
+
+
+def test_line_numbers_and_spans_hold_across_file_splits(spark, tmp_path):
+    """With splits of a few hundred bytes, each line still gets its own number and a record
+    whose lines fall in different splits is assembled whole."""
+    body = [f"t{i},{i % 100},false" for i in range(2, 400)]
+    body[150] = 't151,"multi\nline",false'  # lines 152-153 of the file
+    uri = write(tmp_path / "tracks.csv", "\n".join([HEADER, *body]) + "\n")
+    conf = "spark.sql.files.maxPartitionBytes"
+    previous = spark.conf.get(conf)
+    spark.conf.set(conf, "512")
+    try:
+        result = scan_lines(spark, uri, TRACKS)
+        records = {r[LINE_COLUMN]: r[RECORD_COLUMN] for r in assemble(spark, result).collect()}
+    finally:
+        spark.conf.set(conf, previous)
+    assert len(result.splits) > 5
+    assert result.lines == 400
+    assert result.spans == ((152, 153),)
+    assert records[152] == 't151,"multi\nline",false'
+    assert 153 not in records
+    assert records[2] == "t2,2,false"
+    assert records[400] == "t399,99,false"
+    assert len(records) == 398
+
+
+def test_blank_lines_are_no_records_unless_inside_a_quoted_field(spark, tmp_path):
+    """Blank lines between records (spaces, tabs, or a lone CR in a CRLF file) are skipped, as
+    Spark's CSV reader does; a blank line inside a quoted field is part of the value."""
+    text = f'{HEADER}\n\nt1,1,false\n   \nt2,"a\n\nb",true\r\n\r\n\t\r\nt3,1,true\n'
+    uri = write(tmp_path / "tracks.csv", text)
+    rows = assemble(spark, scan_lines(spark, uri, TRACKS)).orderBy(LINE_COLUMN).collect()
+    assert [(r[LINE_COLUMN], r[RECORD_COLUMN], r[PROBLEM_COLUMN]) for r in rows] == [
+        (3, "t1,1,false", None),
+        (5, 't2,"a\n\nb",true\r', None),
+        (10, "t3,1,true", None),
+    ]
+
+
+def test_a_file_with_cr_line_breaks_is_refused_with_the_fix(spark, tmp_path):
+    """Lines are split at LF only (so a CR inside a quoted field is kept); a file that breaks
+    lines with CR alone is refused, naming the fix, instead of being read as one line."""
+    uri = write(tmp_path / "tracks.csv", f"{HEADER}\rt1,1,false\r")
+    with pytest.raises(RecordLayoutError, match="Save it with LF or CRLF line breaks"):
+        scan_lines(spark, uri, TRACKS)
+
+
+def test_a_folder_of_files_is_refused(spark, tmp_path):
+    """A staged 'file' that is a folder of several files is refused, naming the file."""
+    folder = tmp_path / TRACKS.file_name
+    folder.mkdir()
+    for part in ("a", "b"):
+        write(folder / f"part-{part}.csv", f"{HEADER}\nt{part},1,false\n")
+    with pytest.raises(RecordLayoutError, match=f"stage {TRACKS.file_name} as one file"):
+        scan_lines(spark, str(folder), TRACKS)
+
+
+def test_broken_quoting_throughout_is_refused_with_the_first_line(spark, tmp_path):
+    """More than MAX_SPAN_LINES lines opening quoted fields: the file is refused, naming the
+    first such line, instead of guessing at records."""
+    body = [f"t{i},1,false" for i in range(3)] + ['t,"open'] * (MAX_SPAN_LINES + 1)
+    uri = write(tmp_path / "tracks.csv", "\n".join([HEADER, *body]) + "\n")
+    with pytest.raises(RecordLayoutError, match="starting at line 5"):
+        scan_lines(spark, uri, TRACKS)
