@@ -119,6 +119,12 @@ class WarehouseLayout:
         return join_uri(self.root, SUMMARY_PREFIX, f"{TABLE_NAME}.json")
 
     @property
+    def rejection_location(self) -> str:
+        """The fingerprint and failed rules of the last rejected run, so that a retry of the
+        same input, gate and job code fails at once instead of reprocessing."""
+        return join_uri(self.root, SUMMARY_PREFIX, f"{TABLE_NAME}.rejected.json")
+
+    @property
     def published_location(self) -> str:
         """The published run's summary: the pointer to the table's current run folder.
         Written only after the run's files are complete and the gate has passed."""

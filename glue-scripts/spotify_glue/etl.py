@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import csv
 import difflib
+import hashlib
+import json
 import logging
 import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from functools import reduce
+from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
@@ -848,6 +851,105 @@ def run(
     return summary
 
 
+# --- Retries: a gate rejection is final -------------------------------------------------------
+
+
+def _code_digest() -> str:
+    """A digest of the job's own code (every module of this package, zipped or not)."""
+    digest = hashlib.sha256()
+    package = resources.files(__package__ or "spotify_glue")
+    for module in sorted((m for m in package.iterdir() if m.name.endswith(".py")), key=str):
+        digest.update(module.name.encode())
+        digest.update(module.read_bytes())
+    return digest.hexdigest()
+
+
+def run_fingerprint(spark: SparkSession, args: JobArgs, uris: Mapping[str, str]) -> str:
+    """A digest of all that decides a run's verdict: each input file's location, size and
+    modification time, the gate, and the job's code. Equal fingerprints, equal verdicts."""
+    inputs = []
+    for key in sorted(uris):
+        fs, path = _filesystem(spark, uris[key])
+        status = fs.getFileStatus(path)
+        inputs.append([key, uris[key], int(status.getLen()), int(status.getModificationTime())])
+    payload = {"inputs": inputs, "gate": args.gate.as_dict(), "code": _code_digest()}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """What a rejected run leaves for the runs after it (``WarehouseLayout.rejection_location``)."""
+
+    fingerprint: str
+    failures: list[str]
+    summary_location: str
+    job_run_id: str = ""
+    """Glue's ``--JOB_RUN_ID`` of the rejected run, for the log; empty outside Glue."""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Rejection | None:
+        """The record, or None when it is not one (a damaged record is no reason to fail)."""
+        try:
+            data = json.loads(text)
+            return cls(
+                fingerprint=str(data["fingerprint"]),
+                failures=[str(f) for f in data["failures"]],
+                summary_location=str(data["summary_location"]),
+                job_run_id=str(data.get("job_run_id", "")),
+            )
+        except (ValueError, TypeError, KeyError):
+            return None
+
+
+def _read_text(spark: SparkSession, uri: str) -> str | None:
+    """A small UTF-8 file's text, or None when it does not exist."""
+    fs, path = _filesystem(spark, uri)
+    if not fs.exists(path):
+        return None
+    jvm: Any = spark.sparkContext._jvm
+    stream = fs.open(path)
+    try:
+        return str(jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))
+    finally:
+        stream.close()
+
+
+def run_final(
+    spark: SparkSession,
+    args: JobArgs,
+    switch_catalog: CatalogSwitch | None = None,
+    job_run_id: str = "",
+) -> RunSummary:
+    """``run``, except that a gate rejection is final.
+
+    A rejection depends only on the inputs, the gate and the code, so running again cannot
+    change it: Glue's automatic retry (``max_retries``) would only spend the same time again
+    and fail the same way. A rejected run records its fingerprint (``run_fingerprint``); a
+    later run with the same fingerprint, such as that retry, raises the same
+    ``QualityGateError`` at once without reading the data. Any other failure records nothing,
+    so Glue's retry runs the job again in full."""
+    uris = {source.key: check_input(spark, args.staging_path, source) for source in JOB_SOURCES}
+    fingerprint = run_fingerprint(spark, args, uris)
+    layout = args.layout
+    text = _read_text(spark, layout.rejection_location)
+    previous = Rejection.from_json(text) if text is not None else None
+    if previous is not None and previous.fingerprint == fingerprint:
+        LOG.error(
+            "inputs, gate and job code are those of rejected job run %s: not reprocessing",
+            previous.job_run_id or "(unknown)",
+        )
+        raise QualityGateError(previous.failures, previous.summary_location)
+    try:
+        return run(spark, args, switch_catalog)
+    except QualityGateError as rejection:
+        record = Rejection(fingerprint, rejection.failures, layout.summary_location, job_run_id)
+        write_text(spark, layout.rejection_location, record.to_json())
+        raise
+
+
 def glue_catalog_switch(glue: Any, database: str, table: str = TABLE_NAME) -> CatalogSwitch:
     """Point ``database.table`` at a run's folder with glue:GetTable then glue:UpdateTable,
     keeping every other part of the definition. Only fields ``TableInput`` accepts are sent
@@ -883,5 +985,7 @@ def main() -> None:
         if args.catalog_database
         else None
     )
-    run(glue_context.spark_session, args, switch)
+    # JOB_RUN_ID is one of Glue's reserved arguments: getResolvedOptions returns it unasked
+    # (asking for it raises).
+    run_final(glue_context.spark_session, args, switch, options.get("JOB_RUN_ID") or "")
     job.commit()

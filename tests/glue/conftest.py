@@ -16,6 +16,8 @@ from pyspark.sql import Row
 from spotify_glue.contract import ALBUMS, ARTISTS, FEATURES, TRACKS, GateThresholds, RunSummary
 from spotify_glue.etl import JobArgs, run
 
+from tests.glue.fake_glue import fake_glue  # noqa: F401 (a fixture for the test modules)
+
 # pyspark.testing imports pandas-on-Spark, which warns (an error under filterwarnings=error)
 # unless this is set before the JVM starts; the value is what it asks for.
 os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")

@@ -4,8 +4,6 @@ and the Glue entry point's wiring."""
 from __future__ import annotations
 
 import datetime as dt
-import sys
-import types
 from typing import Any
 
 import pytest
@@ -360,52 +358,10 @@ def test_job_layout_is_the_contract_layout_below_the_warehouse():
     assert layout.published_location == "s3://wh/_run_summary/spotify_tracks.published.json"
 
 
-class FakeGlue:
-    """Stands in for the awsglue modules (not installable outside Glue) and records calls."""
-
-    def __init__(self, spark) -> None:
-        self.calls: list[tuple[str, Any]] = []
-        calls = self.calls
-
-        def get_resolved_options(argv, names):
-            calls.append(("getResolvedOptions", list(names)))
-            return {"JOB_NAME": "spotify-etl", **OPTIONS}
-
-        class GlueContext:
-            def __init__(self, spark_context) -> None:
-                self.spark_session = spark
-
-        class Job:
-            def __init__(self, glue_context) -> None:
-                pass
-
-            def init(self, name, options) -> None:
-                calls.append(("init", name))
-
-            def commit(self) -> None:
-                calls.append(("commit", None))
-
-        self.modules = {
-            "awsglue": types.ModuleType("awsglue"),
-            "awsglue.utils": types.SimpleNamespace(getResolvedOptions=get_resolved_options),
-            "awsglue.context": types.SimpleNamespace(GlueContext=GlueContext),
-            "awsglue.job": types.SimpleNamespace(Job=Job),
-        }
-
-
-@pytest.fixture
-def fake_glue(spark, monkeypatch):
-    glue = FakeGlue(spark)
-    for name, module in glue.modules.items():
-        monkeypatch.setitem(sys.modules, name, module)
-    # Glue sets the region in the job's environment; boto3 needs it to build the client.
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    return glue
-
-
 def test_glue_entry_point_resolves_the_job_arguments_and_commits(fake_glue, monkeypatch):
-    """main() asks Glue for JOB_NAME plus exactly JOB_ARGUMENTS, runs with them typed, then
-    commits the job."""
+    """main() asks Glue for JOB_NAME plus exactly JOB_ARGUMENTS (never a reserved argument
+    such as JOB_RUN_ID, which Glue returns unasked), runs with them typed, then commits."""
+    fake_glue.options["catalog_database"] = "spotify_dev"
 
     def fake_run(session, args, switch_catalog):
         fake_glue.calls.append(("run", args))
@@ -416,7 +372,7 @@ def test_glue_entry_point_resolves_the_job_arguments_and_commits(fake_glue, monk
     assert fake_glue.calls == [
         ("getResolvedOptions", ["JOB_NAME", *JOB_ARGUMENTS]),
         ("init", "spotify-etl"),
-        ("run", JobArgs.from_options(OPTIONS)),
+        ("run", JobArgs.from_options(fake_glue.options)),
         ("switch", True),
         ("commit", None),
     ]
