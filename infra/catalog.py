@@ -57,7 +57,7 @@ class CatalogArgs:
     region: pulumi.Input[str]
     """Deployment region, for ARNs."""
     account_id: pulumi.Input[str]
-    """Deployment account, for ARNs and the trust policy."""
+    """Deployment account, for ARNs."""
     kms_key_arn: pulumi.Input[str] | None
     """The stack key, when customer-managed encryption is on."""
     protect_data: bool
@@ -112,7 +112,6 @@ class Catalog(pulumi.ComponentResource):
         role = glue_service_role(
             f"{prefix}-crawler-role",
             f"Glue crawler of the Spotify pipeline ({args.environment})",
-            args.account_id,
             child,
         )
         role_policy = aws.iam.RolePolicy(

@@ -10,18 +10,38 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol, TypeVar
 
 from spotify_glue import contract
+
+from infra import cron
+from infra import quicksight_definition as quicksight
 
 NAMESPACE: Final = "spotify-pipeline"
 """The Pulumi project name, used as the config namespace (``spotify-pipeline:<key>``)."""
 
 GLUE_VERSIONS: Final = ("5.0",)
-"""The job script is proven on Spark 3.5 (Glue 5.0) only."""
+"""The job script is proven on Spark 3.5 (Glue 5.0) only; Glue's own list is in its docs
+(https://docs.aws.amazon.com/glue/latest/dg/release-notes.html)."""
 
 WORKER_TYPES: Final = ("G.1X", "G.2X", "G.4X", "G.8X")
+
+MIN_WORKERS: Final = 2
+"""A Spark job needs a driver and at least one executor, one per worker."""
+MAX_WORKERS: Final[dict[str, int]] = {"G.1X": 299, "G.2X": 149}
+"""Glue's documented maximum number of workers per worker type ("Number of workers",
+https://docs.aws.amazon.com/glue/latest/dg/add-job.html). G.4X and G.8X have no documented
+fixed maximum: the account's DPU quota bounds them."""
+FLEX_WORKER_TYPES: Final = ("G.1X", "G.2X")
+"""Flexible job runs are supported for Glue 3.0+ Spark jobs on G.1X or G.2X workers
+(https://docs.aws.amazon.com/glue/latest/dg/add-job.html, "Job execution class")."""
+
+ON_ARRIVAL: Final = "on-arrival"
+"""``schedule`` value: start the workflow when the source files land in the staging folder."""
+GLUE_CRON_DOC: Final = (
+    "https://docs.aws.amazon.com/glue/latest/dg/monitor-data-warehouse-schedule.html"
+)
 
 MIN_BYTES_SCANNED_CUTOFF: Final = 10 * 1024 * 1024
 """Athena's own lower bound for a workgroup's bytes-scanned cutoff (10 MB)."""
@@ -31,8 +51,6 @@ PROD_ENVIRONMENT: Final = "prod"
 _ENVIRONMENT_RE: Final = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 _MAX_ENVIRONMENT_LENGTH: Final = 20
 _REVIEW_STACK_RE: Final = re.compile(r"^pr-[0-9]+$")
-# Glue cron: cron(Minutes Hours Day-of-month Month Day-of-week Year), six fields.
-_GLUE_CRON_RE: Final = re.compile(r"^cron\(\s*(\S+\s+){5}\S+\s*\)$")
 _QUICKSIGHT_PRINCIPAL_RE: Final = re.compile(
     r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:[0-9]{12}:(user|group|namespace)/\S+$"
 )
@@ -61,6 +79,8 @@ KNOWN_KEYS: Final = frozenset(
         "customerManagedKey",
         "quicksightEnabled",
         "quicksightPrincipals",
+        "quicksightAccess",
+        "quicksightImportMode",
         "protectData",
         "forceDestroy",
         "uploadSampleData",
@@ -95,7 +115,9 @@ class StackConfig:
     flex_execution: bool = False
     """Run the job in Glue's FLEX execution class (cheaper, may start later)."""
     schedule: str | None = None
-    """Glue cron expression for the workflow's start trigger; on-demand when None."""
+    """Glue cron expression for the workflow's start trigger; None: on demand or on arrival."""
+    run_on_arrival: bool = False
+    """Start the workflow when the source files land in staging (``schedule: on-arrival``)."""
     athena_bytes_scanned_cutoff: int = 1024 * 1024 * 1024
     athena_results_retention_days: int = 30
     temp_retention_days: int = 7
@@ -104,7 +126,12 @@ class StackConfig:
     """Encrypt buckets, Glue and Athena with one KMS key of the stack instead of AWS keys."""
     quicksight_enabled: bool = False
     quicksight_principals: tuple[str, ...] = ()
-    """QuickSight user or group ARNs given access to the data source."""
+    """QuickSight user or group ARNs given access to the data source, data set and dashboard."""
+    quicksight_access: quicksight.Access = "owner"
+    """What the principals may do: what the QuickSight console grants owners, or viewers."""
+    quicksight_import_mode: quicksight.ImportMode = "SPICE"
+    quicksight_refresh: quicksight.RefreshTiming | None = None
+    """With SPICE on a scheduled or on-arrival stack: when SPICE re-reads the table."""
     protect_data: bool = False
     """Protect data buckets and the database from deletion (default on in prod)."""
     force_destroy: bool = False
@@ -221,18 +248,46 @@ def _environment(reader: _Reader, stack: str) -> str:
     return environment
 
 
-def _schedule(reader: _Reader) -> str | None:
+def _schedule(reader: _Reader) -> tuple[str | None, bool]:
+    """(Glue cron or None, run on arrival)."""
     value = reader.raw("schedule")
     if value is None:
-        return None
+        return None, False
     text = str(value).strip()
-    if not _GLUE_CRON_RE.fullmatch(text):
+    if text == ON_ARRIVAL:
+        return None, True
+    problem = cron.problem(text)
+    if problem is not None:
         raise _reject(
             "schedule",
             value,
-            "use a Glue cron expression with six fields, e.g. cron(0 6 * * ? *)",
+            f"{problem}; use a Glue cron expression, e.g. cron(0 6 * * ? *) (see"
+            f" {GLUE_CRON_DOC}), {ON_ARRIVAL!r}, or leave it empty to run on demand",
         )
-    return text
+    return text, False
+
+
+def _workers(reader: _Reader, worker_type: str, default: int) -> int:
+    high = MAX_WORKERS.get(worker_type)
+    count = reader.integer("numberOfWorkers", default, MIN_WORKERS)
+    if high is not None and count > high:
+        raise ConfigError(
+            f"{_key('numberOfWorkers')} = {count} is not allowed for"
+            f" {_key('workerType')} = {worker_type!r}; use {MIN_WORKERS}..{high} (Glue's"
+            " maximum for that worker type), or a larger worker type"
+        )
+    return count
+
+
+def _flex(reader: _Reader, worker_type: str, default: bool) -> bool:
+    flex = reader.boolean("flexExecution", default)
+    if flex and worker_type not in FLEX_WORKER_TYPES:
+        raise ConfigError(
+            f"{_key('flexExecution')} = true is not allowed with {_key('workerType')} ="
+            f" {worker_type!r}; Glue runs FLEX jobs on {' or '.join(FLEX_WORKER_TYPES)} only,"
+            " so pick one of those or set flexExecution false"
+        )
+    return flex
 
 
 def _principals(reader: _Reader, enabled: bool) -> tuple[str, ...]:
@@ -290,17 +345,20 @@ def load_stack_config(
             " ephemeral stack)"
         )
     quicksight_enabled = reader.boolean("quicksightEnabled", default.quicksight_enabled)
+    worker_type = reader.choice("workerType", default.worker_type, WORKER_TYPES)
+    schedule, run_on_arrival = _schedule(reader)
 
-    return StackConfig(
+    config = StackConfig(
         stack=stack,
         environment=environment,
         glue_version=reader.choice("glueVersion", default.glue_version, GLUE_VERSIONS),
-        worker_type=reader.choice("workerType", default.worker_type, WORKER_TYPES),
-        number_of_workers=reader.integer("numberOfWorkers", default.number_of_workers, 2),
+        worker_type=worker_type,
+        number_of_workers=_workers(reader, worker_type, default.number_of_workers),
         timeout_minutes=reader.integer("timeoutMinutes", default.timeout_minutes, 1, 2880),
         max_retries=reader.integer("maxRetries", default.max_retries, 0, 10),
-        flex_execution=reader.boolean("flexExecution", default.flex_execution),
-        schedule=_schedule(reader),
+        flex_execution=_flex(reader, worker_type, default.flex_execution),
+        schedule=schedule,
+        run_on_arrival=run_on_arrival,
         athena_bytes_scanned_cutoff=reader.integer(
             "athenaBytesScannedCutoff",
             default.athena_bytes_scanned_cutoff,
@@ -320,6 +378,41 @@ def load_stack_config(
         force_destroy=force_destroy,
         upload_sample_data=reader.boolean("uploadSampleData", review),
         gate=_gate(reader),
+    )
+    return _with_quicksight(config, reader)
+
+
+def _with_quicksight(config: StackConfig, reader: _Reader) -> StackConfig:
+    """Access, import mode and, with SPICE, the refresh that follows the runs: after the
+    longest a scheduled run can take (every attempt timing out), or hourly for runs that start
+    when the data lands."""
+    access: quicksight.Access = (
+        "viewer"
+        if reader.choice("quicksightAccess", "owner", quicksight.ACCESS_LEVELS) == "viewer"
+        else "owner"
+    )
+    mode: quicksight.ImportMode = (
+        "DIRECT_QUERY"
+        if reader.choice("quicksightImportMode", "SPICE", quicksight.IMPORT_MODES) == "DIRECT_QUERY"
+        else "SPICE"
+    )
+    refresh = None
+    if config.quicksight_enabled and mode == "SPICE" and config.run_on_arrival:
+        refresh = quicksight.HOURLY
+    if config.quicksight_enabled and mode == "SPICE" and config.schedule is not None:
+        minutes = config.timeout_minutes * (1 + config.max_retries)
+        try:
+            refresh = quicksight.refresh_after(config.schedule, minutes)
+        except quicksight.RefreshScheduleError as error:
+            raise ConfigError(
+                f"{_key('schedule')} = {error}; or set {_key('quicksightImportMode')} to"
+                " DIRECT_QUERY"
+            ) from None
+    return replace(
+        config,
+        quicksight_access=access,
+        quicksight_import_mode=mode,
+        quicksight_refresh=refresh,
     )
 
 

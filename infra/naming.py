@@ -31,6 +31,20 @@ def resource_prefix(environment: str) -> str:
     return f"spotify-{environment}"
 
 
+def bucket_logical_name(environment: str, kind: str) -> str:
+    """Pulumi name of a bucket; the physical name is this plus Pulumi's random suffix."""
+    return f"{resource_prefix(environment)}-{kind}"
+
+
+def key_alias(environment: str) -> str:
+    """Alias of the stack's customer-managed key."""
+    return f"alias/{resource_prefix(environment)}"
+
+
+def workgroup_name(environment: str) -> str:
+    return resource_prefix(environment)
+
+
 def database_name(environment: str) -> str:
     """Glue/Athena database names allow lowercase letters, digits and underscores only."""
     return f"{contract.DATABASE_BASENAME}_{environment.replace('-', '_')}"
@@ -58,10 +72,34 @@ def objects_arn(partition: str, bucket: str, prefix: str = "") -> str:
     return f"arn:{partition}:s3:::{bucket}/{prefix}*"
 
 
+def top_folder(prefix: str) -> str:
+    """The top-level folder a prefix lives in, without a slash: ``_quarantine`` for
+    ``_quarantine/spotify_tracks/``."""
+    folder = prefix.strip("/").split("/", 1)[0]
+    if not folder:
+        raise ValueError(f"prefix {prefix!r} names no folder")
+    return folder
+
+
+def folder_arn(partition: str, bucket: str, prefix: str) -> str:
+    """ARN of the prefix's top-level folder as Spark's S3 file systems touch it: the bare key
+    (``folder``), its markers (``folder/``, ``folder_$folder$``) and everything below, as one
+    ``folder*`` pattern."""
+    return f"arn:{partition}:s3:::{bucket}/{top_folder(prefix)}*"
+
+
 def glue_catalog_arns(partition: str, region: str, account: str, database: str) -> list[str]:
     """The catalog, the one database and all its tables."""
     base = f"arn:{partition}:glue:{region}:{account}"
     return [f"{base}:catalog", f"{base}:database/{database}", f"{base}:table/{database}/*"]
+
+
+def glue_table_arns(
+    partition: str, region: str, account: str, database: str, table: str
+) -> list[str]:
+    """What Glue authorizes a table call on: the catalog, the database and the one table."""
+    base = f"arn:{partition}:glue:{region}:{account}"
+    return [f"{base}:catalog", f"{base}:database/{database}", f"{base}:table/{database}/{table}"]
 
 
 def glue_log_group_arns(partition: str, region: str, account: str) -> list[str]:

@@ -28,9 +28,22 @@ class OutputKey(StrEnum):
     TABLE_NAME = "table_name"
     WORKGROUP_NAME = "athena_workgroup"
     QUICKSIGHT_DATA_SOURCE_ARN = "quicksight_data_source_arn"
+    QUICKSIGHT_DATA_SET_ARN = "quicksight_data_set_arn"
+    QUICKSIGHT_DASHBOARD_ID = "quicksight_dashboard_id"
+    QUICKSIGHT_DASHBOARD_ARN = "quicksight_dashboard_arn"
+    QUICKSIGHT_DASHBOARD_URL = "quicksight_dashboard_url"
+    """The dashboard in the QuickSight console."""
 
 
-OPTIONAL_KEYS: Final = frozenset({OutputKey.QUICKSIGHT_DATA_SOURCE_ARN})
+OPTIONAL_KEYS: Final = frozenset(
+    {
+        OutputKey.QUICKSIGHT_DATA_SOURCE_ARN,
+        OutputKey.QUICKSIGHT_DATA_SET_ARN,
+        OutputKey.QUICKSIGHT_DASHBOARD_ID,
+        OutputKey.QUICKSIGHT_DASHBOARD_ARN,
+        OutputKey.QUICKSIGHT_DASHBOARD_URL,
+    }
+)
 """Present only when QuickSight is enabled for the stack."""
 
 REQUIRED_KEYS: Final = frozenset(OutputKey) - OPTIONAL_KEYS

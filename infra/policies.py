@@ -21,7 +21,13 @@ VERSION: Final = "2012-10-17"
 GLUE_METRICS_NAMESPACE: Final = "Glue"
 
 _S3_READ: Final = ["s3:GetObject"]
-_S3_READ_WRITE: Final = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+# Spark writes through multipart uploads and aborts them when a task fails.
+_S3_READ_WRITE: Final = [
+    "s3:AbortMultipartUpload",
+    "s3:DeleteObject",
+    "s3:GetObject",
+    "s3:PutObject",
+]
 _KMS_DATA_KEY: Final = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
 _LOG_WRITE: Final = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
 
@@ -52,20 +58,22 @@ def _allow(
     return statement
 
 
-def _list_prefixes(
+def _list_folders(
     sid: str, ctx: AccountContext, bucket: str, prefixes: Sequence[str]
 ) -> PolicyDocument:
-    """ListBucket on one bucket, only below the given prefixes (with and without the slash)."""
-    patterns: list[str] = []
-    for prefix in prefixes:
-        bare = prefix.rstrip("/")
-        patterns += [bare, f"{bare}/*"]
+    """ListBucket on one bucket, only for listings within the prefixes' top-level folders
+    (``folder``, ``folder/``, ``folder/...``: with and without the slash)."""
+    patterns = sorted({f"{naming.top_folder(prefix)}*" for prefix in prefixes})
     return _allow(
         sid,
         ["s3:ListBucket"],
         [naming.bucket_arn(ctx.partition, bucket)],
         Condition={"StringLike": {"s3:prefix": patterns}},
     )
+
+
+def _folders(ctx: AccountContext, bucket: str, prefixes: Sequence[str]) -> list[str]:
+    return sorted({naming.folder_arn(ctx.partition, bucket, prefix) for prefix in prefixes})
 
 
 def deny_insecure_transport(partition: str, bucket: str) -> PolicyDocument:
@@ -85,17 +93,30 @@ def deny_insecure_transport(partition: str, bucket: str) -> PolicyDocument:
     )
 
 
-def glue_trust_policy(account: str) -> PolicyDocument:
-    """Only the Glue service, acting for this account, may assume the role."""
+def service_trust_policy(service: str) -> PolicyDocument:
+    """Only the AWS service ``service`` (e.g. ``glue.amazonaws.com``) may assume the role.
+
+    No condition: a positive condition on a key the service does not send (Glue documents
+    no ``aws:SourceAccount`` or ``aws:SourceArn`` on AssumeRole) makes AssumeRole fail.
+    Passing the role to a job still needs iam:PassRole in this account."""
     return _document(
         {
-            "Sid": "GlueAssumeRole",
+            "Sid": "ServiceAssumesRole",
             "Effect": "Allow",
-            "Principal": {"Service": "glue.amazonaws.com"},
+            "Principal": {"Service": service},
             "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
         }
     )
+
+
+GLUE_SERVICE: Final = "glue.amazonaws.com"
+EVENTS_SERVICE: Final = "events.amazonaws.com"
+
+
+def notify_workflow_policy(workflow_arn: str) -> PolicyDocument:
+    """EventBridge's role: pass events to the one Glue workflow (glue:NotifyEvent), as "Starting
+    an AWS Glue workflow with an Amazon EventBridge event" prescribes."""
+    return _document(_allow("NotifyWorkflow", ["glue:NotifyEvent"], [workflow_arn]))
 
 
 def kms_key_policy(ctx: AccountContext) -> PolicyDocument:
@@ -153,62 +174,50 @@ class JobPolicyArgs:
     kms_key_arn: str | None = None
 
 
+WAREHOUSE_PREFIXES: Final = (
+    contract.TABLE_PREFIX,
+    contract.QUARANTINE_PREFIX,
+    contract.SUMMARY_PREFIX,
+)
+"""What the job writes in the warehouse: every run's table and quarantine folders (and the
+deletes that prune them), and the run summaries."""
+ASSETS_WRITE_PREFIXES: Final = (naming.ASSETS_TEMP_PREFIX, naming.ASSETS_SPARK_UI_PREFIX)
+"""What Glue writes in the assets bucket for the job: --TempDir and the Spark UI event logs."""
+
+
 def glue_job_policy(args: JobPolicyArgs) -> PolicyDocument:
-    """The ETL job: read the staging prefix, write the table and its side outputs, use its
-    own assets prefixes, read the one database, log and publish Glue metrics."""
+    """The ETL job: read the staging folder, write its warehouse folders, read its scripts and
+    write its temp and Spark UI folders, point its one table at a published run, log and publish
+    Glue metrics.
+
+    Grants are on each location's top-level folder as ``folder*``: that one pattern covers the
+    bare key Spark HEADs, the ``folder/`` and ``folder_$folder$`` markers it writes and deletes,
+    ``_temporary/`` and everything below. ListBucket is on the job's own buckets without a
+    prefix condition: S3 answers a HEAD of a missing key (a marker probe) with 404 only when
+    the caller may list the bucket, and with 403 otherwise."""
     ctx = args.ctx
-    warehouse_prefixes = (
-        contract.TABLE_PREFIX,
-        contract.QUARANTINE_PREFIX,
-        contract.SUMMARY_PREFIX,
-    )
-    catalog = naming.glue_catalog_arns(ctx.partition, ctx.region, ctx.account, args.database)
-    # Spark's Glue catalog client looks up the default database at start-up.
-    default_db = f"arn:{ctx.partition}:glue:{ctx.region}:{ctx.account}:database/default"
+    staging, warehouse, assets = args.staging_bucket, args.warehouse_bucket, args.assets_bucket
     return _document(
+        _allow("ReadStaging", _S3_READ, _folders(ctx, staging, [contract.STAGING_PREFIX])),
+        _allow("WriteWarehouse", _S3_READ_WRITE, _folders(ctx, warehouse, WAREHOUSE_PREFIXES)),
+        _allow("ReadScripts", _S3_READ, _folders(ctx, assets, [naming.ASSETS_SCRIPTS_PREFIX])),
+        _allow("WriteTempAndSparkUi", _S3_READ_WRITE, _folders(ctx, assets, ASSETS_WRITE_PREFIXES)),
         _allow(
-            "ReadStaging",
-            _S3_READ,
-            [naming.objects_arn(ctx.partition, args.staging_bucket, contract.STAGING_PREFIX)],
+            "ListOwnBuckets",
+            # GetBucketLocation: AWS's Glue service role policy grants it too; clients may
+            # ask for a bucket's region before the first request.
+            ["s3:GetBucketLocation", "s3:ListBucket"],
+            [naming.bucket_arn(ctx.partition, b) for b in (staging, warehouse, assets)],
         ),
-        _list_prefixes("ListStaging", ctx, args.staging_bucket, [contract.STAGING_PREFIX]),
+        # Publishing a run reads the table and points it at the run's folder (boto3, not Spark:
+        # the job does not use the catalog as its metastore).
         _allow(
-            "WriteWarehouse",
-            _S3_READ_WRITE,
-            [
-                naming.objects_arn(ctx.partition, args.warehouse_bucket, p)
-                for p in warehouse_prefixes
-            ],
+            "PublishTable",
+            ["glue:GetTable", "glue:UpdateTable"],
+            naming.glue_table_arns(
+                ctx.partition, ctx.region, ctx.account, args.database, contract.TABLE_NAME
+            ),
         ),
-        _list_prefixes("ListWarehouse", ctx, args.warehouse_bucket, warehouse_prefixes),
-        _allow(
-            "ReadScripts",
-            _S3_READ,
-            [naming.objects_arn(ctx.partition, args.assets_bucket, naming.ASSETS_SCRIPTS_PREFIX)],
-        ),
-        _allow(
-            "WriteTempAndSparkUi",
-            _S3_READ_WRITE,
-            [
-                naming.objects_arn(ctx.partition, args.assets_bucket, naming.ASSETS_TEMP_PREFIX),
-                naming.objects_arn(
-                    ctx.partition, args.assets_bucket, naming.ASSETS_SPARK_UI_PREFIX
-                ),
-            ],
-        ),
-        _list_prefixes(
-            "ListAssets",
-            ctx,
-            args.assets_bucket,
-            [naming.ASSETS_TEMP_PREFIX, naming.ASSETS_SPARK_UI_PREFIX],
-        ),
-        _allow(
-            "ReadCatalog",
-            ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartitions"],
-            [*catalog, default_db],
-        ),
-        # Publishing a run points the table at the run's folder (glue:UpdateTable).
-        _allow("PublishTable", ["glue:UpdateTable"], catalog),
         *_logs_and_kms(ctx, args.kms_key_arn),
         _allow(
             "PublishGlueMetrics",
@@ -229,16 +238,18 @@ class CrawlerPolicyArgs:
 
 
 def crawler_policy(args: CrawlerPolicyArgs) -> PolicyDocument:
-    """The crawler: read the table prefix and keep the one database's table current."""
+    """The crawler: list and read the table's folder (the table points at a run below it) and
+    keep the one database's table current."""
     ctx = args.ctx
-    table_prefix = contract.TABLE_PREFIX
+    tables = [contract.TABLE_PREFIX]
     return _document(
+        _allow("ReadTableData", _S3_READ, _folders(ctx, args.warehouse_bucket, tables)),
+        _list_folders("ListTableData", ctx, args.warehouse_bucket, tables),
         _allow(
-            "ReadTableData",
-            _S3_READ,
-            [naming.objects_arn(ctx.partition, args.warehouse_bucket, table_prefix)],
+            "LocateWarehouse",
+            ["s3:GetBucketLocation"],
+            [naming.bucket_arn(ctx.partition, args.warehouse_bucket)],
         ),
-        _list_prefixes("ListTableData", ctx, args.warehouse_bucket, [table_prefix]),
         _allow(
             "SyncCatalogTable",
             [

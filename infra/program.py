@@ -15,11 +15,11 @@ from spotify_glue import contract
 from infra import naming
 from infra.catalog import Catalog, CatalogArgs
 from infra.config import NAMESPACE, StackConfig, load_stack_config
-from infra.dashboards import Dashboards, DashboardsArgs
 from infra.etl import Etl, EtlArgs
 from infra.orchestration import Orchestration, OrchestrationArgs
 from infra.outputs import OutputKey
 from infra.query import Query, QueryArgs
+from infra.quicksight import QuickSight, QuickSightArgs
 from infra.sample_data import SampleData, SampleDataArgs
 from infra.storage import Storage, StorageArgs
 
@@ -60,6 +60,7 @@ def build(config: StackConfig, repo_root: Path = REPO_ROOT) -> dict[OutputKey, p
             athena_results_retention_days=config.athena_results_retention_days,
             temp_retention_days=config.temp_retention_days,
             noncurrent_version_retention_days=config.noncurrent_version_retention_days,
+            staging_events=config.run_on_arrival,
         ),
     )
 
@@ -119,6 +120,8 @@ def build(config: StackConfig, repo_root: Path = REPO_ROOT) -> dict[OutputKey, p
             job_name=etl.job_name,
             crawler_name=catalog.crawler_name,
             schedule=config.schedule,
+            run_on_arrival=config.run_on_arrival,
+            staging_bucket=storage.staging_bucket,
         ),
     )
     if config.upload_sample_data:
@@ -152,16 +155,25 @@ def build(config: StackConfig, repo_root: Path = REPO_ROOT) -> dict[OutputKey, p
         OutputKey.WORKGROUP_NAME: query.workgroup_name,
     }
     if config.quicksight_enabled:
-        dashboards = Dashboards(
-            f"{prefix}-dashboards",
-            DashboardsArgs(
+        quicksight = QuickSight(
+            f"{prefix}-quicksight",
+            QuickSightArgs(
                 environment=config.environment,
                 account_id=identity.account_id,
+                region=region,
                 workgroup_name=query.workgroup_name,
+                database_name=catalog.database_name,
                 principals=config.quicksight_principals,
+                access=config.quicksight_access,
+                import_mode=config.quicksight_import_mode,
+                refresh=config.quicksight_refresh,
             ),
         )
-        outputs[OutputKey.QUICKSIGHT_DATA_SOURCE_ARN] = dashboards.data_source_arn
+        outputs[OutputKey.QUICKSIGHT_DATA_SOURCE_ARN] = quicksight.data_source_arn
+        outputs[OutputKey.QUICKSIGHT_DATA_SET_ARN] = quicksight.data_set_arn
+        outputs[OutputKey.QUICKSIGHT_DASHBOARD_ID] = quicksight.dashboard_id
+        outputs[OutputKey.QUICKSIGHT_DASHBOARD_ARN] = quicksight.dashboard_arn
+        outputs[OutputKey.QUICKSIGHT_DASHBOARD_URL] = quicksight.dashboard_url
     return outputs
 
 

@@ -82,7 +82,7 @@ class Query(pulumi.ComponentResource):
         )
         self.workgroup = aws.athena.Workgroup(
             f"{prefix}-workgroup",
-            name=prefix,
+            name=naming.workgroup_name(args.environment),
             description=f"Spotify pipeline queries ({args.environment})",
             state="ENABLED",
             force_destroy=args.force_destroy,

@@ -1,4 +1,5 @@
-"""The IAM role shape both Glue principals (job and crawler) use."""
+"""The IAM role shape every service principal of the pipeline uses (Glue job, Glue crawler,
+EventBridge)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,19 @@ import pulumi_aws as aws
 from infra import policies
 
 
-def glue_service_role(
-    name: str, description: str, account_id: pulumi.Input[str], opts: pulumi.ResourceOptions
+def service_role(
+    name: str, description: str, service: str, opts: pulumi.ResourceOptions
 ) -> aws.iam.Role:
-    """A role only Glue in this account can assume; permissions come from its own inline policy."""
+    """A role only the AWS service ``service`` can assume; permissions come from its own
+    inline policy."""
     return aws.iam.Role(
         name,
         description=description,
-        assume_role_policy=pulumi.Output.from_input(account_id).apply(
-            lambda account: json.dumps(policies.glue_trust_policy(account))
-        ),
+        assume_role_policy=json.dumps(policies.service_trust_policy(service)),
         opts=opts,
     )
+
+
+def glue_service_role(name: str, description: str, opts: pulumi.ResourceOptions) -> aws.iam.Role:
+    """A role only Glue can assume (the job's and the crawler's)."""
+    return service_role(name, description, policies.GLUE_SERVICE, opts)

@@ -76,6 +76,8 @@ class StorageArgs:
     """Days before Glue temp files expire."""
     noncurrent_version_retention_days: int
     """Days before noncurrent versions in versioned buckets expire."""
+    staging_events: bool = False
+    """Send the staging bucket's object events to EventBridge (to start runs on arrival)."""
 
 
 BUCKET_KINDS: Final = ("staging", "warehouse", "results", "assets")
@@ -115,7 +117,7 @@ class Storage(pulumi.ComponentResource):
             )
             aws.kms.Alias(
                 f"{prefix}-key-alias",
-                name=f"alias/{prefix}",
+                name=naming.key_alias(args.environment),
                 target_key_id=self.kms_key.key_id,
                 opts=child,
             )
@@ -123,7 +125,20 @@ class Storage(pulumi.ComponentResource):
 
         self.buckets = {}
         for kind in BUCKET_KINDS:
-            self.buckets[kind] = self._bucket(f"{prefix}-{kind}", kind, args)
+            self.buckets[kind] = self._bucket(
+                naming.bucket_logical_name(args.environment, kind), kind, args
+            )
+
+        if args.staging_events:
+            # S3 delivers every object event of the bucket to EventBridge's default bus; the
+            # orchestration's rule picks the source files
+            # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html).
+            aws.s3.BucketNotification(
+                f"{prefix}-staging-events",
+                bucket=self.buckets["staging"].id,
+                eventbridge=True,
+                opts=child,
+            )
 
         self.staging_bucket = self.buckets["staging"].bucket
         self.warehouse_bucket = self.buckets["warehouse"].bucket

@@ -11,7 +11,14 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
-from spotify_ops.checks import CHECKS_DIR, INSIGHTS_DIR, generated_queries, load_sql, sql_files
+from spotify_ops.checks import (
+    CHECKS_DIR,
+    INSIGHTS_DIR,
+    TableNotFoundError,
+    generated_queries,
+    load_sql,
+    sql_files,
+)
 from spotify_ops.polling import (
     Backoff,
     Clock,
@@ -48,10 +55,6 @@ class QueryFailedError(Exception):
 
 class QueryTimeoutError(WaitTimeoutError):
     """A query was still QUEUED or RUNNING at its deadline; it has been asked to stop."""
-
-
-class TableNotFoundError(Exception):
-    """The table (or its database) is not in the Glue catalog."""
 
 
 def query_name(sql: str) -> str:
@@ -133,6 +136,9 @@ class AthenaEngine:
     max_poll: float = 5.0
     on_progress: Callable[[str], None] = lambda _message: None
     records: list[QueryRecord] = field(default_factory=list)
+    _catalog_table: dict[str, Any] | TableNotFoundError | None = field(
+        default=None, init=False, repr=False
+    )
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         name = query_name(sql)
@@ -151,23 +157,36 @@ class AthenaEngine:
         record.bytes_scanned = stats.get("DataScannedInBytes")
         return self._results(query_id)
 
-    def table_columns(self) -> list[tuple[str, str]]:
-        try:
-            table = call_with_throttle_retry(
-                lambda: self.glue.get_table(DatabaseName=self.database, Name=self.table),
-                self.clock,
-            )["Table"]
-        except ClientError as exc:
-            if error_code(exc) == "EntityNotFoundException":
-                raise TableNotFoundError(
+    def catalog_table(self) -> dict[str, Any]:
+        """The table's Glue catalog definition, read once (glue:GetTable), so the schema and
+        the location are judged on the same definition; a missing table is remembered too."""
+        if self._catalog_table is None:
+            try:
+                self._catalog_table = call_with_throttle_retry(
+                    lambda: self.glue.get_table(DatabaseName=self.database, Name=self.table),
+                    self.clock,
+                )["Table"]
+            except ClientError as exc:
+                if error_code(exc) != "EntityNotFoundException":
+                    raise
+                self._catalog_table = TableNotFoundError(
                     f"table {self.database}.{self.table} is not in the Glue catalog "
                     f"({error_message(exc)}); run the job and crawler (verify --run) "
                     "or check the stack's database_name and table_name outputs"
-                ) from None
-            raise
+                )
+        if isinstance(self._catalog_table, TableNotFoundError):
+            raise self._catalog_table
+        return self._catalog_table
+
+    def table_columns(self) -> list[tuple[str, str]]:
+        table = self.catalog_table()
         storage = table.get("StorageDescriptor", {})
         columns = [*storage.get("Columns", []), *table.get("PartitionKeys", [])]
         return [(str(c["Name"]), str(c["Type"])) for c in columns]
+
+    def table_location(self) -> str:
+        """Where the catalog table reads its files (its StorageDescriptor's Location)."""
+        return str(self.catalog_table().get("StorageDescriptor", {}).get("Location", ""))
 
     def _start(self, sql: str) -> str:
         # One token for every retry of this start, so a retried call cannot run it twice.

@@ -11,12 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from spotify_glue.contract import (
-    TABLE_NAME,
-    WAREHOUSE_COLUMNS,
-    GateThresholds,
-    RunSummary,
-)
+from spotify_glue.contract import TABLE_NAME, WAREHOUSE_COLUMNS, GateThresholds, RunSummary
 
 SQL_DIR: Final = Path(__file__).resolve().parent.parent / "sql"
 CHECKS_DIR: Final = SQL_DIR / "checks"
@@ -37,8 +32,14 @@ def sql_files(folder: Path) -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.glob("*.sql"))}
 
 
+class TableNotFoundError(LookupError):
+    """The warehouse table a ``QueryEngine`` reads does not exist: not in the Glue catalog
+    (Athena), or no published Parquet files (DuckDB). The message says how to create it."""
+
+
 class QueryEngine(Protocol):
-    """Runs the repo's SQL (written in Athena/Trino dialect) against the warehouse table."""
+    """Runs the repo's SQL (written in Athena/Trino dialect) against the warehouse table.
+    Either method may raise ``TableNotFoundError``."""
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         """Rows as dicts keyed by column name."""
@@ -91,9 +92,10 @@ def check_row_count(
         return CheckResult(
             "row_count",
             False,
-            f"{count} rows, but the last run summary says {summary.rows_written} were written",
+            f"{count} rows, but the published run {summary.run_id} wrote {summary.rows_written}",
         )
-    return CheckResult("row_count", True, f"{count} rows")
+    written = f", as the published run {summary.run_id} wrote" if summary is not None else ""
+    return CheckResult("row_count", True, f"{count} rows{written}")
 
 
 def check_keys(engine: QueryEngine, _: RunSummary | None, __: GateThresholds) -> CheckResult:
@@ -186,12 +188,10 @@ CHECKS: Final[Sequence[Check]] = (
 def run_checks(
     engine: QueryEngine, summary: RunSummary | None, gate: GateThresholds
 ) -> list[CheckResult]:
-    """Every check in order. Only the schema check runs when the schema is wrong or the table
-    is missing, since the others would fail for the same reason."""
+    """Every check in order, ``summary`` being the published run's: the one the table
+    serves. Only the schema check runs when the schema is wrong or the table is missing,
+    since the others would fail for the same reason."""
     results = [check_schema(engine, summary, gate)]
     if results[0].passed:
         results += [check(engine, summary, gate) for check in CHECKS[1:]]
     return results
-
-
-__all__ = ["CHECKS", "TABLE_NAME", "CheckResult", "QueryEngine", "run_checks"]

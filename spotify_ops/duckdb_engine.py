@@ -13,14 +13,11 @@ from typing import Any, Final
 import duckdb
 from spotify_glue.contract import DUCKDB_TYPES, TABLE_NAME
 
+from spotify_ops.checks import TableNotFoundError
 from spotify_ops.sql import athena_to_duckdb
 
 CONTRACT_TYPES: Final[dict[str, str]] = {duck: contract for contract, duck in DUCKDB_TYPES.items()}
 """DuckDB type name back to the contract's (Glue catalog) spelling."""
-
-
-class TableNotFoundError(FileNotFoundError):
-    """The warehouse folder holds no Parquet files for the table."""
 
 
 def contract_type(duckdb_type: str) -> str:

@@ -13,9 +13,12 @@ class ExitCode(IntEnum):
     or workflow run, a preflight requirement."""
     USAGE = 2
     """The user's input is wrong: arguments, options, config, input files or stack outputs.
-    Nothing was changed; the message names the fix."""
+    Nothing was changed; the message names the fix. An option that needs a missing tool, when
+    another option does without it, is a usage error too (`--stack` without the pulumi CLI:
+    pass a file instead)."""
     ENVIRONMENT = 3
     """Something outside the user's input failed: AWS refused or errored, a wait timed out,
-    or the machine lacks a tool the command needs (Java, the Pulumi CLI)."""
+    a disk could not be written, or the machine lacks a tool the command cannot do without
+    (Java for local-run)."""
     INTERRUPTED = 130
     """Stopped by Ctrl-C (128 + SIGINT, as shells report it)."""

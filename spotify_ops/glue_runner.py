@@ -53,7 +53,7 @@ def _elapsed(clock: Clock, started: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-def run_job(glue: Any, job_name: str, poller: Poller, progress: Progress) -> RunOutcome:
+def run_glue_job(glue: Any, job_name: str, poller: Poller, progress: Progress) -> RunOutcome:
     """Start one job run and wait for its end; a run that did not succeed raises with
     Glue's ErrorMessage."""
     try:
@@ -242,6 +242,6 @@ def run_pipeline(
     """The deployed pipeline once, end to end; every wait shares the poller's deadline."""
     if use_workflow:
         return [run_workflow(glue, workflow_name, poller, progress)]
-    job = run_job(glue, job_name, poller, progress)
+    job = run_glue_job(glue, job_name, poller, progress)
     crawl = run_crawler(glue, crawler_name, poller, progress)
     return [job, crawl]

@@ -1,17 +1,20 @@
-"""The whole pipeline on one machine: stage CSVs, run the Glue job's own ``run()`` on local
-Spark, register the Parquet table in DuckDB, run the repo's SQL, and write an HTML report.
+"""The whole pipeline on one machine: check the input, stage the CSVs, run the Glue job's own
+``run()`` on local Spark, register the Parquet table in DuckDB, run the repo's SQL, and
+write an HTML report.
 
 The layout under ``--out`` mirrors the deployed buckets: ``staging/`` (the staging bucket's
 prefix) and ``warehouse/`` in the contract's ``WarehouseLayout``: each run's table files in
 ``spotify_tracks/run=<id>/``, its quarantine beside them, and the run summaries, one of which
-points at the published run as the catalog table does on AWS.
+points at the published run as the catalog table does on AWS. ``logs/`` holds Spark's log
+and this command's. The input folder is only ever read (``spotify_ops.out_folder``).
 """
 
 from __future__ import annotations
 
-import difflib
+import logging
 import shutil
-import time
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from spotify_glue.contract import (
     DEFAULT_GATE,
     DENORMALISED_FILE_NAME,
@@ -27,6 +31,7 @@ from spotify_glue.contract import (
     GateThresholds,
     RunSummary,
     WarehouseLayout,
+    run_id_of_folder,
 )
 
 from spotify_ops.checks import (
@@ -38,6 +43,18 @@ from spotify_ops.checks import (
     sql_files,
 )
 from spotify_ops.exit_codes import ExitCode
+from spotify_ops.inputs import input_problems
+from spotify_ops.out_folder import (
+    OutFolderError,
+    check_paths,
+    claim,
+    remove_owned,
+    remove_scratch,
+    replace_file,
+    replace_folder,
+    scratch,
+)
+from spotify_ops.progress import JobLogQueue, JobStages, RunProgress, job_log, spark_tasks
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -48,9 +65,10 @@ REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 DEFAULT_INPUT: Final = REPO_ROOT / "data" / "sample"
 DEFAULT_OUT: Final = Path("out") / "demo"
 REPORT_NAME: Final = "report.html"
+LOG = logging.getLogger(__name__)
 
-NEAR_MISS_SIMILARITY: Final = 0.85
-"""How alike (difflib ratio, case-insensitive) a stray file name must be to suggest it."""
+find_input_problems = input_problems
+"""Everything wrong with an input folder (``spotify_ops.inputs``), one message each."""
 
 
 class LocalRunError(RuntimeError):
@@ -82,12 +100,33 @@ class Layout:
 
     def published_run(self) -> RunSummary | None:
         """The summary of the run the table points at (None before the first publish)."""
-        pointer = Path(self.warehouse_layout.published_location)
-        return RunSummary.from_json(pointer.read_text("utf-8")) if pointer.is_file() else None
+        return _read_summary(Path(self.warehouse_layout.published_location))
+
+    def last_run(self) -> RunSummary | None:
+        """The summary of the last run, published or rejected (None before the first)."""
+        return _read_summary(Path(self.warehouse_layout.summary_location))
 
     @property
     def report(self) -> Path:
         return self.out_dir / REPORT_NAME
+
+    @property
+    def logs(self) -> Path:
+        return self.out_dir / "logs"
+
+    @property
+    def spark_log(self) -> Path:
+        """Spark's (log4j2) log, when this run started Spark."""
+        return self.logs / "spark.log"
+
+    @property
+    def run_log(self) -> Path:
+        """This command's log: the job's log lines, and the full text of any error."""
+        return self.logs / "local-run.log"
+
+
+def _read_summary(path: Path) -> RunSummary | None:
+    return RunSummary.from_json(path.read_text("utf-8")) if path.is_file() else None
 
 
 @dataclass
@@ -103,64 +142,51 @@ class LocalRunResult:
         return self.summary.status == "published" and all(c.passed for c in self.checks)
 
 
-# --- Step 1: staging ------------------------------------------------------------------------
+# --- Step 1: the folders --------------------------------------------------------------------
 
 
-def _similarity(a: str, b: str) -> float:
-    return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
-
-
-def find_input_problems(input_dir: Path) -> list[str]:
-    """One message per job input file that is not in ``input_dir`` under its exact name,
-    naming the expected file and the near-miss most like it, if any."""
-    if not input_dir.is_dir():
-        expected = ", ".join(s.file_name for s in JOB_SOURCES)
-        return [f"input folder {input_dir} does not exist; it must hold {expected}"]
-    expected_names = {s.file_name for s in JOB_SOURCES}
-    present = {p.name for p in input_dir.iterdir() if p.is_file()}
-    missing = [s for s in JOB_SOURCES if s.file_name not in present]
-    if not missing:
-        return []
-    # Each stray file is a near-miss of at most one missing file: the one it resembles most.
-    near_miss: dict[str, tuple[float, str]] = {}
-    for stray in sorted(present - expected_names - {DENORMALISED_FILE_NAME}):
-        score, closest = max((_similarity(stray, s.file_name), s.file_name) for s in missing)
-        if score >= NEAR_MISS_SIMILARITY and score > near_miss.get(closest, (0.0, ""))[0]:
-            near_miss[closest] = (score, stray)
-    problems = []
-    for source in missing:
-        hint = ""
-        if source.file_name in near_miss:
-            stray = near_miss[source.file_name][1]
-            hint = f"; found {stray!r}: rename it to {source.file_name!r}"
-        problems.append(f"missing {source.key} file: expected {source.file_name!r}{hint}")
-    return problems
-
-
-def stage_inputs(input_dir: Path, staging_dir: Path) -> list[Path]:
-    """Copy the job's input CSVs (and the denormalised file if present) into a fresh
-    staging folder, as an upload to the staging bucket would."""
-    problems = find_input_problems(input_dir)
-    if problems and not input_dir.is_dir():
+def prepare(input_dir: Path, out_dir: Path) -> Layout:
+    """Check the arguments and the input folder, then claim the output folder. Nothing is
+    created or changed before every check has passed."""
+    try:
+        out = check_paths(input_dir, out_dir)
+    except OutFolderError as error:
+        raise LocalRunError(str(error), ExitCode.USAGE) from None
+    problems = input_problems(input_dir)
+    if len(problems) == 1:
         raise LocalRunError(problems[0], ExitCode.USAGE)
     if problems:
         raise LocalRunError(
             f"input folder {input_dir} is not ready:\n  - " + "\n  - ".join(problems),
             ExitCode.USAGE,
         )
-    if staging_dir.exists():
-        shutil.rmtree(staging_dir)
-    staging_dir.mkdir(parents=True)
+    try:
+        claim(out)
+    except OutFolderError as error:
+        raise LocalRunError(str(error), ExitCode.USAGE) from None
+    remove_scratch(out)
+    return Layout(out)
+
+
+def stage_inputs(input_dir: Path, layout: Layout) -> list[Path]:
+    """Copy the job's input CSVs (and the denormalised file if present) into a fresh
+    staging folder, as an upload to the staging bucket would. The copy is made aside and
+    renamed into place, so ``staging/`` is never partly written."""
     names = [s.file_name for s in JOB_SOURCES]
     if (input_dir / DENORMALISED_FILE_NAME).is_file():
         names.append(DENORMALISED_FILE_NAME)
-    return [Path(shutil.copy2(input_dir / name, staging_dir / name)) for name in names]
+    with scratch(layout.out_dir, "staging") as build:
+        build.mkdir()
+        for name in names:
+            shutil.copyfile(input_dir / name, build / name)
+        replace_folder(layout.staging, build, layout.out_dir)
+    return [layout.staging / name for name in names]
 
 
-# --- Step 2-3: the job ----------------------------------------------------------------------
+# --- Step 2: the job ------------------------------------------------------------------------
 
 
-def run_job(spark: SparkSession, layout: Layout, gate: GateThresholds) -> RunSummary:
+def run_etl_locally(spark: SparkSession, layout: Layout, gate: GateThresholds) -> RunSummary:
     """The Glue job's ``run()`` with the contract's layout under the local warehouse."""
     from spotify_glue import etl
 
@@ -171,47 +197,156 @@ def run_job(spark: SparkSession, layout: Layout, gate: GateThresholds) -> RunSum
         raise LocalRunError(str(error), ExitCode.USAGE) from error
 
 
+@dataclass(frozen=True)
+class LocalSpark:
+    session: SparkSession
+    owned: bool
+    """Started by this run (and stopped by it), rather than given or already active."""
+
+
 @contextmanager
-def spark_session(existing: SparkSession | None) -> Iterator[SparkSession]:
-    """The given session, or a new local one that is stopped afterwards. A session already
-    active in this process (a test's) is reused and left running."""
+def spark_session(existing: SparkSession | None, log_file: Path) -> Iterator[LocalSpark]:
+    """The given session, or a new local one (logging to ``log_file``) that is stopped
+    afterwards. A session already active in this process (a test's) is reused and left
+    running. Ctrl-C while a session starts or stops takes effect once it has."""
     if existing is not None:
-        yield existing
+        yield LocalSpark(existing, owned=False)
         return
+    from pyspark.sql import SparkSession
+
     from spotify_ops.spark import JavaMissingError, local_spark_session
+    from spotify_ops.spark_step import sigint_deferred
 
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        yield LocalSpark(active, owned=False)
+        return
+    # PySpark installs a Ctrl-C handler that uses the session, and leaves it after stop().
+    sigint = signal.getsignal(signal.SIGINT)
+    session: SparkSession | None = None
     try:
-        from pyspark.sql import SparkSession
-
-        active = SparkSession.getActiveSession()
-        session = active or local_spark_session("spotify-local-run")
-    except JavaMissingError as error:
-        raise LocalRunError(str(error), ExitCode.ENVIRONMENT) from error
-    try:
-        yield session
+        with sigint_deferred():
+            try:
+                session = local_spark_session("spotify-local-run", log_file=log_file)
+            except JavaMissingError as error:
+                raise LocalRunError(str(error), ExitCode.ENVIRONMENT) from error
+        yield LocalSpark(session, owned=True)
     finally:
-        if active is None:
-            session.stop()
+        try:
+            if session is not None:
+                with sigint_deferred():
+                    session.stop()
+        finally:
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, sigint)
 
 
-# --- Steps 4-5: catalog, checks and queries -------------------------------------------------
+def _run_folders(layout: WarehouseLayout) -> set[Path]:
+    """Every ``run=<id>`` folder below the table and quarantine roots."""
+    folders: set[Path] = set()
+    for root in (Path(layout.table_root), Path(layout.quarantine_root)):
+        if root.is_dir():
+            folders |= {p for p in root.iterdir() if run_id_of_folder(p.name) is not None}
+    return folders
 
 
-def query_everything(
-    engine: DuckDBEngine, summary: RunSummary, gate: GateThresholds
-) -> tuple[list[CheckResult], dict[str, list[dict[str, Any]]]]:
-    """The contract checks, then every SQL file of the repo (checks and insights)."""
-    checks = run_checks(engine, summary, gate)
+def _error_line(error: BaseException) -> str:
+    """The line of a (py4j or Spark) error that says what went wrong."""
+    lines = [line.strip().removeprefix(": ") for line in str(error).strip().splitlines()]
+    useful = [line for line in lines if line and not line.startswith("An error occurred")]
+    return useful[0] if useful else type(error).__name__
+
+
+def watch_job(
+    spark: LocalSpark, layout: Layout, gate: GateThresholds, progress: RunProgress
+) -> RunSummary:
+    """``run_etl_locally`` with its stages on the display. Ctrl-C stops the session (or, if
+    it is not this run's, cancels its jobs) and raises ``KeyboardInterrupt``; a Spark failure
+    becomes one line, its full text in the log."""
+    from spotify_glue import etl
+
+    from spotify_ops.spark_step import run_interruptibly
+
+    session = spark.session
+    stages = JobStages(progress)
+    records = JobLogQueue()
+
+    def tick() -> None:
+        stages.drain(records.messages)
+        progress.note(spark_tasks(session.sparkContext))
+
+    with job_log(records):
+        stages.start()
+        try:
+            summary = run_interruptibly(
+                session.sparkContext,
+                lambda: run_etl_locally(session, layout, gate),
+                tick,
+                stop=session.stop if spark.owned else None,
+            )
+        except (LocalRunError, etl.QualityGateError, KeyboardInterrupt):
+            stages.drain(records.messages)
+            raise
+        except Exception as error:
+            LOG.error("the job failed", exc_info=error)
+            progress.fail("the job failed")
+            spark_log = f", Spark's in {layout.spark_log}" if layout.spark_log.is_file() else ""
+            raise LocalRunError(
+                f"the Glue job failed: {_error_line(error)}. The published table is unchanged; "
+                f"the full error is in {layout.run_log}{spark_log}",
+                ExitCode.FAILED,
+            ) from None
+        stages.drain(records.messages)
+    stages.finish(summary)
+    return summary
+
+
+def discard_unfinished_runs(layout: Layout, before: set[Path]) -> list[Path]:
+    """Delete the run folders an interrupted run left, keeping those a summary names."""
+    kept = {
+        Path(location)
+        for summary in (layout.published_run(), layout.last_run())
+        if summary is not None
+        for location in (summary.table_location, summary.quarantine_location)
+        if location
+    }
+    leftovers = sorted(_run_folders(layout.warehouse_layout) - before - kept)
+    for folder in leftovers:
+        remove_owned(folder, layout.out_dir)
+    return leftovers
+
+
+# --- Steps 3-4: checks and queries ----------------------------------------------------------
+
+
+def run_queries(engine: DuckDBEngine) -> dict[str, list[dict[str, Any]]]:
+    """Every SQL file of the repo (checks and insights), by name."""
     answers: dict[str, list[dict[str, Any]]] = {}
-    if not checks[0].passed:
-        return checks, answers
     for folder in (CHECKS_DIR, INSIGHTS_DIR):
         for name, path in sql_files(folder).items():
             answers[name] = engine.query(load_sql(path), name)
-    return checks, answers
+    return answers
 
 
 # --- The pipeline ---------------------------------------------------------------------------
+
+
+@contextmanager
+def log_to(path: Path) -> Iterator[None]:
+    """Python's log records and warnings (the job's, py4j's, PySpark's) go to ``path``, not
+    the terminal."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    logging.captureWarnings(True)  # PySpark warns, e.g. when a stop is cut short
+    try:
+        yield
+    finally:
+        logging.captureWarnings(False)
+        root.removeHandler(handler)
+        handler.close()
 
 
 def local_run(
@@ -222,21 +357,46 @@ def local_run(
     console: Console | None = None,
 ) -> LocalRunResult:
     """Run every step; write the report even when the gate or a check fails, then raise
-    ``LocalRunError`` naming what failed."""
-    console = console or Console(stderr=True)
-    layout = Layout(out_dir)
-    timings: dict[str, float] = {}
+    ``LocalRunError`` naming what failed. Ctrl-C raises it with ``ExitCode.INTERRUPTED``
+    after removing what the run left half-written."""
+    progress = RunProgress(console or Console(stderr=True))
+    with progress.stage("inputs", f"checking {input_dir}") as stage:
+        layout = prepare(input_dir, out_dir)
+        stage.detail = f"{len(JOB_SOURCES)} files in {input_dir} have the contract's headers"
+    before = _run_folders(layout.warehouse_layout)
+    published_before = layout.published_run()
+    try:
+        with log_to(layout.run_log):
+            return _pipeline(input_dir, layout, spark, gate, progress)
+    except KeyboardInterrupt:
+        progress.abandon()
+        discard_unfinished_runs(layout, before)
+        remove_scratch(layout.out_dir)
+        published = layout.published_run()
+        if published is None or (
+            published_before is not None and published.run_id == published_before.run_id
+        ):
+            outcome = "nothing was published; the table and report are as they were"
+        else:
+            outcome = f"run {published.run_id} was published; the report was not rewritten"
+        raise LocalRunError(f"interrupted: {outcome}", ExitCode.INTERRUPTED) from None
+    except LocalRunError:
+        # A failed job's half-written run folder is never published; a rejected or
+        # published run's folders are named by a summary and kept.
+        discard_unfinished_runs(layout, before)
+        raise
 
-    @contextmanager
-    def step(name: str, doing: str) -> Iterator[None]:
-        started = time.perf_counter()
-        with console.status(f"{doing}..."):
-            yield
-        timings[name] = time.perf_counter() - started
-        console.print(f"[green]✓[/green] {doing} ({timings[name]:.1f} s)")
 
-    with step("stage", f"staging CSVs from {input_dir}"):
-        stage_inputs(input_dir, layout.staging)
+def _pipeline(
+    input_dir: Path,
+    layout: Layout,
+    spark: SparkSession | None,
+    gate: GateThresholds,
+    progress: RunProgress,
+) -> LocalRunResult:
+    with progress.stage("stage", f"copying the CSVs to {layout.staging}") as stage:
+        staged = stage_inputs(input_dir, layout)
+        stage.detail = f"{len(staged)} files copied to {layout.staging}"
 
     # Imported here so `spotify-ops --help` and `generate` need not load Spark or matplotlib.
     from spotify_glue import etl
@@ -246,33 +406,47 @@ def local_run(
 
     rejection: etl.QualityGateError | None = None
     with ExitStack() as spark_scope:
-        with step("spark", "starting local Spark"):
-            session = spark_scope.enter_context(spark_session(spark))
-        with step("job", "running the Glue job (etl.run)"):
-            try:
-                summary = run_job(session, layout, gate)
-            except etl.QualityGateError as error:
-                rejection = error
-                summary = RunSummary.from_json(
-                    Path(layout.warehouse_layout.summary_location).read_text("utf-8")
-                )
+        with progress.stage("spark", "starting local Spark") as stage:
+            local_spark = spark_scope.enter_context(spark_session(spark, layout.spark_log))
+            stage.detail = f"Spark {local_spark.session.version} started"
+        try:
+            summary = watch_job(local_spark, layout, gate, progress)
+        except etl.QualityGateError as error:
+            rejection = error
+            progress.fail("the quality gate rejected the run")
+            last = layout.last_run()
+            assert last is not None  # the job writes it before raising
+            summary = last
 
-    if rejection is not None:
-        console.print("[bold red]✗[/bold red] the quality gate rejected the run")
-    result = LocalRunResult(layout, summary, timings=timings)
+    result = LocalRunResult(layout, summary, timings=progress.timings)
     if rejection is None:
-        with (
-            step("query", "registering the table in DuckDB and running the SQL"),
-            DuckDBEngine(Path(summary.table_location)) as engine,
-        ):
-            result.checks, result.insights = query_everything(engine, summary, gate)
+        with DuckDBEngine(Path(summary.table_location)) as engine:
+            with progress.stage("checks", "checking the table in DuckDB") as stage:
+                result.checks = run_checks(engine, summary, gate)
+                passed = sum(c.passed for c in result.checks)
+                stage.detail = f"{passed} of {len(result.checks)} checks passed"
+            if result.checks[0].passed:  # the schema: queries need the contract's columns
+                with progress.stage("queries", "running the repo's SQL") as stage:
+                    result.insights = run_queries(engine)
+                    stage.detail = f"{len(result.insights)} queries ran"
 
-    with step("report", "writing the report"):
-        data = ReportData(summary, result.checks, result.insights, source=str(input_dir))
-        layout.report.write_text(render_report(data), encoding="utf-8")
+    quarantine = Path(summary.quarantine_location)
+    with progress.stage("report", f"writing {layout.report}") as stage:
+        data = ReportData(
+            summary,
+            result.checks,
+            result.insights,
+            source=str(input_dir),
+            quarantine_href=_relative_href(quarantine, layout.out_dir),
+        )
+        replace_file(layout.report, render_report(data), layout.out_dir)
+        stage.detail = str(layout.report)
 
     if rejection is not None:
-        raise LocalRunError(f"{rejection}\nReport: {layout.report}", ExitCode.FAILED)
+        raise LocalRunError(
+            f"{rejection}\nQuarantined rows: {quarantine}\nReport: {layout.report}",
+            ExitCode.FAILED,
+        )
     failed = [c for c in result.checks if not c.passed]
     if failed:
         details = "\n  - ".join(f"{c.name}: {c.detail}" for c in failed)
@@ -283,6 +457,14 @@ def local_run(
     return result
 
 
+def _relative_href(target: Path, base: Path) -> str:
+    """``target`` as a link from a file in ``base``; absolute when it is outside."""
+    try:
+        return target.relative_to(base).as_posix() + "/"
+    except ValueError:
+        return target.as_uri() if target.is_absolute() else target.as_posix()
+
+
 # --- CLI ------------------------------------------------------------------------------------
 
 
@@ -291,11 +473,17 @@ def local_run_command(
         Path,
         typer.Option(
             "--input",
-            help="Folder holding the Spotify 2023 CSVs (default: the repo's data/sample).",
+            help="Folder holding the Spotify 2023 CSVs (default: the repo's data/sample). "
+            "Only read, never changed.",
         ),
     ] = DEFAULT_INPUT,
     out_dir: Annotated[
-        Path, typer.Option("--out", help="Folder for staging, warehouse and report.html.")
+        Path,
+        typer.Option(
+            "--out",
+            help="Folder for staging, warehouse, logs and report.html: a new or empty folder, "
+            "or one an earlier local-run wrote. Must not overlap --input.",
+        ),
     ] = DEFAULT_OUT,
 ) -> None:
     """Run the pipeline locally: CSVs -> the Glue job on Spark -> Parquet -> DuckDB -> report."""
@@ -303,14 +491,19 @@ def local_run_command(
     try:
         result = local_run(input_dir, out_dir, console=console)
     except LocalRunError as error:
+        what = "interrupted" if error.exit_code == ExitCode.INTERRUPTED else "failed"
+        message = str(error).removeprefix("interrupted: ")
         console.print(
-            f"[bold red]local-run failed:[/bold red] {error}", highlight=False, soft_wrap=True
+            f"[bold red]local-run {what}:[/bold red] {escape(message)}",
+            highlight=False,
+            soft_wrap=True,
         )
-        raise typer.Exit(error.exit_code) from error
+        raise typer.Exit(error.exit_code) from None
     summary = result.summary
     console.print(
         f"Published {summary.rows_written:,} rows "
         f"({summary.quarantine_rate:.2%} quarantined, {summary.join_loss_rate:.2%} lost in "
-        f"joins); {len(result.checks)} checks passed; {len(result.insights)} queries ran."
+        f"joins); {len(result.checks)} checks passed; {len(result.insights)} queries ran.",
+        highlight=False,
     )
-    typer.echo(f"Report: {result.layout.report.resolve()}")
+    typer.echo(f"Report: {result.layout.report}")

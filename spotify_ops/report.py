@@ -1,50 +1,24 @@
-"""The local run's HTML report: one self-contained file (inline SVG charts, no network).
+"""The local run's HTML report: one self-contained file (no network), with the checks, the
+preview of the QuickSight dashboard (``spotify_ops.dashboard_preview``, drawn from the same spec
+as the deployed dashboard), the run summary and the check queries' answers.
 
-Rendering is pure: data in, HTML text out. Charts are drawn by matplotlib (Agg backend, no
-display needed) and saved as SVG with text kept as text, so the browser draws names in any
-script (CJK, emoji) with its own fonts.
+Rendering is pure: data in, HTML text out.
 """
 
 from __future__ import annotations
 
 import html
-import io
-import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
-from matplotlib.axes import Axes
 from spotify_glue.contract import RunSummary
 
+from infra.dashboard_spec import DASHBOARD
+from spotify_ops import dashboard_preview
 from spotify_ops.checks import CheckResult
 
 Rows = Sequence[Mapping[str, Any]]
-
-UNIT_FEATURES: Final = (
-    "danceability",
-    "energy",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-)
-ACCENT: Final = "#1DB954"
-SECOND: Final = "#535353"
-
-
-@dataclass(frozen=True)
-class Chart:
-    title: str
-    query: str
-    """The insight query (sql/insights/<query>.sql) the chart draws."""
-    draw: Callable[[Axes, Rows], None]
 
 
 @dataclass(frozen=True)
@@ -55,105 +29,10 @@ class ReportData:
     """Insight and check query name to its rows."""
     source: str
     """Where the input CSVs came from, as the user named it."""
-
-
-def _top_artists(ax: Axes, rows: Rows) -> None:
-    top = list(rows)[:15][::-1]
-    ax.barh([str(r["artist_name"]) for r in top], [int(r["followers"]) for r in top], color=ACCENT)
-    ax.set_xscale("log")  # followers span orders of magnitude
-    ax.set_xlabel("followers (log scale)")
-
-
-def _popularity_vs_duration(ax: Axes, rows: Rows) -> None:
-    minutes = [int(r["duration_bucket_sec"]) / 60 for r in rows]
-    ax.fill_between(
-        minutes,
-        [float(r["min_track_popularity"]) for r in rows],
-        [float(r["max_track_popularity"]) for r in rows],
-        color=ACCENT,
-        alpha=0.2,
-        label="min-max",
-    )
-    ax.plot(
-        minutes,
-        [float(r["avg_track_popularity"]) for r in rows],
-        color=ACCENT,
-        marker="o",
-        label="average",
-    )
-    ax.set_xlabel("duration (minutes, 30 s buckets)")
-    ax.set_ylabel("track popularity")
-    ax.legend(loc="upper right")
-
-
-def _releases_per_year(ax: Axes, rows: Rows) -> None:
-    ax.bar([int(r["release_year"]) for r in rows], [int(r["albums"]) for r in rows], color=ACCENT)
-    ax.set_xlabel("release year")
-    ax.set_ylabel("albums")
-
-
-def _popularity_by_genre(ax: Axes, rows: Rows) -> None:
-    top = list(rows)[:15][::-1]
-    ax.barh(
-        [f"{r['genre']} ({r['tracks']})" for r in top],
-        [float(r["avg_track_popularity"]) for r in top],
-        color=ACCENT,
-    )
-    ax.set_xlabel("average track popularity (tracks in brackets)")
-
-
-def _audio_features(ax: Axes, rows: Rows) -> None:
-    width = 0.4
-    positions = range(len(UNIT_FEATURES))
-    for offset, row in enumerate(rows):
-        label = "explicit" if row["explicit"] else "clean"
-        ax.bar(
-            [p + (offset - 0.5) * width for p in positions],
-            [float(row[f] or 0.0) for f in UNIT_FEATURES],
-            width=width,
-            label=f"{label} ({row['tracks_with_features']} tracks)",
-            color=(ACCENT, SECOND)[offset % 2],
-        )
-    ax.set_xticks(list(positions), list(UNIT_FEATURES), rotation=30, ha="right")
-    ax.set_ylabel("mean (0-1)")
-    ax.set_ylim(0, 1)
-    ax.legend(loc="upper right")
-
-
-CHARTS: Final[tuple[Chart, ...]] = (
-    Chart("Top artists by followers", "top_artists_by_followers", _top_artists),
-    Chart("Popularity vs duration", "popularity_vs_duration", _popularity_vs_duration),
-    Chart("Releases per year", "releases_per_year", _releases_per_year),
-    Chart("Popularity by genre", "popularity_by_genre", _popularity_by_genre),
-    Chart("Audio features: explicit vs clean", "audio_features_summary", _audio_features),
-)
-
-
-def render_svg(chart: Chart, rows: Rows) -> str:
-    """The chart as an inline <svg> element; deterministic for the same rows."""
-    buffer = io.StringIO()
-    with (
-        plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": chart.query}),
-        warnings.catch_warnings(),
-    ):
-        # Text stays text in the SVG and the browser's fonts draw it, so glyphs missing from
-        # matplotlib's own font (CJK, emoji) only affect layout estimates, not the picture.
-        warnings.filterwarnings(
-            "ignore", message=r"Glyph .* missing from font", category=UserWarning
-        )
-        fig, ax = plt.subplots(figsize=(7.5, 4.2))
-        try:
-            if rows:
-                chart.draw(ax, rows)
-            else:
-                ax.text(0.5, 0.5, "no rows", ha="center", va="center", transform=ax.transAxes)
-            ax.set_title(chart.title)
-            fig.tight_layout()
-            fig.savefig(buffer, format="svg", metadata={"Date": None})
-        finally:
-            plt.close(fig)
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg") :]
+    preview_stack: str = "dev"
+    """The stack whose dashboard the preview names."""
+    quarantine_href: str = ""
+    """Link to this run's quarantine folder, relative to the report (rejected runs)."""
 
 
 def _cell(value: Any) -> str:
@@ -221,10 +100,30 @@ h1{margin-bottom:.2rem} .sub{color:#535353;margin-top:0}
 table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.9rem}
 th,td{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:left;vertical-align:top}
 th{background:#f4f4f4} td.pass{color:#1a7f37;font-weight:600} td.fail{color:#c0392b;font-weight:600}
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(34rem,1fr));gap:1rem}
-.chart svg{max-width:100%;height:auto} .more{color:#777;font-size:.8rem}
+.more{color:#777;font-size:.8rem}
 details{margin-bottom:.6rem}
+.rejected{border-left:.3rem solid #c0392b;padding:.2rem 1rem;background:#fdf2f1}
 """
+
+
+def rejection_html(data: ReportData) -> str:
+    """For a rejected run: that the gate rejected it, by which rules, and where its
+    quarantined rows are, since the sections below are empty. Empty for other runs."""
+    summary = data.summary
+    if summary.status != "rejected":
+        return ""
+    rules = "".join(f"<li>{html.escape(rule)}</li>" for rule in summary.gate_failures)
+    location = html.escape(summary.quarantine_location)
+    href = html.escape(data.quarantine_href or summary.quarantine_location)
+    return f"""<section class="rejected" id="rejected">
+<h2>This run was rejected by the quality gate</h2>
+<p>The published table was left as it was. The rules this run broke:</p>
+<ul>{rules or "<li>(the run summary names no rule)</li>"}</ul>
+<p>Its {summary.total_quarantined:,} quarantined rows, each with its reason:
+<a href="{href}"><code>{location}</code></a></p>
+<p>Checks, the dashboard preview and query results are empty: they read a published table,
+and this run published none.</p>
+</section>"""
 
 
 def render_report(data: ReportData) -> str:
@@ -241,32 +140,30 @@ def render_report(data: ReportData) -> str:
         f"<td>{html.escape(c.detail)}</td></tr>"
         for c in data.checks
     )
-    charts = "".join(
-        f"<figure class='chart' id='chart-{c.query}'>"
-        f"{render_svg(c, data.insights.get(c.query, []))}</figure>"
-        for c in CHARTS
-        if c.query in data.insights
-    )
+    dashboard = dashboard_preview.render_dashboard(data.insights, data.preview_stack)
+    visual_ids = {v.id for v in DASHBOARD.visuals}
     queries = "".join(
         f"<details><summary><code>{html.escape(name)}</code> ({len(rows)} rows)</summary>"
         f"{html_table(rows, limit=25)}</details>"
         for name, rows in sorted(data.insights.items())
+        if name not in visual_ids
     )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Spotify pipeline: local run {html.escape(data.summary.run_id)}</title>
-<style>{_CSS}</style></head>
+<style>{_CSS}{dashboard_preview.CSS}</style></head>
 <body>
 <h1>Spotify pipeline: local run</h1>
 <p class="sub">Input <code>{html.escape(data.source)}</code>, run
 <code>{html.escape(data.summary.run_id)}</code>, status
 <strong>{html.escape(data.summary.status)}</strong> {badge}</p>
+{rejection_html(data)}
 <h2 id="checks">Checks</h2>
 <table class="checks"><thead><tr><th>check</th><th>result</th><th>detail</th></tr></thead>
 <tbody>{check_rows}</tbody></table>
-<h2 id="charts">Charts</h2>
-<div class="charts">{charts}</div>
+<h2 id="dashboard">Dashboard preview</h2>
+{dashboard}
 <h2 id="summary">Run summary</h2>
 {html_table(summary_rows(data.summary), css_class="summary")}
 <h2 id="queries">Query results</h2>

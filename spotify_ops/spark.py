@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -25,15 +26,67 @@ def require_java() -> None:
     )
 
 
-def local_spark_session(app_name: str = "spotify-local", cores: int = 2) -> SparkSession:
-    """Build (or reuse) a local session. Shuffle partitions are small because local data is."""
+LOG4J2_FILE_CONFIG: Final = """\
+# Spark's own log, to one file: nothing of the JVM's reaches the terminal. The file is
+# appended to, as the JVM's own standard output and error go there too.
+rootLogger.level = warn
+rootLogger.appenderRef.file.ref = file
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {log_file}
+appender.file.append = true
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = %d{{yy/MM/dd HH:mm:ss}} %p %c{{1}}: %m%n%ex
+logger.parquet.name = org.apache.parquet.CorruptStatistics
+logger.parquet.level = error
+"""
+"""log4j2 configuration (properties format) sending every JVM log line to ``log_file``."""
+
+
+def log4j2_options(log_file: Path) -> str:
+    """Driver JVM options that route Spark's log4j2 output to ``log_file``; the
+    configuration is written beside it. Must be given before the JVM starts."""
+    config = log_file.with_suffix(".log4j2.properties")
+    config.write_text(LOG4J2_FILE_CONFIG.format(log_file=log_file.resolve()), encoding="utf-8")
+    return f"-Dlog4j2.configurationFile={config.resolve().as_uri()}"
+
+
+def launch_jvm_logging_to(builder: SparkSession.Builder, log_file: Path) -> None:
+    """Start this process's Spark JVM now, with the builder's settings so far, its log4j2
+    log in ``log_file`` and its own standard output and error appended there too, so not
+    even a stack trace the JVM prints itself reaches the terminal. Does nothing when the
+    process already has a JVM (its output is then wherever it was sent)."""
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is not None:
+        return
+    conf = SparkConf(loadDefaults=False)
+    conf.setAll(list(builder._options.items()))  # the builder's settings (launch options)
+    conf.set("spark.driver.extraJavaOptions", log4j2_options(log_file))
+    log_file.write_bytes(b"")
+    with log_file.open("ab") as output:
+        # SparkContext uses the gateway it finds, as PySpark's own launch would set it.
+        popen = {"stdout": output, "stderr": output}
+        gateway = launch_gateway(conf, popen_kwargs=popen)  # type: ignore[no-untyped-call]
+    SparkContext._gateway = gateway
+    SparkContext._jvm = gateway.jvm
+
+
+def local_spark_session(
+    app_name: str = "spotify-local", cores: int = 2, log_file: Path | None = None
+) -> SparkSession:
+    """Build (or reuse) a local session. Shuffle partitions are small because local data is.
+
+    With ``log_file``, a new JVM writes all its logging (WARN and up) and output there and
+    the terminal gets none; without, only ERROR lines reach the terminal after start-up."""
     require_java()
     # Python workers must be this interpreter, so the venv's packages are seen.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
-    session = (
+    builder = (
         SparkSession.builder.master(f"local[{cores}]")
         .appName(app_name)
         .config("spark.sql.shuffle.partitions", str(cores * 2))
@@ -42,7 +95,10 @@ def local_spark_session(app_name: str = "spotify-local", cores: int = 2) -> Spar
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", os.environ.get("SPOTIFY_SPARK_DRIVER_MEMORY", "2g"))
         .config("spark.sql.parquet.compression.codec", "snappy")
-        .getOrCreate()
     )
-    session.sparkContext.setLogLevel("ERROR")
+    if log_file is not None:
+        launch_jvm_logging_to(builder, log_file)
+    session = builder.getOrCreate()
+    if log_file is None:
+        session.sparkContext.setLogLevel("ERROR")
     return session

@@ -7,12 +7,13 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Final
 
-from spotify_glue.contract import TABLE_NAME
+from spotify_glue.contract import TABLE_NAME, WarehouseLayout
 
 from infra.outputs import OPTIONAL_KEYS, OutputKey
 
@@ -41,6 +42,15 @@ class StackOutputs:
     table_name: str
     workgroup_name: str
     quicksight_data_source_arn: str | None = None
+    quicksight_data_set_arn: str | None = None
+    quicksight_dashboard_id: str | None = None
+    quicksight_dashboard_arn: str | None = None
+    quicksight_dashboard_url: str | None = None
+
+    @property
+    def layout(self) -> WarehouseLayout:
+        """The contract's layout in the warehouse bucket: every location verify reads."""
+        return warehouse_layout(self.warehouse_bucket)
 
     def as_outputs(self) -> dict[str, str]:
         """The values keyed by their exported names, as ``pulumi stack output --json`` does.
@@ -57,6 +67,10 @@ def field_name(key: OutputKey) -> str:
     return key.name.lower()
 
 
+def warehouse_layout(warehouse_bucket: str) -> WarehouseLayout:
+    return WarehouseLayout(f"s3://{warehouse_bucket}")
+
+
 # --- validation ------------------------------------------------------------------------------
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
@@ -64,6 +78,10 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _CATALOG_NAME = re.compile(r"^[a-z0-9_-]{1,255}$")
 _WORKGROUP = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _ARN = re.compile(r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:\d{12}:datasource/.+$")
+_QUICKSIGHT_ARN = re.compile(
+    r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:\d{12}:(dataset|dashboard)/[\w-]+$"
+)
+_QUICKSIGHT_ID = re.compile(r"^[\w-]{1,512}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SECRET_MASK: Final = "[secret]"
 
@@ -132,6 +150,28 @@ def _quicksight_arn(value: str) -> str | None:
     return f"{value!r} is not a QuickSight data source ARN"
 
 
+def _quicksight_resource_arn(kind: str) -> Rule:
+    def rule(value: str) -> str | None:
+        match = _QUICKSIGHT_ARN.match(value)
+        if match and match.group(1) == kind:
+            return None
+        return f"{value!r} is not a QuickSight {kind} ARN"
+
+    return rule
+
+
+def _quicksight_id(value: str) -> str | None:
+    if _QUICKSIGHT_ID.match(value):
+        return None
+    return f"{value!r} is not a QuickSight id (letters, digits, '_' and '-')"
+
+
+def _https_url(value: str) -> str | None:
+    if value.startswith("https://") and not _CONTROL.search(value):
+        return None
+    return f"{value!r} is not an https:// URL"
+
+
 RULES: Final[Mapping[OutputKey, Rule]] = {
     OutputKey.REGION: _region,
     OutputKey.STAGING_BUCKET: _bucket,
@@ -149,6 +189,10 @@ RULES: Final[Mapping[OutputKey, Rule]] = {
     OutputKey.TABLE_NAME: _table_name,
     OutputKey.WORKGROUP_NAME: _workgroup,
     OutputKey.QUICKSIGHT_DATA_SOURCE_ARN: _quicksight_arn,
+    OutputKey.QUICKSIGHT_DATA_SET_ARN: _quicksight_resource_arn("dataset"),
+    OutputKey.QUICKSIGHT_DASHBOARD_ID: _quicksight_id,
+    OutputKey.QUICKSIGHT_DASHBOARD_ARN: _quicksight_resource_arn("dashboard"),
+    OutputKey.QUICKSIGHT_DASHBOARD_URL: _https_url,
 }
 
 
@@ -168,15 +212,39 @@ def _problem(key: OutputKey, raw: Any) -> str | None:
     return rule(raw) if rule is not None else None
 
 
+def _layout_problems(data: Mapping[str, Any], bad: set[OutputKey]) -> dict[OutputKey, str]:
+    """The location outputs that differ from where the contract's layout puts them for the
+    exported warehouse bucket: verify reads the layout, so a difference must not go unseen."""
+    if OutputKey.WAREHOUSE_BUCKET in bad:
+        return {}
+    layout = warehouse_layout(data[OutputKey.WAREHOUSE_BUCKET.value])
+    expected = {
+        OutputKey.TABLE_LOCATION: layout.table_root,
+        OutputKey.QUARANTINE_LOCATION: layout.quarantine_root,
+        OutputKey.RUN_SUMMARY_LOCATION: layout.summary_location,
+    }
+    return {
+        key: (
+            f"{data[key.value]!r} is not where the warehouse layout puts it in bucket "
+            f"{data[OutputKey.WAREHOUSE_BUCKET.value]!r} ({location!r}); the outputs come "
+            "from another version of the program, so run `pulumi up` on this stack"
+        )
+        for key, location in expected.items()
+        if key not in bad and data[key.value] != location
+    }
+
+
 def validate_outputs(data: Mapping[str, Any], source: str) -> StackOutputs:
     """Typed outputs, or one ``OutputsError`` listing every bad key with its fix.
 
     Keys the verifier does not know are ignored: the program may export more than it reads."""
-    problems = [
-        f"  - {key.value}: {problem}"
+    found = {
+        key: problem
         for key in OutputKey
         if (problem := _problem(key, data.get(key.value))) is not None
-    ]
+    }
+    found |= _layout_problems(data, set(found))
+    problems = [f"  - {key.value}: {found[key]}" for key in OutputKey if key in found]
     if problems:
         raise OutputsError(f"stack outputs from {source} are not usable:\n" + "\n".join(problems))
     known = {f.name for f in fields(StackOutputs)}
@@ -216,6 +284,23 @@ def read_outputs_file(path: Path) -> StackOutputs:
     return parse_outputs(text, f"outputs file {str(path)!r}")
 
 
+def load_outputs(stack: str | None, outputs_file: str | None) -> StackOutputs:
+    """The outputs from exactly one source: ``--stack`` (the Pulumi CLI) or ``--outputs``
+    (a file, or ``-`` for standard input)."""
+    if stack and outputs_file:
+        raise OutputsError("pass either --stack or --outputs, not both")
+    if stack:
+        return read_stack_outputs(stack)
+    if outputs_file == "-":
+        return parse_outputs(sys.stdin.read(), "standard input")
+    if outputs_file:
+        return read_outputs_file(Path(outputs_file))
+    raise OutputsError(
+        "no stack outputs: pass --stack NAME (needs the pulumi CLI) or --outputs FILE "
+        "(from `pulumi stack output --json > outputs.json`; '-' reads standard input)"
+    )
+
+
 # --- the Pulumi CLI --------------------------------------------------------------------------
 
 CommandRunner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
@@ -234,9 +319,39 @@ def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def pulumi_output_command(pulumi: str, stack: str) -> list[str]:
+def pulumi_output_args(stack: str) -> list[str]:
     """Never ``--show-secrets``: the verifier needs no secret, so none is ever fetched."""
-    return [pulumi, "stack", "output", "--json", "--stack", stack]
+    return ["stack", "output", "--json", "--stack", stack]
+
+
+def run_pulumi(
+    args: Sequence[str],
+    instead: str,
+    which: Callable[[str], str | None] = shutil.which,
+    run: CommandRunner = _run,
+) -> str:
+    """Standard output of ``pulumi <args>`` (run from the project folder), or an
+    ``OutputsError`` naming the command, its error and ``instead``: the way round it."""
+    command = " ".join(["pulumi", *args])
+    pulumi = which("pulumi")
+    if pulumi is None:
+        raise OutputsError(
+            f"the pulumi CLI is not on PATH, so `{command}` cannot run; install it, or {instead}"
+        )
+    try:
+        done = run([pulumi, *args])
+    except subprocess.TimeoutExpired:
+        raise OutputsError(
+            f"`{command}` did not answer within {PULUMI_TIMEOUT_SECONDS} s; "
+            f"check your Pulumi login, or {instead}"
+        ) from None
+    if done.returncode != 0:
+        reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no message"
+        raise OutputsError(
+            f"`{command}` failed (exit {done.returncode}): {reason}. Run it from the project "
+            f"folder with a stack that exists (`pulumi stack ls`), or {instead}"
+        )
+    return done.stdout
 
 
 def read_stack_outputs(
@@ -245,25 +360,9 @@ def read_stack_outputs(
     run: CommandRunner = _run,
 ) -> StackOutputs:
     """Outputs of a deployed stack through the Pulumi CLI (run from the project folder)."""
-    pulumi = which("pulumi")
-    if pulumi is None:
-        raise OutputsError(
-            "the pulumi CLI is not on PATH, so --stack cannot read the outputs; install it, or "
-            "pass --outputs FILE written by `pulumi stack output --json --stack "
-            f"{stack} > outputs.json`"
-        )
-    try:
-        done = run(pulumi_output_command(pulumi, stack))
-    except subprocess.TimeoutExpired:
-        raise OutputsError(
-            f"`pulumi stack output` did not answer within {PULUMI_TIMEOUT_SECONDS} s; "
-            "check your Pulumi login, or pass --outputs FILE"
-        ) from None
-    if done.returncode != 0:
-        reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no message"
-        raise OutputsError(
-            f"`pulumi stack output --json --stack {stack}` failed (exit {done.returncode}): "
-            f"{reason}. Run it from the project folder with a stack that exists "
-            "(`pulumi stack ls`), or pass --outputs FILE"
-        )
-    return parse_outputs(done.stdout, f"stack {stack!r}")
+    instead = (
+        "pass --outputs FILE written by "
+        f"`pulumi stack output --json --stack {stack} > outputs.json`"
+    )
+    text = run_pulumi(pulumi_output_args(stack), instead, which, run)
+    return parse_outputs(text, f"stack {stack!r}")

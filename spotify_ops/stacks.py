@@ -254,7 +254,13 @@ def write_stack_config(project_dir: Path, file: StackConfigFile, force: bool = F
             f"{path.name} already exists; edit it with `pulumi config set`, or pass --force "
             "to replace it"
         )
-    path.write_text(file.render(), encoding="utf-8")
+    try:
+        path.write_text(file.render(), encoding="utf-8")
+    except OSError as error:
+        raise StackConfigError(
+            f"cannot write {path}: {error.strerror or error}; run it in a project folder you "
+            "can write to, or leave out --write to print the config"
+        ) from None
     return path
 
 

@@ -321,17 +321,6 @@ DUCKDB_TYPES: Final[dict[str, str]] = {
     "array<string>": "VARCHAR[]",
 }
 
-# Athena (Trino) spelling, as information_schema and DESCRIBE report it.
-ATHENA_TYPES: Final[dict[str, str]] = {
-    "string": "varchar",
-    "int": "integer",
-    "bigint": "bigint",
-    "double": "double",
-    "boolean": "boolean",
-    "date": "date",
-    "array<string>": "array(varchar)",
-}
-
 # QuickSight input column types; arrays have no QuickSight type and are left out of data sets.
 QUICKSIGHT_TYPES: Final[dict[str, str]] = {
     "string": "STRING",

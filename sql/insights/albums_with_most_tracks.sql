@@ -1,12 +1,10 @@
--- The 20 albums with the most tracks in the table, beside the track count the album declares.
+-- Albums with the most tracks: The 20 albums with the most tracks in the table, beside the count they declare.
 SELECT
-    album_id,
     album_name,
     artist_name,
-    album_type,
-    COUNT(*) AS tracks,
-    MAX(total_tracks) AS total_tracks
+    COUNT(track_id) AS tracks,
+    MAX(total_tracks) AS declared_tracks
 FROM spotify_tracks
-GROUP BY album_id, album_name, artist_name, album_type
-ORDER BY tracks DESC, album_id
+GROUP BY album_name, artist_name
+ORDER BY tracks DESC, album_name, artist_name
 LIMIT 20

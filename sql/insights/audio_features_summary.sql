@@ -1,17 +1,17 @@
--- Mean audio features of explicit and clean tracks, over the tracks that have features.
+-- Audio features: explicit and clean tracks: Mean audio features of explicit and clean tracks that have features.
 SELECT
     explicit,
-    COUNT(*) AS tracks,
-    COUNT(danceability) AS tracks_with_features,
-    ROUND(AVG(danceability), 3) AS danceability,
-    ROUND(AVG(energy), 3) AS energy,
-    ROUND(AVG(speechiness), 3) AS speechiness,
-    ROUND(AVG(acousticness), 3) AS acousticness,
-    ROUND(AVG(instrumentalness), 3) AS instrumentalness,
-    ROUND(AVG(liveness), 3) AS liveness,
-    ROUND(AVG(valence), 3) AS valence,
-    ROUND(AVG(tempo), 1) AS tempo_bpm,
-    ROUND(AVG(loudness), 2) AS loudness_db
+    COUNT(track_id) AS tracks,
+    COUNT(danceability) AS with_features,
+    AVG(danceability) AS danceability,
+    AVG(energy) AS energy,
+    AVG(speechiness) AS speechiness,
+    AVG(acousticness) AS acousticness,
+    AVG(instrumentalness) AS instrumentalness,
+    AVG(liveness) AS liveness,
+    AVG(valence) AS valence,
+    AVG(tempo) AS tempo_bpm,
+    AVG(loudness) AS loudness_db
 FROM spotify_tracks
 WHERE explicit IS NOT NULL
 GROUP BY explicit

@@ -1,14 +1,10 @@
--- Average popularity per genre (every genre of a track's primary artist), for genres with at
--- least 10 tracks from at least 2 artists, so one prolific artist cannot carry a genre.
+-- Average popularity by genre: Average track popularity per primary genre, for genres with at least 10 tracks from at least 2 artists (so one prolific artist cannot carry a genre).
 SELECT
-    genre,
-    COUNT(*) AS tracks,
-    COUNT(DISTINCT artist_id) AS artists,
-    ROUND(AVG(track_popularity), 2) AS avg_track_popularity,
-    ROUND(AVG(artist_popularity), 2) AS avg_artist_popularity
+    primary_genre,
+    AVG(track_popularity) AS average_track_popularity
 FROM spotify_tracks
-CROSS JOIN UNNEST(genres) AS g (genre)
-GROUP BY genre
-HAVING COUNT(*) >= 10 AND COUNT(DISTINCT artist_id) >= 2
-ORDER BY avg_track_popularity DESC, genre
+WHERE primary_genre IS NOT NULL
+GROUP BY primary_genre
+HAVING COUNT(track_id) >= 10 AND COUNT(DISTINCT artist_id) >= 2
+ORDER BY average_track_popularity DESC, primary_genre
 LIMIT 25

@@ -1,13 +1,10 @@
--- Average popularity per record label, for labels with at least 3 albums in the table.
+-- Average popularity by label: Average track popularity per record label, for labels with at least 3 albums.
 SELECT
     label,
-    COUNT(DISTINCT album_id) AS albums,
-    COUNT(*) AS tracks,
-    ROUND(AVG(track_popularity), 2) AS avg_track_popularity,
-    ROUND(AVG(album_popularity), 2) AS avg_album_popularity
+    AVG(track_popularity) AS average_track_popularity
 FROM spotify_tracks
-WHERE label IS NOT NULL AND label <> ''
+WHERE label IS NOT NULL
 GROUP BY label
 HAVING COUNT(DISTINCT album_id) >= 3
-ORDER BY avg_track_popularity DESC, label
+ORDER BY average_track_popularity DESC, label
 LIMIT 25

@@ -1,13 +1,10 @@
--- Pearson correlation of track popularity with its artist's and its album's popularity.
+-- Track popularity against artist popularity: Per artist: how the tracks' average popularity follows the artist's popularity.
 SELECT
-    COUNT(*) AS tracks,
-    CORR(CAST(track_popularity AS double), CAST(artist_popularity AS double))
-        AS track_vs_artist_popularity,
-    CORR(CAST(track_popularity AS double), CAST(album_popularity AS double))
-        AS track_vs_album_popularity,
-    CORR(CAST(album_popularity AS double), CAST(artist_popularity AS double))
-        AS album_vs_artist_popularity
+    artist_name,
+    AVG(artist_popularity) AS average_artist_popularity,
+    AVG(track_popularity) AS average_track_popularity
 FROM spotify_tracks
-WHERE track_popularity IS NOT NULL
-    AND artist_popularity IS NOT NULL
-    AND album_popularity IS NOT NULL
+WHERE artist_name IS NOT NULL
+GROUP BY artist_name
+ORDER BY artist_name
+LIMIT 2000

@@ -1,11 +1,9 @@
--- Top 20 artists by followers, with how many of their tracks the table holds.
+-- Top artists by followers: The 20 artists with the most followers.
 SELECT
-    artist_id,
     artist_name,
-    MAX(followers) AS followers,
-    MAX(artist_popularity) AS artist_popularity,
-    COUNT(*) AS tracks
+    MAX(followers) AS followers
 FROM spotify_tracks
-GROUP BY artist_id, artist_name
+WHERE artist_name IS NOT NULL
+GROUP BY artist_name
 ORDER BY followers DESC, artist_name
 LIMIT 20

@@ -1,12 +1,11 @@
--- Top 20 tracks by popularity; ties broken by id so the answer is stable.
+-- Top tracks by popularity: The 20 most popular tracks, with artist, album and release year.
 SELECT
-    track_id,
     track_name,
     artist_name,
     album_name,
     release_year,
-    track_popularity
+    MAX(track_popularity) AS popularity
 FROM spotify_tracks
-WHERE track_popularity IS NOT NULL
-ORDER BY track_popularity DESC, track_id
+GROUP BY track_name, artist_name, album_name, release_year
+ORDER BY popularity DESC, track_name, artist_name, album_name, release_year
 LIMIT 20

@@ -17,10 +17,10 @@ from spotify_ops.athena import (
     AthenaEngine,
     QueryFailedError,
     QueryTimeoutError,
-    TableNotFoundError,
     query_name,
     rows_from_pages,
 )
+from spotify_ops.checks import TableNotFoundError
 from tests.cli.verify_support import (
     ACCOUNT,
     DATABASE,
@@ -102,29 +102,33 @@ def _seed(columns: list[tuple[str, str]], rows: list[list[str | None]]) -> None:
     )
 
 
+def _engine(clock: FakeClock, **options: Any) -> AthenaEngine:
+    """An engine on new clients, for the stack's database, table and workgroup."""
+    return AthenaEngine(
+        athena=boto3.client("athena", region_name=REGION),
+        glue=boto3.client("glue", region_name=REGION),
+        database=DATABASE,
+        table=TABLE_NAME,
+        workgroup=WORKGROUP,
+        output_location=f"s3://{RESULTS}/results/",
+        clock=clock,
+        **options,
+    )
+
+
 def _moto_engine(clock: FakeClock) -> tuple[AthenaEngine, Any]:
-    athena = boto3.client("athena", region_name=REGION)
-    glue = boto3.client("glue", region_name=REGION)
+    engine = _engine(clock)
     boto3.client("s3", region_name=REGION).create_bucket(
         Bucket=RESULTS, CreateBucketConfiguration={"LocationConstraint": REGION}
     )
-    athena.create_work_group(
+    engine.athena.create_work_group(
         Name=WORKGROUP,
         Configuration={
             "ResultConfiguration": {"OutputLocation": f"s3://{RESULTS}/results/"},
             "EnforceWorkGroupConfiguration": True,
         },
     )
-    engine = AthenaEngine(
-        athena=athena,
-        glue=glue,
-        database=DATABASE,
-        table=TABLE_NAME,
-        workgroup=WORKGROUP,
-        output_location=f"s3://{RESULTS}/results/",
-        clock=clock,
-    )
-    return engine, athena
+    return engine, engine.athena
 
 
 @pytest.mark.usefixtures("aws")
@@ -186,19 +190,8 @@ def test_missing_table_raises_a_clear_not_found() -> None:
 @pytest.fixture
 def stubbed(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[AthenaEngine, Stubber, Stubber]]:
     set_fake_credentials(monkeypatch)
-    athena = boto3.client("athena", region_name=REGION)
-    glue = boto3.client("glue", region_name=REGION)
-    engine = AthenaEngine(
-        athena=athena,
-        glue=glue,
-        database=DATABASE,
-        table=TABLE_NAME,
-        workgroup=WORKGROUP,
-        output_location=f"s3://{RESULTS}/results/",
-        clock=FakeClock(),
-        query_timeout=3.0,
-    )
-    with Stubber(athena) as athena_stub, Stubber(glue) as glue_stub:
+    engine = _engine(FakeClock(), query_timeout=3.0)
+    with Stubber(engine.athena) as athena_stub, Stubber(engine.glue) as glue_stub:
         yield engine, athena_stub, glue_stub
         athena_stub.assert_no_pending_responses()
         glue_stub.assert_no_pending_responses()

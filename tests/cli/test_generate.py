@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import ast
 import csv
+import errno
 import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from rich.progress import Progress
 from typer.testing import CliRunner
 
 from spotify_ops.cli import app
-from spotify_ops.generate import (
+from spotify_ops.exit_codes import ExitCode
+from spotify_ops.generate import generate
+from spotify_ops.generate_rows import (
     DEFAULT_SEED,
     DENORMALISED_HEADER,
     REAL_ALBUM_ROWS,
     REAL_ARTISTS,
     SAMPLE_ALBUM_ROWS,
-    generate,
 )
+from tests.cli.conftest import snapshot
 from tests.conftest import SAMPLE_DIR
 
 # Headers copied from DATA.md, so a drift in the contract or the generator fails here.
@@ -267,5 +271,73 @@ def test_cli_generate_writes_the_files_and_prints_a_summary(tmp_path):
 def test_cli_generate_rejects_zero_rows(tmp_path):
     """A non-positive --album-rows is a usage error that names the option."""
     result = CliRunner().invoke(app, ["generate", "--out", str(tmp_path), "--album-rows", "0"])
-    assert result.exit_code == 2
+    assert result.exit_code == ExitCode.USAGE
     assert "--album-rows" in result.output
+
+
+def _a_file(tmp: Path) -> Path:
+    path = tmp / "sample.csv"
+    path.write_text("not a folder\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("out_of", "message"),
+    [
+        (_a_file, "is a file; give a folder (it is created if missing)"),
+        (lambda tmp: _a_file(tmp) / "sub", "Not a directory; choose a folder you can write to"),
+        (lambda tmp: Path("/proc/spotify-ops-generate"), "choose a folder you can write to"),
+    ],
+)
+def test_cli_generate_refuses_an_unusable_out_in_one_line(tmp_path, out_of, message):
+    """--out naming a file, a path below a file or an uncreatable folder (/proc) exits 2 with
+    one line naming the fix, and changes nothing."""
+    out = out_of(tmp_path)
+    before = snapshot(tmp_path)
+    result = CliRunner().invoke(app, ["generate", "--out", str(out), "--album-rows", "5"])
+    assert result.exit_code == ExitCode.USAGE
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("generate failed: ")
+    assert str(out) in lines[0]
+    assert message in lines[0]
+    assert snapshot(tmp_path) == before
+
+
+def test_cli_generate_interrupted_leaves_the_previous_files(tmp_path, monkeypatch):
+    """Ctrl-C while generating exits 130 with one line; the files of an earlier run in --out
+    keep their bytes, and no partial file or scratch folder is left."""
+    out = tmp_path / "gen"
+    generate(out, 40, seed=1)
+    before = snapshot(out)
+
+    def interrupt(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Progress, "update", interrupt)
+    result = CliRunner().invoke(app, ["generate", "--out", str(out), "--album-rows", "300"])
+    assert result.exit_code == ExitCode.INTERRUPTED
+    assert result.output.strip().splitlines() == [
+        f"generate interrupted: nothing in {out} was written or replaced"
+    ]
+    assert snapshot(out) == before
+
+
+def test_cli_generate_write_error_exits_3_and_keeps_the_previous_files(tmp_path, monkeypatch):
+    """A write that fails midway (here: the disk is full) exits 3 with one line naming the
+    cause; the files of an earlier run keep their bytes and no scratch folder is left."""
+    out = tmp_path / "gen"
+    generate(out, 40, seed=1)
+    before = snapshot(out)
+
+    def disk_full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Progress, "update", disk_full)
+    result = CliRunner().invoke(app, ["generate", "--out", str(out), "--album-rows", "300"])
+    assert result.exit_code == ExitCode.ENVIRONMENT
+    assert result.output.strip().splitlines() == [
+        f"generate failed: No space left on device while writing to {out}; nothing there was "
+        "replaced"
+    ]
+    assert snapshot(out) == before

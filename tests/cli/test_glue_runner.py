@@ -16,7 +16,7 @@ from spotify_ops.glue_runner import (
     PipelineBusyError,
     PipelineFailedError,
     run_crawler,
-    run_job,
+    run_glue_job,
     run_pipeline,
     run_workflow,
 )
@@ -104,7 +104,7 @@ def test_second_job_run_while_one_runs_is_reported_busy(glue: Any) -> None:
     )
     glue.start_job_run(JobName=JOB)
     with pytest.raises(PipelineBusyError, match=f"job {JOB} already has a run in progress"):
-        run_job(glue, JOB, _poller(FakeClock()), Messages())
+        run_glue_job(glue, JOB, _poller(FakeClock()), Messages())
 
 
 def test_workflow_that_never_finishes_times_out(glue: Any) -> None:
@@ -157,7 +157,7 @@ def test_failed_job_run_raises_glues_error_message(stubbed: tuple[Any, Stubber])
     stub.add_response("get_job_run", _job_run("RUNNING"), {"JobName": JOB, "RunId": "jr_1"})
     stub.add_response("get_job_run", _job_run("FAILED", error), {"JobName": JOB, "RunId": "jr_1"})
     with pytest.raises(PipelineFailedError) as info:
-        run_job(client, JOB, _poller(FakeClock()), Messages())
+        run_glue_job(client, JOB, _poller(FakeClock()), Messages())
     assert str(info.value) == f"job {JOB} run jr_1 ended FAILED: {error}"
 
 
@@ -168,7 +168,7 @@ def test_other_bad_job_ends_are_failures(stubbed: tuple[Any, Stubber], state: st
     stub.add_response("start_job_run", {"JobRunId": "jr_1"})
     stub.add_response("get_job_run", _job_run(state))
     with pytest.raises(PipelineFailedError, match=f"ended {state}: Glue gave no error message"):
-        run_job(client, JOB, _poller(FakeClock()), Messages())
+        run_glue_job(client, JOB, _poller(FakeClock()), Messages())
 
 
 def test_throttled_job_start_is_retried(stubbed: tuple[Any, Stubber]) -> None:
@@ -178,7 +178,7 @@ def test_throttled_job_start_is_retried(stubbed: tuple[Any, Stubber]) -> None:
     stub.add_response("start_job_run", {"JobRunId": "jr_1"})
     stub.add_client_error("get_job_run", "ThrottlingException", "Rate exceeded")
     stub.add_response("get_job_run", _job_run("SUCCEEDED"))
-    outcome = run_job(client, JOB, _poller(FakeClock()), Messages())
+    outcome = run_glue_job(client, JOB, _poller(FakeClock()), Messages())
     assert outcome.state == "SUCCEEDED"
 
 

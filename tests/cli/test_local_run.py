@@ -1,21 +1,21 @@
 """`spotify-ops local-run` runs the whole pipeline on data/sample and fails clearly on bad input,
-a missing Java, a rejected gate or a failed check."""
+a missing Java, a rejected gate or a failed check. (Unsafe arguments, interrupts and the
+progress display: test_local_run_safety.py and test_local_run_interrupt.py.)"""
 
 from __future__ import annotations
 
 import csv
+import html
 import io
-import shutil
+import re
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 from spotify_glue.contract import JOB_SOURCES, GateThresholds, RunSummary
-from typer.testing import CliRunner
 
 from spotify_ops import local_run as local_run_module
-from spotify_ops.cli import app
 from spotify_ops.duckdb_engine import DuckDBEngine
 from spotify_ops.exit_codes import ExitCode
 from spotify_ops.local_run import (
@@ -24,6 +24,7 @@ from spotify_ops.local_run import (
     find_input_problems,
     local_run,
 )
+from tests.cli.conftest import copy_sample, invoke_local_run
 from tests.conftest import SAMPLE_DIR
 
 
@@ -34,11 +35,6 @@ def quiet() -> Console:
 def csv_rows(path: Path) -> int:
     with path.open(encoding="utf-8", newline="") as handle:
         return sum(1 for _ in csv.reader(handle)) - 1
-
-
-def copy_sample(target: Path) -> Path:
-    shutil.copytree(SAMPLE_DIR, target)
-    return target
 
 
 # --- The end-to-end run (shared fixture: one Spark run per test session) --------------------
@@ -97,25 +93,28 @@ def test_demo_accounts_for_every_input_row(demo_run):
     assert summary.rows_written == album_candidates - dropped
 
 
-def test_failed_check_exits_1_and_still_writes_the_report(demo_run, spark, tmp_path, monkeypatch):
+def test_failed_check_exits_1_and_still_writes_the_report(demo_copy, spark, monkeypatch):
     """When a check fails (here: the table holds fewer rows than the run summary claims) the
     run exits 1 naming the check, and the report shows the failure."""
-    layout = Layout(tmp_path / "out")
-    shutil.copytree(demo_run.out / "warehouse", layout.warehouse)
+    layout = Layout(demo_copy)
     real = RunSummary.from_json(Path(layout.warehouse_layout.summary_location).read_text())
     claimed = replace(real, rows_written=real.rows_written + 7)
-    monkeypatch.setattr(local_run_module, "run_job", lambda *_args: claimed)
+    monkeypatch.setattr(local_run_module, "run_etl_locally", lambda *_args: claimed)
     with pytest.raises(LocalRunError) as caught:
         local_run(SAMPLE_DIR, layout.out_dir, spark=spark, console=quiet())
     assert caught.value.exit_code == ExitCode.FAILED
     assert "row_count" in str(caught.value)
-    assert f"but the last run summary says {claimed.rows_written}" in str(caught.value)
+    assert f"but the published run {claimed.run_id} wrote {claimed.rows_written}" in str(
+        caught.value
+    )
     assert "FAIL" in layout.report.read_text(encoding="utf-8")
 
 
-def test_gate_rejection_exits_1_with_the_failed_rule_and_a_report(spark, tmp_path):
+def test_gate_rejection_exits_1_and_the_report_says_why(spark, tmp_path):
     """A gate the sample cannot pass (no join loss allowed) rejects the run: exit code 1, the
-    message names the rule, no table is published, and the report shows the rejection."""
+    message names the rule and the quarantine folder, and no table is published. Above its
+    empty sections the report says that the gate rejected the run, names each broken rule,
+    and links (relative to the report) to this run's quarantine folder and its rows."""
     strict = GateThresholds(max_join_loss_rate=0.0)
     layout = Layout(tmp_path / "out")
     with pytest.raises(LocalRunError) as caught:
@@ -124,9 +123,22 @@ def test_gate_rejection_exits_1_with_the_failed_rule_and_a_report(spark, tmp_pat
     assert "join" in str(caught.value).lower()
     assert not any(Path(layout.warehouse_layout.table_root).rglob("*.parquet"))
     assert layout.published_run() is None
+    summary = layout.last_run()
+    assert summary is not None
+    assert summary.status == "rejected"
+    assert summary.gate_failures
+    assert f"Quarantined rows: {Path(summary.quarantine_location)}" in str(caught.value)
     report = layout.report.read_text(encoding="utf-8")
-    assert "rejected" in report
     assert "gate failure" in report
+    block = report.split('<section class="rejected"', 1)[1].split("</section>", 1)[0]
+    assert "This run was rejected by the quality gate" in block
+    for rule in summary.gate_failures:
+        assert html.escape(rule) in block
+    (href,) = re.findall(r'href="([^"]+)"', block)
+    assert not href.startswith(("/", "file:"))
+    quarantine = layout.out_dir / href
+    assert quarantine == Path(summary.quarantine_location)
+    assert any(quarantine.glob("*.json"))
 
 
 # --- Input and environment errors (no Spark needed) -------------------------------------------
@@ -136,9 +148,7 @@ def test_missing_input_file_exits_2_naming_the_expected_file(tmp_path):
     """A folder without the tracks file fails before Spark starts, naming the exact file."""
     folder = copy_sample(tmp_path / "in")
     (folder / "spotify_tracks_data_2023.csv").unlink()
-    result = CliRunner().invoke(
-        app, ["local-run", "--input", str(folder), "--out", str(tmp_path / "o")]
-    )
+    result = invoke_local_run(folder, tmp_path / "o")
     assert result.exit_code == ExitCode.USAGE
     assert "missing tracks file: expected 'spotify_tracks_data_2023.csv'" in result.output
 
@@ -148,9 +158,7 @@ def test_misnamed_input_file_exits_2_naming_the_near_miss(tmp_path):
     message says which file to rename to what."""
     folder = copy_sample(tmp_path / "in")
     (folder / "spotify-albums_data_2023.csv").rename(folder / "spotify_albums_data_2023.csv")
-    result = CliRunner().invoke(
-        app, ["local-run", "--input", str(folder), "--out", str(tmp_path / "o")]
-    )
+    result = invoke_local_run(folder, tmp_path / "o")
     assert result.exit_code == ExitCode.USAGE
     flat = " ".join(result.output.split())
     assert "expected 'spotify-albums_data_2023.csv'" in flat
@@ -159,26 +167,27 @@ def test_misnamed_input_file_exits_2_naming_the_near_miss(tmp_path):
 
 def test_missing_input_folder_exits_2(tmp_path):
     """A folder that does not exist is named, with the files it should hold."""
-    result = CliRunner().invoke(
-        app, ["local-run", "--input", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]
-    )
+    result = invoke_local_run(tmp_path / "nope", tmp_path / "o")
     assert result.exit_code == ExitCode.USAGE
     assert "does not exist" in result.output
     assert "spotify_artist_data_2023.csv" in " ".join(result.output.split())
 
 
 def test_missing_java_exits_3_with_how_to_install_it(tmp_path, monkeypatch):
-    """With no Java on PATH and no JAVA_HOME the run stops before Spark with a message saying
-    how to install Java."""
+    """With no Java on PATH and no JAVA_HOME the run stops before Spark with exit 3 and one
+    line saying how to install Java."""
     from pyspark.sql import SparkSession
 
     monkeypatch.setattr(SparkSession, "getActiveSession", classmethod(lambda cls: None))
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(LocalRunError) as caught:
-        local_run(SAMPLE_DIR, tmp_path / "out", console=quiet())
-    assert caught.value.exit_code == ExitCode.ENVIRONMENT
-    assert "Java was not found" in str(caught.value)
+    result = invoke_local_run(SAMPLE_DIR, tmp_path / "out")
+    assert result.exit_code == ExitCode.ENVIRONMENT
+    assert (
+        result.output.strip()
+        .splitlines()[-1]
+        .startswith("local-run failed: Java was not found: Spark needs Java 17.")
+    )
 
 
 def test_extra_files_beside_complete_inputs_are_not_problems(tmp_path):
@@ -201,14 +210,23 @@ def test_a_near_miss_is_offered_only_for_the_file_it_resembles(tmp_path):
     ]
 
 
-def test_wrong_header_exits_2_naming_the_expected_header(spark, tmp_path):
-    """A tracks file whose header lacks a column is refused by the job's input check before
-    any row is read: exit code 2, the message names the missing column."""
+def test_wrong_header_exits_2_naming_the_users_file_before_spark(tmp_path, monkeypatch):
+    """A tracks file whose header lacks a column is refused before Spark starts: exit code
+    2, and the message names the user's own file (not the staged copy), its line 1 and the
+    missing column."""
     folder = copy_sample(tmp_path / "in")
     tracks = folder / "spotify_tracks_data_2023.csv"
     lines = tracks.read_text(encoding="utf-8").splitlines()
     tracks.write_text("\n".join(["id,popularity,explicit", *lines[1:]]), encoding="utf-8")
-    with pytest.raises(LocalRunError) as caught:
-        local_run(folder, tmp_path / "out", spark=spark, console=quiet())
-    assert caught.value.exit_code == ExitCode.USAGE
-    assert "track_popularity" in str(caught.value)
+    monkeypatch.setattr(local_run_module, "spark_session", _no_spark)
+    result = invoke_local_run(folder, tmp_path / "out")
+    assert result.exit_code == ExitCode.USAGE, result.output
+    flat = " ".join(result.output.split())
+    assert f"{tracks} line 1 is not the tracks header" in flat
+    assert "track_popularity" in flat
+    assert "staging" not in flat
+    assert not (tmp_path / "out").exists()
+
+
+def _no_spark(*_args, **_kwargs):
+    raise AssertionError("Spark was started")

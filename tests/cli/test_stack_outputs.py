@@ -63,8 +63,8 @@ def test_each_missing_required_key_is_named_with_its_fix(key: OutputKey) -> None
 
 
 def test_optional_keys_are_only_quicksight() -> None:
-    """Only the QuickSight ARN may be absent (it exists only when QuickSight is on)."""
-    assert {OutputKey.QUICKSIGHT_DATA_SOURCE_ARN} == OPTIONAL_KEYS
+    """Only the QuickSight outputs may be absent (they exist only when QuickSight is on)."""
+    assert {k for k in OutputKey if k.name.startswith("QUICKSIGHT_")} == OPTIONAL_KEYS
     validate_outputs(outputs_dict(), "test")
 
 

@@ -5,97 +5,39 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.response import StreamingBody
-from botocore.stub import Stubber
-from spotify_glue.contract import TABLE_NAME, WAREHOUSE_COLUMNS
+from spotify_glue.contract import TABLE_NAME, WAREHOUSE_COLUMNS, GateError, GateThresholds
 from typer.testing import CliRunner
 
 from infra.outputs import OutputKey
+from spotify_ops.aws_runtime import Runtime
 from spotify_ops.cli import app
 from spotify_ops.exit_codes import ExitCode
-from spotify_ops.verify import Runtime
+from spotify_ops.verdict import option_name
 from tests.cli.verify_support import (
     CRAWLER,
     DATABASE,
-    DOMAIN_COLUMNS,
-    DOMAIN_ROWS,
-    DOMAINS_SQL,
-    INSIGHT_COLUMNS,
-    INSIGHT_ROWS,
-    INSIGHT_SQL,
     JOB,
-    KEYS_COLUMNS,
-    KEYS_SQL,
+    POINTER_KEY,
     REGION,
-    ROW_COUNT_COLUMNS,
-    ROW_COUNT_SQL,
     SUMMARY_KEY,
     WAREHOUSE,
     WORKFLOW,
     FakeClock,
+    Stubs,
     execution,
     glue_table,
     outputs_dict,
     set_fake_credentials,
-    stub_query,
     stub_summary,
     summary,
+    summary_body,
     write_outputs,
 )
-
-
-@dataclass
-class Stubs:
-    """One Stubber per service; the command gets these clients through its Runtime."""
-
-    athena: Stubber
-    glue: Stubber
-    s3: Stubber
-    clients: dict[str, Any]
-    clock: FakeClock = field(default_factory=FakeClock)
-    requested: list[tuple[str, str | None]] = field(default_factory=list)
-
-    def runtime(self) -> Runtime:
-        def build(region: str, profile: str | None) -> Any:
-            self.requested.append((region, profile))
-            return self.clients.__getitem__
-
-        return Runtime(clients=build, clock=self.clock)
-
-    def invoke(self, *args: str) -> Any:
-        return CliRunner().invoke(app, ["verify", *args], obj=self.runtime())
-
-    def table_ok(self) -> None:
-        self.glue.add_response(
-            "get_table", glue_table(), {"DatabaseName": DATABASE, "Name": TABLE_NAME}
-        )
-
-    def queries_ok(self, first_states: tuple[str, ...] = ("RUNNING", "SUCCEEDED")) -> None:
-        stub_query(self.athena, "q-1", ROW_COUNT_SQL, ROW_COUNT_COLUMNS, [["3"]], first_states)
-        stub_query(self.athena, "q-2", KEYS_SQL, KEYS_COLUMNS, [["0", "0"]])
-        stub_query(self.athena, "q-3", INSIGHT_SQL, INSIGHT_COLUMNS, INSIGHT_ROWS)
-        stub_query(self.athena, "q-4", DOMAINS_SQL, DOMAIN_COLUMNS, DOMAIN_ROWS)
-
-
-@pytest.fixture
-def stubs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubs]:
-    set_fake_credentials(monkeypatch)
-    clients = {name: boto3.client(name, region_name=REGION) for name in ("athena", "glue", "s3")}
-    with (
-        Stubber(clients["athena"]) as athena,
-        Stubber(clients["glue"]) as glue,
-        Stubber(clients["s3"]) as s3,
-    ):
-        yield Stubs(athena, glue, s3, clients)
-        for stubber in (athena, glue, s3):
-            stubber.assert_no_pending_responses()
 
 
 @pytest.fixture
@@ -105,6 +47,13 @@ def outputs(tmp_path: Path) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def _failed_checks(stubs: Stubs, outputs: str) -> list[dict[str, Any]]:
+    """The checks of `verify --json`, which must exit 1."""
+    result = stubs.invoke("--outputs", outputs, "--json")
+    assert result.exit_code == ExitCode.FAILED
+    return list(json.loads(result.stdout)["checks"])
 
 
 # --- the eight required fault cases ------------------------------------------------------------
@@ -244,11 +193,15 @@ def test_missing_table_is_a_failed_schema_check(stubs: Stubs, outputs: str) -> N
         f"Table {TABLE_NAME} not found.",
         expected_params={"DatabaseName": DATABASE, "Name": TABLE_NAME},
     )
-    result = stubs.invoke("--outputs", outputs, "--json")
-    assert result.exit_code == ExitCode.FAILED
-    checks = json.loads(result.stdout)["checks"]
-    assert [(c["name"], c["passed"]) for c in checks] == [("run_summary", True), ("schema", False)]
-    assert checks[1]["detail"].startswith(
+    checks = _failed_checks(stubs, outputs)
+    assert [(c["name"], c["passed"]) for c in checks] == [
+        ("run_summary", True),
+        ("published_run", True),
+        ("table_location", False),
+        ("schema", False),
+    ]
+    assert checks[2]["detail"] == f"no catalog table {DATABASE}.{TABLE_NAME} (see schema)"
+    assert checks[3]["detail"].startswith(
         f"table {DATABASE}.{TABLE_NAME} is not in the Glue catalog "
         f"(Table {TABLE_NAME} not found.); run the job and crawler (verify --run)"
     )
@@ -262,11 +215,14 @@ def test_schema_drift_fails_the_schema_check(stubs: Stubs, outputs: str) -> None
     ]
     drifted = [c for c in drifted if c[0] != "genres"] + [("partition_0", "string")]
     stubs.glue.add_response("get_table", glue_table(drifted))
-    result = stubs.invoke("--outputs", outputs, "--json")
-    assert result.exit_code == ExitCode.FAILED
-    checks = json.loads(result.stdout)["checks"]
-    assert [(c["name"], c["passed"]) for c in checks] == [("run_summary", True), ("schema", False)]
-    assert checks[1]["detail"] == (
+    checks = _failed_checks(stubs, outputs)
+    assert [(c["name"], c["passed"]) for c in checks] == [
+        ("run_summary", True),
+        ("published_run", True),
+        ("table_location", True),
+        ("schema", False),
+    ]
+    assert checks[3]["detail"] == (
         "missing ['genres']; unexpected ['partition_0']; "
         "wrong types ['track_popularity: string != int']"
     )
@@ -324,6 +280,9 @@ def test_malformed_summary_is_a_failed_check(stubs: Stubs, outputs: str) -> None
         {"Body": StreamingBody(io.BytesIO(b'{"run_id": "r1"}'), 16)},
         {"Bucket": WAREHOUSE, "Key": SUMMARY_KEY},
     )
+    stubs.s3.add_response(
+        "get_object", summary_body(summary()), {"Bucket": WAREHOUSE, "Key": POINTER_KEY}
+    )
     stubs.table_ok()
     stubs.queries_ok()
     result = stubs.invoke("--outputs", outputs, "--json")
@@ -375,6 +334,37 @@ def test_out_of_range_gate_option_is_a_usage_error(stubs: Stubs, outputs: str) -
     result = stubs.invoke("--outputs", outputs, "--max-quarantine-rate", "5")
     assert result.exit_code == ExitCode.USAGE
     assert "--max-quarantine-rate" in result.stderr
+
+
+GATE_VALUES = {
+    "min_rows": ["-1", "0", "1", "2"],
+    "max_quarantine_rate": ["-0.01", "0", "0.05", "1", "1.01", "nan", "inf"],
+    "max_join_loss_rate": ["-0.01", "0", "1", "1.01", "nan"],
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [(name, value) for name, values in GATE_VALUES.items() for value in values]
+)
+def test_gate_options_accept_exactly_what_the_contract_accepts(
+    stubs: Stubs, name: str, value: str
+) -> None:
+    """Each gate option takes a value if and only if GateThresholds.parse does: a value the
+    contract rejects is a usage error naming the option before anything else is read."""
+    try:
+        GateThresholds.parse({name: value})
+        accepted = True
+    except GateError:
+        accepted = False
+    option = option_name(name)
+    result = stubs.invoke(f"{option}={value}")
+    assert result.exit_code == ExitCode.USAGE
+    message = _one_line(result.stderr)
+    if accepted:
+        assert "no stack outputs" in message
+    else:
+        assert "no stack outputs" not in message
+        assert option in message
 
 
 def test_unknown_profile_exits_two(outputs: str, monkeypatch: pytest.MonkeyPatch) -> None:

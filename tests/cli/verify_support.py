@@ -19,8 +19,10 @@ from spotify_glue.contract import (
     RunSummary,
     WarehouseLayout,
 )
+from typer.testing import CliRunner
 
 from infra.outputs import OutputKey
+from spotify_ops.aws_runtime import Runtime
 from spotify_ops.checks import (
     CHECKS_DIR,
     INSIGHT_PROBE,
@@ -28,6 +30,7 @@ from spotify_ops.checks import (
     domain_violations_sql,
     load_sql,
 )
+from spotify_ops.cli import app
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -39,8 +42,19 @@ JOB = "spotify-dev-etl"
 CRAWLER = "spotify-dev-crawler"
 WORKFLOW = "spotify-dev-pipeline"
 LAYOUT = WarehouseLayout(f"s3://{WAREHOUSE}")
-SUMMARY_KEY = LAYOUT.summary_location.removeprefix(f"s3://{WAREHOUSE}/")
+RUN_ID = "20240101T060000Z-1a2b3c4d"
+PREVIOUS_RUN_ID = "20231231T060000Z-0f0e0d0c"
+
+
+def warehouse_key(location: str) -> str:
+    """The key of a warehouse location in its bucket."""
+    return location.removeprefix(f"s3://{WAREHOUSE}/")
+
+
+SUMMARY_KEY = warehouse_key(LAYOUT.summary_location)
 """The last-run summary's key in the warehouse bucket."""
+POINTER_KEY = warehouse_key(LAYOUT.published_location)
+"""The published-run pointer's key in the warehouse bucket."""
 
 ROW_COUNT_SQL = load_sql(CHECKS_DIR / "row_count.sql")
 KEYS_SQL = load_sql(CHECKS_DIR / "key_integrity.sql")
@@ -71,13 +85,26 @@ def outputs_dict(**overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in base.items() if v is not None}
 
 
+def warehouse_outputs(bucket: str) -> dict[str, str]:
+    """The outputs that name the warehouse, for a stack whose warehouse is ``bucket``."""
+    layout = WarehouseLayout(f"s3://{bucket}")
+    return {
+        OutputKey.WAREHOUSE_BUCKET.value: bucket,
+        OutputKey.TABLE_LOCATION.value: layout.table_root,
+        OutputKey.QUARANTINE_LOCATION.value: layout.quarantine_root,
+        OutputKey.RUN_SUMMARY_LOCATION.value: layout.summary_location,
+    }
+
+
 def summary(
     rows_written: int = 3,
     status: RunStatus = "published",
     gate_failures: list[str] | None = None,
+    run_id: str = RUN_ID,
 ) -> RunSummary:
+    """A run summary as the job writes it: a published run names its own table folder."""
     return RunSummary(
-        run_id="run-20240101T060000Z",
+        run_id=run_id,
         status=status,
         started_at="2024-01-01T06:00:00Z",
         finished_at="2024-01-01T06:02:25Z",
@@ -88,6 +115,8 @@ def summary(
         dropped_no_track=0,
         rows_without_features=0,
         rows_written=rows_written,
+        table_location=LAYOUT.table_location(run_id) if status == "published" else "",
+        quarantine_location=LAYOUT.quarantine_location(run_id),
         gate={"min_rows": 1, "max_quarantine_rate": 0.05, "max_join_loss_rate": 0.1},
         gate_failures=gate_failures or [],
     )
@@ -198,13 +227,20 @@ def passing_results(rows: int = 3) -> list[tuple[list[tuple[str, str]], list[lis
     ]
 
 
-def glue_table(columns: Sequence[tuple[str, str]] | None = None) -> dict[str, Any]:
+def glue_table(
+    columns: Sequence[tuple[str, str]] | None = None,
+    location: str = LAYOUT.table_location(RUN_ID),
+) -> dict[str, Any]:
+    """GetTable's answer: the contract's columns, reading one run's folder."""
     cols = columns if columns is not None else [(c.name, c.type) for c in WAREHOUSE_COLUMNS]
     return {
         "Table": {
             "Name": TABLE_NAME,
             "DatabaseName": DATABASE,
-            "StorageDescriptor": {"Columns": [{"Name": n, "Type": t} for n, t in cols]},
+            "StorageDescriptor": {
+                "Columns": [{"Name": n, "Type": t} for n, t in cols],
+                "Location": location,
+            },
             "PartitionKeys": [],
         }
     }
@@ -253,6 +289,17 @@ def stub_query(
     )
 
 
+def stub_passing_queries(
+    stubber: Stubber, first_states: tuple[str, ...] = ("RUNNING", "SUCCEEDED")
+) -> None:
+    """The shared checks' queries as q-1, q-2, ..., each passing (3 rows), in the order
+    run_checks runs them; ``first_states`` are the first query's polls."""
+    sqls = (ROW_COUNT_SQL, KEYS_SQL, INSIGHT_SQL, DOMAINS_SQL)
+    for number, (sql, (columns, rows)) in enumerate(zip(sqls, passing_results(), strict=True), 1):
+        states = first_states if number == 1 else ("RUNNING", "SUCCEEDED")
+        stub_query(stubber, f"q-{number}", sql, columns, rows, states)
+
+
 def execution(query_id: str, state: str, reason: str | None = None) -> dict[str, Any]:
     status: dict[str, Any] = {"State": state}
     if reason:
@@ -269,14 +316,64 @@ def summary_body(run_summary: RunSummary) -> dict[str, Any]:
     return {"Body": StreamingBody(io.BytesIO(raw), len(raw)), "ContentLength": len(raw)}
 
 
+def stub_summaries(stubber: Stubber, last: RunSummary | None, published: RunSummary | None) -> None:
+    """The two objects verify reads, in its order: the last-run summary, then the
+    published-run pointer (None: no such key)."""
+    for key, body in ((SUMMARY_KEY, last), (POINTER_KEY, published)):
+        if body is None:
+            stubber.add_client_error(
+                "get_object",
+                "NoSuchKey",
+                "The specified key does not exist.",
+                404,
+                expected_params={"Bucket": WAREHOUSE, "Key": key},
+            )
+        else:
+            stubber.add_response(
+                "get_object", summary_body(body), {"Bucket": WAREHOUSE, "Key": key}
+            )
+
+
 def stub_summary(stubber: Stubber, run_summary: RunSummary) -> None:
-    stubber.add_response(
-        "get_object",
-        summary_body(run_summary),
-        {"Bucket": WAREHOUSE, "Key": SUMMARY_KEY},
-    )
+    """A last run that, when published, is also the published run."""
+    published = run_summary if run_summary.status == "published" else None
+    stub_summaries(stubber, run_summary, published)
 
 
 def write_outputs(path: Any, **overrides: Any) -> str:
     path.write_text(json.dumps(outputs_dict(**overrides), indent=2), encoding="utf-8")
     return str(path)
+
+
+# --- `spotify-ops verify` on stubbed clients ----------------------------------------------------
+
+
+@dataclass
+class Stubs:
+    """One Stubber per service; the command gets these clients through its Runtime."""
+
+    athena: Stubber
+    glue: Stubber
+    s3: Stubber
+    quicksight: Stubber
+    clients: dict[str, Any]
+    clock: FakeClock = field(default_factory=FakeClock)
+    requested: list[tuple[str, str | None]] = field(default_factory=list)
+
+    def runtime(self) -> Runtime:
+        def build(region: str, profile: str | None) -> Any:
+            self.requested.append((region, profile))
+            return self.clients.__getitem__
+
+        return Runtime(clients=build, clock=self.clock)
+
+    def invoke(self, *args: str) -> Any:
+        return CliRunner().invoke(app, ["verify", *args], obj=self.runtime())
+
+    def table_ok(self) -> None:
+        self.glue.add_response(
+            "get_table", glue_table(), {"DatabaseName": DATABASE, "Name": TABLE_NAME}
+        )
+
+    def queries_ok(self, first_states: tuple[str, ...] = ("RUNNING", "SUCCEEDED")) -> None:
+        stub_passing_queries(self.athena, first_states)

@@ -24,6 +24,7 @@ from spotify_glue.contract import (
     OneOf,
     Range,
 )
+from spotify_glue.contract import Column as ContractColumn
 from spotify_glue.etl import FEATURE_COLUMNS
 
 from spotify_ops.sql import athena_to_duckdb
@@ -31,6 +32,12 @@ from spotify_ops.sql import athena_to_duckdb
 TODAY = dt.datetime.now(dt.UTC).date()
 NEXT_YEAR_END = dt.date(TODAY.year + 1, 12, 31)
 WAREHOUSE = {c.name: c for c in WAREHOUSE_COLUMNS}
+
+
+def _domain_sql(column: ContractColumn) -> str:
+    sql = column.domain_sql(f"`{column.type}`")
+    assert sql is not None, column.name
+    return sql
 
 
 def test_every_typed_column_has_a_domain():
@@ -122,10 +129,7 @@ def spark_verdicts(spark) -> dict[str, list[bool | None]]:
     slots = ", ".join(f"`{t}` {t}" for t in types)
     frame = spark.createDataFrame(rows, f"name string, i int, {slots}")
     verdict = F.coalesce(
-        *(
-            F.when(F.col("name") == c.name, F.expr(str(c.domain_sql(f"`{c.type}`"))))
-            for c in DOMAIN_COLUMNS
-        )
+        *(F.when(F.col("name") == c.name, F.expr(_domain_sql(c))) for c in DOMAIN_COLUMNS)
     )
     verdicts: dict[str, list[bool | None]] = {c.name: [] for c in DOMAIN_COLUMNS}
     for name, _, ok in sorted(frame.select("name", "i", verdict).collect()):

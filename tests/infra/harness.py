@@ -41,6 +41,9 @@ with warnings.catch_warnings():
         pulumi_aws.quicksight.DataSource,
         pulumi_aws.s3.Bucket,
     )
+    import pulumi_aws_native
+
+    _native = (pulumi_aws_native.Provider, pulumi_aws_native.quicksight.Dashboard)
 from pulumi.output import Unknown
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
@@ -142,6 +145,7 @@ _AUTONAMED_PROPERTY: Final = {
     "aws:athena/workgroup:Workgroup": "name",
     "aws:athena/namedQuery:NamedQuery": "name",
     "aws:quicksight/dataSource:DataSource": "name",
+    "aws:cloudwatch/eventRule:EventRule": "name",
 }
 
 
@@ -172,6 +176,12 @@ class PipelineMocks(pulumi_mocks.Mocks):
                 return f"{base}:table/{state.get('databaseName')}/{physical}"
             case "aws:quicksight/dataSource:DataSource":
                 return f"{base}:datasource/{state.get('dataSourceId')}"
+            case "aws:quicksight/dataSet:DataSet":
+                return f"{base}:dataset/{state.get('dataSetId')}"
+            case "aws-native:quicksight:Dashboard":
+                return f"{base}:dashboard/{state.get('dashboardId')}"
+            case "aws:cloudwatch/eventRule:EventRule":
+                return f"arn:{PARTITION}:events:{self.region}:{ACCOUNT_ID}:rule/{physical}"
         resource = type_token.rsplit(":", 1)[1].lower()
         return f"{base}:{resource}/{physical}"
 

@@ -17,6 +17,7 @@ from resource_graph import ResourceRecord, StackContext
 from rule_base import Rule
 from spotify_guardrails import RULES
 
+from infra.policies import EVENTS_SERVICE, GLUE_SERVICE
 from infra.storage import BUCKET_KINDS
 from tests.infra.harness import ProgramRun, RecordedResource, run_stack, stack_config
 from tests.policy.graphs import program_records
@@ -155,18 +156,38 @@ def test_job_has_logging_and_metrics_as_its_glue_version_provides(any_run):
     check(any_run.of_type(JOB), "logging and metrics", observable)
 
 
-def test_roles_trust_only_glue_for_this_account(any_run):
-    """Each role trusts glue.amazonaws.com only, with an aws:SourceAccount condition."""
+# Condition keys each trusted service documents sending with sts:AssumeRole. Glue documents
+# none (docs/infrastructure.md cites the pages), so a Glue trust carries no condition.
+DOCUMENTED_TRUST_CONDITION_KEYS: dict[str, frozenset[str]] = {
+    GLUE_SERVICE: frozenset(),
+    EVENTS_SERVICE: frozenset(),
+}
 
-    def trusts_glue(role: RecordedResource) -> bool:
+
+def test_roles_trust_one_service_without_undocumented_conditions(any_run):
+    """Each role trusts exactly one AWS service principal (Glue for the job and the crawler,
+    EventBridge for the arrival trigger) with sts:AssumeRole, and conditions only on keys that
+    service documents sending: a condition on a key it does not send refuses AssumeRole."""
+
+    def trusts_one_service(role: RecordedResource) -> bool:
         statements = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
-        return all(
-            s["Principal"] == {"Service": "glue.amazonaws.com"}
-            and s["Condition"]["StringEquals"]["aws:SourceAccount"].isdigit()
+        services = {s["Principal"].get("Service") for s in statements}
+        if len(services) != 1 or not services <= DOCUMENTED_TRUST_CONDITION_KEYS.keys():
+            return False
+        (service,) = services
+        keys = {
+            key.lower()
             for s in statements
-        )
+            for test in s.get("Condition", {}).values()
+            for key in test
+        }
+        return all(s["Action"] == "sts:AssumeRole" for s in statements) and keys <= {
+            k.lower() for k in DOCUMENTED_TRUST_CONDITION_KEYS[service]
+        }
 
-    check(any_run.of_type(ROLE), "Glue trust with source account", trusts_glue)
+    check(any_run.of_type(ROLE), "one service, documented conditions only", trusts_one_service)
+    glue_roles = [r for r in any_run.of_type(ROLE) if GLUE_SERVICE in r.inputs["assumeRolePolicy"]]
+    assert len(glue_roles) == 2, "the job and the crawler roles trust Glue"
 
 
 def test_workgroup_queries_on_engine_v3_into_the_results_bucket(any_run):
@@ -202,20 +223,31 @@ def test_dev_leaves_data_unprotected(dev_run):
     check(data, "unprotected in dev", lambda r: not r.protect)
 
 
-def test_review_stacks_force_destroy_buckets_and_workgroup(review_run):
-    """A pr-<n> review stack can be torn down: buckets and the workgroup force-destroy."""
+@pytest.mark.parametrize("fixture", ["dev_run", "review_run"])
+def test_dev_and_review_stacks_can_be_destroyed_with_data_in_them(
+    fixture: str, request: pytest.FixtureRequest
+):
+    """dev and pr-<n> stacks force-destroy every bucket (versions included) and the workgroup,
+    and protect nothing, so `pulumi destroy` succeeds with data in the versioned buckets."""
+    run: ProgramRun = request.getfixturevalue(fixture)
     check(
-        buckets(review_run) + review_run.of_type(WORKGROUP),
-        "force_destroy on ephemeral stacks",
-        lambda r: r.inputs.get("forceDestroy") is True,
+        buckets(run) + run.of_type(WORKGROUP),
+        "force_destroy on dev and review stacks",
+        lambda r: r.inputs.get("forceDestroy") is True and not r.protect,
     )
 
 
-def test_force_destroy_is_off_where_not_configured(any_run):
-    """force_destroy is only on where the stack config turned it on (review stacks)."""
-    ephemeral = any_run.outputs["workflow_name"].startswith("spotify-pr-")
+def test_prod_never_force_destroys(prod_run):
+    """prod keeps its data: no bucket or workgroup force-destroys, and data buckets are
+    protected."""
     check(
-        buckets(any_run) + any_run.of_type(WORKGROUP),
-        "force_destroy only when configured",
-        lambda r: r.inputs.get("forceDestroy") is ephemeral,
+        buckets(prod_run) + prod_run.of_type(WORKGROUP),
+        "no force_destroy in prod",
+        lambda r: r.inputs.get("forceDestroy") is False,
     )
+
+
+def test_force_destroy_is_off_for_a_stack_that_does_not_ask():
+    """A long-lived stack without a stack-file setting (qa) does not force-destroy."""
+    run = run_stack("qa")
+    check(buckets(run), "force_destroy off by default", lambda r: r.inputs["forceDestroy"] is False)

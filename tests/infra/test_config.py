@@ -7,7 +7,14 @@ import re
 import pytest
 from spotify_glue import contract
 
-from infra.config import KNOWN_KEYS, ConfigError, StackConfig, load_stack_config
+from infra.config import (
+    GLUE_CRON_DOC,
+    KNOWN_KEYS,
+    MAX_WORKERS,
+    ConfigError,
+    StackConfig,
+    load_stack_config,
+)
 
 ANALYSTS = "arn:aws:quicksight:eu-west-1:123456789012:group/default/analysts"
 
@@ -105,14 +112,16 @@ BAD_VALUES = [
     ("maxRetries", "11", "0..10"),
     ("maxRetries", "-1", "0..10"),
     ("flexExecution", "yes", "true or false"),
-    ("schedule", "0 6 * * *", "six fields"),
-    ("schedule", "rate(1 day)", "six fields"),
+    ("schedule", "0 6 * * *", "cron("),
+    ("schedule", "rate(1 day)", "cron("),
     ("athenaBytesScannedCutoff", "1024", ">= 10485760"),
     ("athenaResultsRetentionDays", "0", ">= 1"),
     ("tempRetentionDays", "-3", ">= 1"),
     ("noncurrentVersionRetentionDays", "1.5", ">= 1"),
     ("customerManagedKey", "1", "true or false"),
     ("quicksightEnabled", "on", "true or false"),
+    ("quicksightAccess", "admin", "one of owner, viewer"),
+    ("quicksightImportMode", "spice", "one of SPICE, DIRECT_QUERY"),
     ("quicksightPrincipals", "not-json", "list of strings"),
     ("quicksightPrincipals", '["arn:aws:iam::123456789012:user/bob"]', "QuickSight user or group"),
     ("protectData", "maybe", "true or false"),
@@ -176,3 +185,109 @@ def test_unknown_keys_fail():
         load("dev", workertype="G.2X")
     with pytest.raises(ConfigError, match="spotify-pipeline:typo"):
         load_stack_config("dev", {}, present_keys=["typo"])
+
+
+# --- What AWS would refuse, refused at preview --------------------------------------------------
+# Each test names the AWS document its rule comes from.
+
+
+@pytest.mark.parametrize("worker_type", ["G.4X", "G.8X"])
+def test_flex_runs_only_on_g1x_or_g2x(worker_type):
+    """FLEX with any worker type but G.1X or G.2X fails, naming both keys and the fix.
+    AWS: "Flexible job runs are supported for jobs using AWS Glue version 3.0 or later and G.1X
+    or G.2X worker types" (https://docs.aws.amazon.com/glue/latest/dg/add-job.html)."""
+    with pytest.raises(ConfigError) as raised:
+        load("dev", flexExecution="true", workerType=worker_type)
+    message = str(raised.value)
+    assert "spotify-pipeline:flexExecution" in message
+    assert f"spotify-pipeline:workerType = {worker_type!r}" in message
+    assert "G.1X or G.2X" in message
+    assert load("dev", flexExecution="true", workerType="G.2X").flex_execution
+
+
+@pytest.mark.parametrize(("worker_type", "maximum"), sorted(MAX_WORKERS.items()))
+def test_worker_count_stays_within_glues_maximum_per_worker_type(worker_type, maximum):
+    """More workers than Glue allows for the worker type fails, naming the range.
+    AWS: "The maximum number of workers you can define is 299 for G.1X, and 149 for G.2X"
+    (https://docs.aws.amazon.com/glue/latest/dg/add-job.html, Number of workers)."""
+    assert load("dev", workerType=worker_type, numberOfWorkers=str(maximum)).number_of_workers
+    with pytest.raises(ConfigError, match=f"use 2..{maximum}") as raised:
+        load("dev", workerType=worker_type, numberOfWorkers=str(maximum + 1))
+    assert f"spotify-pipeline:numberOfWorkers = {maximum + 1}" in str(raised.value)
+
+
+def test_worker_count_needs_a_driver_and_an_executor():
+    """One worker is refused: a Spark job runs its driver and executors on separate workers
+    (one executor per worker, https://docs.aws.amazon.com/glue/latest/dg/worker-types.html)."""
+    with pytest.raises(ConfigError, match=">= 2"):
+        load("dev", numberOfWorkers="1")
+
+
+def test_only_the_proven_glue_version_is_accepted():
+    """Glue versions other than 5.0 fail: AWS runs Spark 3.5 / Python 3.11 only on Glue 5.0
+    (https://docs.aws.amazon.com/glue/latest/dg/release-notes.html), and the job is proven on
+    exactly that."""
+    with pytest.raises(ConfigError, match=re.escape("use one of 5.0")):
+        load("dev", glueVersion="4.0")
+
+
+GLUE_CRON_CASES = [
+    # (value, problem named) -- every rule of "Time-based schedules for jobs and crawlers"
+    ("cron(0 6 * * ?)", "six"),
+    ("0 6 * * ? *", "cron(...)"),
+    ("cron(60 6 * * ? *)", "Minutes value 60 is outside 0-59"),
+    ("cron(0 24 * * ? *)", "Hours value 24 is outside 0-23"),
+    ("cron(0 6 32 * ? *)", "Day-of-month value 32 is outside 1-31"),
+    ("cron(0 6 * 13 ? *)", "Month value 13 is outside 1-12"),
+    ("cron(0 6 ? * 8 *)", "Day-of-week value 8 is outside 1-7"),
+    ("cron(0 6 * * ? 1969)", "Year value 1969 is outside 1970-2199"),
+    ("cron(0 6 * * * *)", "exactly one of Day-of-month and Day-of-week must be '?'"),
+    ("cron(0 6 ? * ? *)", "exactly one of Day-of-month and Day-of-week must be '?'"),
+    ("cron(? 6 * * ? *)", "'?' is allowed only in Day-of-month and Day-of-week"),
+    ("cron(0 6 ? * 3#2 *)", "Day-of-week '3#2' uses '#'"),
+    ("cron(0L 6 * * ? *)", "Minutes value"),
+    ("cron(0/2 * * * ? *)", "every 2 minutes"),
+    ("cron(0,58 * * * ? *)", "every 2 minutes"),
+]
+
+
+@pytest.mark.parametrize(("value", "problem"), GLUE_CRON_CASES)
+def test_a_schedule_glue_would_refuse_fails_naming_the_rule(value, problem):
+    """Each rule of Glue's cron syntax is enforced with its own message and the doc's address:
+    six fields; per-field values and wildcards; '?' in exactly one of Day-of-month and
+    Day-of-week; no rate faster than 5 minutes
+    (https://docs.aws.amazon.com/glue/latest/dg/monitor-data-warehouse-schedule.html)."""
+    with pytest.raises(ConfigError) as raised:
+        load("dev", schedule=value)
+    message = str(raised.value)
+    assert message.startswith(f"spotify-pipeline:schedule = {value!r} is not allowed")
+    assert problem in message
+    assert GLUE_CRON_DOC in message
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "cron(0 6 * * ? *)",
+        "cron(15 12 * * ? *)",
+        "cron(0 18 ? * MON-FRI *)",
+        "cron(0 8 1 * ? *)",
+        "cron(0/15 * * * ? *)",
+        "cron(0/10 * ? * MON-FRI *)",
+        "cron(0/5 8-17 ? * MON-FRI *)",
+        "cron(0 6 L * ? *)",
+        "cron(0 6 15W * ? *)",
+        "cron(0 6 ? * 6L *)",
+        "cron(0 6 * JAN,JUL ? 2027-2030)",
+    ],
+)
+def test_the_examples_of_glues_cron_page_are_accepted(value):
+    """Glue's own example expressions (and each wildcard it lists) pass unchanged."""
+    assert load("dev", schedule=value).schedule == value
+
+
+def test_on_arrival_replaces_the_cron_schedule():
+    """schedule: on-arrival starts runs when the files land; there is then no cron."""
+    config = load("dev", schedule="on-arrival")
+    assert (config.schedule, config.run_on_arrival) == (None, True)
+    assert not load("dev").run_on_arrival

@@ -83,10 +83,18 @@ def test_job_arguments_are_exactly_the_scripts_resolved_options(dev_run):
 
 
 def test_glue_special_parameters_are_all_set(dev_run):
-    """The job sets every Glue special parameter the program declares, and only those."""
+    """The job sets every Glue special parameter the program declares."""
     arguments = job(dev_run).inputs["defaultArguments"]
     assert arguments.keys() >= etl.GLUE_SPECIAL_PARAMETERS
-    assert arguments["--job-language"] == "python"
+
+
+def test_no_op_and_risky_glue_5_parameters_are_not_set(dev_run):
+    """Continuous-logging and Data-Catalog-metastore flags and the default job language are
+    not passed on Glue 5.0 (etl.DROPPED_GLUE_PARAMETERS says why for each)."""
+    assert job(dev_run).inputs["glueVersion"] == "5.0"
+    arguments = job(dev_run).inputs["defaultArguments"]
+    assert not arguments.keys() & etl.DROPPED_GLUE_PARAMETERS.keys()
+    assert not etl.GLUE_SPECIAL_PARAMETERS & etl.DROPPED_GLUE_PARAMETERS.keys()
 
 
 def test_job_paths_follow_the_contract(dev_run):

@@ -90,35 +90,50 @@ def job_policy(kms: str | None = None) -> dict[str, dict[str, Any]]:
     )
 
 
-def test_job_reads_only_the_staging_prefix():
-    """The job may read objects below the staging prefix and nothing else of staging."""
+def test_job_reads_only_the_staging_folder():
+    """The job reads the staging folder (bare key, markers and files) and nothing else there."""
     s = job_policy()
     assert s["ReadStaging"]["Action"] == ["s3:GetObject"]
-    assert s["ReadStaging"]["Resource"] == ["arn:aws:s3:::stage/spotify-2023/*"]
-    listed = s["ListStaging"]["Condition"]["StringLike"]["s3:prefix"]
-    assert listed == ["spotify-2023", "spotify-2023/*"]
+    assert s["ReadStaging"]["Resource"] == ["arn:aws:s3:::stage/spotify-2023*"]
 
 
-def test_job_writes_only_the_table_and_its_side_outputs():
-    """Warehouse writes are limited to the table, quarantine and run-summary prefixes."""
-    assert job_policy()["WriteWarehouse"]["Resource"] == [
-        "arn:aws:s3:::house/spotify_tracks/*",
-        "arn:aws:s3:::house/_quarantine/spotify_tracks/*",
-        "arn:aws:s3:::house/_run_summary/*",
+def test_job_writes_only_its_warehouse_and_assets_folders():
+    """Warehouse writes are the table, quarantine and run-summary folders; assets writes the
+    temp and Spark UI folders; scripts are read-only."""
+    s = job_policy()
+    assert s["WriteWarehouse"]["Resource"] == [
+        "arn:aws:s3:::house/_quarantine*",
+        "arn:aws:s3:::house/_run_summary*",
+        "arn:aws:s3:::house/spotify_tracks*",
+    ]
+    assert s["WriteTempAndSparkUi"]["Resource"] == [
+        "arn:aws:s3:::assets/glue-temp*",
+        "arn:aws:s3:::assets/spark-ui-logs*",
+    ]
+    assert s["ReadScripts"]["Action"] == ["s3:GetObject"]
+
+
+def test_job_lists_only_its_own_buckets():
+    """ListBucket (which turns a HEAD of a missing key into 404) names the job's three
+    buckets and no other."""
+    assert job_policy()["ListOwnBuckets"]["Resource"] == [
+        "arn:aws:s3:::stage",
+        "arn:aws:s3:::house",
+        "arn:aws:s3:::assets",
     ]
 
 
-def test_job_catalog_access_is_the_one_database():
-    """Catalog actions are read-only, on the catalog, the one database (plus Spark's default
-    lookup) and its tables."""
-    read = job_policy()["ReadCatalog"]
-    assert all(a.startswith("glue:Get") for a in read["Action"])
-    assert read["Resource"] == [
+def test_job_catalog_access_is_reading_and_switching_its_one_table():
+    """The job may only get and update its own table (resources: catalog, database, table)."""
+    publish = job_policy()["PublishTable"]
+    assert publish["Action"] == ["glue:GetTable", "glue:UpdateTable"]
+    assert publish["Resource"] == [
         "arn:aws:glue:eu-west-1:123456789012:catalog",
         "arn:aws:glue:eu-west-1:123456789012:database/spotify_dev",
-        "arn:aws:glue:eu-west-1:123456789012:table/spotify_dev/*",
-        "arn:aws:glue:eu-west-1:123456789012:database/default",
+        "arn:aws:glue:eu-west-1:123456789012:table/spotify_dev/spotify_tracks",
     ]
+    glue_actions = {a for st in job_policy().values() for a in st["Action"] if "glue:" in a}
+    assert glue_actions == {"glue:GetTable", "glue:UpdateTable"}
 
 
 def test_job_logs_only_to_glue_log_groups():
@@ -154,11 +169,12 @@ def test_kms_access_is_the_one_key_and_only_with_a_key(builder):
 
 
 def test_crawler_only_reads_table_data():
-    """The crawler reads the table prefix; it can neither write nor delete objects."""
+    """The crawler reads and lists the table folder; it can neither write nor delete."""
     s = statements(policies.crawler_policy(policies.CrawlerPolicyArgs(CTX, "house", "spotify_dev")))
     s3_actions = {a for st in s.values() for a in st["Action"] if a.startswith("s3:")}
-    assert s3_actions == {"s3:GetObject", "s3:ListBucket"}
-    assert s["ReadTableData"]["Resource"] == ["arn:aws:s3:::house/spotify_tracks/*"]
+    assert s3_actions == {"s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"}
+    assert s["ReadTableData"]["Resource"] == ["arn:aws:s3:::house/spotify_tracks*"]
+    assert s["ListTableData"]["Condition"] == {"StringLike": {"s3:prefix": ["spotify_tracks*"]}}
 
 
 def test_key_policy_lets_cloudwatch_logs_use_it_for_glue_logs_only():
@@ -170,7 +186,9 @@ def test_key_policy_lets_cloudwatch_logs_use_it_for_glue_logs_only():
     )
 
 
-def test_trust_policy_requires_the_source_account():
-    """Glue may assume the role only on behalf of this account."""
-    (trust,) = policies.glue_trust_policy("123456789012")["Statement"]
-    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+def test_trust_policy_names_one_service_and_no_condition():
+    """The trust lets the one service assume the role, with no condition (Glue documents no
+    condition key it sends with AssumeRole)."""
+    (trust,) = policies.service_trust_policy(policies.GLUE_SERVICE)["Statement"]
+    assert trust["Principal"] == {"Service": "glue.amazonaws.com"}
+    assert "Condition" not in trust

@@ -1,4 +1,5 @@
-"""The whole program: outputs, preview, catalog, queries, dashboards, orchestration, samples."""
+"""The whole program: outputs, preview, catalog, queries, orchestration, samples (QuickSight has
+its own tests in test_quicksight.py)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,10 @@ import pytest
 from spotify_glue import contract
 
 from infra.config import ConfigError
-from infra.dashboards import Dashboards, DashboardsArgs, QuickSightConfigError
 from infra.outputs import OPTIONAL_KEYS, REQUIRED_KEYS, OutputKey
 from infra.program import main
 from infra.query import sql_files
 from infra.sample_data import sample_files
-from tests.infra.conftest import QUICKSIGHT_GROUP
 from tests.infra.harness import (
     REPO_ROOT,
     UNKNOWN_OUTPUT,
@@ -234,32 +233,6 @@ def test_an_empty_sql_file_fails(tmp_path):
         sql_files(tmp_path)
 
 
-# --- Dashboards --------------------------------------------------------------------------------
-
-
-def test_quicksight_source_queries_the_workgroup_for_the_principals(cmk_run):
-    """The data source is ATHENA on the stack's workgroup, owned by the configured group."""
-    source = only(cmk_run, "aws:quicksight/dataSource:DataSource").inputs
-    assert source["type"] == "ATHENA"
-    assert source["parameters"]["athena"]["workGroup"] == cmk_run.outputs["athena_workgroup"]
-    assert [p["principal"] for p in source["permissions"]] == [QUICKSIGHT_GROUP]
-    assert "quicksight:PassDataSource" in source["permissions"][0]["actions"]
-    assert source["awsAccountId"] == "123456789012"
-
-
-def test_quicksight_enabled_without_principals_fails_clearly():
-    """Turning QuickSight on with no principal fails before deploying anything."""
-    with pytest.raises(ConfigError, match="quicksightPrincipals"):
-        run_program("dev", {"quicksightEnabled": "true"})
-
-
-def test_dashboards_component_refuses_an_empty_principal_list():
-    """The component itself refuses to build a data source nobody can use."""
-    args = DashboardsArgs(environment="dev", account_id="1", workgroup_name="w", principals=[])
-    with pytest.raises(QuickSightConfigError, match="quicksightPrincipals"):
-        Dashboards("d", args)
-
-
 # --- Orchestration -----------------------------------------------------------------------------
 
 
@@ -268,18 +241,29 @@ def triggers(run: ProgramRun) -> dict[str, dict[str, Any]]:
 
 
 def test_dev_starts_the_job_on_demand(dev_run):
-    """Without a schedule the workflow's start trigger is ON_DEMAND and starts the job."""
+    """Without a schedule the workflow's start trigger is ON_DEMAND and starts the job, and it
+    is created disabled: the provider starts an enabled ON_DEMAND trigger on creation, which
+    would run the pipeline during `pulumi up`."""
     start = triggers(dev_run)["ON_DEMAND"]
     assert start["actions"] == [{"jobName": dev_run.outputs["glue_job_name"]}]
     assert start["workflowName"] == dev_run.outputs["workflow_name"]
+    assert start["enabled"] is False
 
 
-def test_prod_starts_the_job_on_its_schedule(prod_run):
-    """With a schedule the start trigger is SCHEDULED with that cron, active on creation."""
-    start = triggers(prod_run)["SCHEDULED"]
+def test_a_cron_schedule_starts_the_job_on_time():
+    """With a Glue cron the start trigger is SCHEDULED with that cron, active on creation."""
+    run = run_stack("dev", {"schedule": "cron(0 6 * * ? *)"})
+    start = triggers(run)["SCHEDULED"]
     assert start["schedule"] == "cron(0 6 * * ? *)"
     assert start["startOnCreation"] is True
+    assert start["actions"] == [{"jobName": run.outputs["glue_job_name"]}]
+
+
+def test_prod_starts_the_job_when_the_data_arrives(prod_run):
+    """prod's schedule is on-arrival: the one start trigger is an EVENT trigger."""
+    start = triggers(prod_run)["EVENT"]
     assert start["actions"] == [{"jobName": prod_run.outputs["glue_job_name"]}]
+    assert set(triggers(prod_run)) == {"EVENT", "CONDITIONAL"}
 
 
 def test_crawler_runs_when_the_job_succeeds(any_run):

@@ -254,6 +254,16 @@ def _alias_arns(resource: RecordedResource, run: ProgramRun) -> list[str]:
     return [f"arn:aws:kms:{DEFAULT_REGION}:{ACCOUNT_ID}:{resource.inputs['name']}", key]
 
 
+def _refresh_schedule_arn(resource: RecordedResource, run: ProgramRun) -> list[str]:
+    data_set, schedule = resource.inputs["dataSetId"], resource.inputs["scheduleId"]
+    base = f"arn:aws:quicksight:{DEFAULT_REGION}:{ACCOUNT_ID}"
+    return [f"{base}:dataset/{data_set}/refresh-schedule/{schedule}"]
+
+
+def _rule_of_target(resource: RecordedResource, run: ProgramRun) -> list[str]:
+    return [f"arn:aws:events:{DEFAULT_REGION}:{ACCOUNT_ID}:rule/{resource.inputs['rule']}"]
+
+
 def _no_arn(resource: RecordedResource, run: ProgramRun) -> list[str]:
     return ["*"]
 
@@ -279,6 +289,10 @@ S3_BUCKET_SETTING: Final = {
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (
         "s3:GetLifecycleConfiguration",
         "s3:PutLifecycleConfiguration",
+    ),
+    "aws:s3/bucketNotification:BucketNotification": (
+        "s3:GetBucketNotification",
+        "s3:PutBucketNotification",
     ),
 }
 
@@ -359,10 +373,52 @@ AUTHORIZATION: Final[dict[str, Authorization]] = {
         ("kms:PutKeyPolicy", "kms:EnableKeyRotation"),
     ),
     "aws:kms/alias:Alias": Authorization(_alias_arns, (), ("kms:CreateAlias", "kms:DeleteAlias")),
+    "aws:cloudwatch/eventRule:EventRule": Authorization(
+        _own_arn,
+        ("events:DescribeRule", "events:ListTagsForResource"),
+        ("events:PutRule", "events:DeleteRule", "events:TagResource"),
+    ),
+    "aws:cloudwatch/eventTarget:EventTarget": Authorization(
+        _rule_of_target,
+        ("events:ListTargetsByRule",),
+        ("events:PutTargets", "events:RemoveTargets"),
+    ),
     "aws:quicksight/dataSource:DataSource": Authorization(
         _own_arn,
         ("quicksight:DescribeDataSource", "quicksight:DescribeDataSourcePermissions"),
         ("quicksight:UpdateDataSource", "quicksight:DeleteDataSource"),
+    ),
+    "aws:quicksight/dataSet:DataSet": Authorization(
+        _own_arn,
+        (
+            "quicksight:DescribeDataSet",
+            "quicksight:DescribeDataSetPermissions",
+            "quicksight:DescribeDataSetRefreshProperties",
+        ),
+        ("quicksight:UpdateDataSet", "quicksight:DeleteDataSet", "quicksight:PassDataSet"),
+    ),
+    "aws:quicksight/refreshSchedule:RefreshSchedule": Authorization(
+        _refresh_schedule_arn,
+        ("quicksight:DescribeRefreshSchedule",),
+        ("quicksight:CreateRefreshSchedule", "quicksight:DeleteRefreshSchedule"),
+    ),
+    # Deployed through Cloud Control, which also checks the caller's quicksight: actions.
+    "aws-native:quicksight:Dashboard": Authorization(
+        _own_arn,
+        (
+            "cloudformation:GetResource",
+            "quicksight:DescribeDashboard",
+            "quicksight:DescribeDashboardPermissions",
+        ),
+        (
+            "cloudformation:CreateResource",
+            "cloudformation:UpdateResource",
+            "cloudformation:DeleteResource",
+            "quicksight:CreateDashboard",
+            "quicksight:UpdateDashboard",
+            "quicksight:UpdateDashboardPublishedVersion",
+            "quicksight:DeleteDashboard",
+        ),
     ),
 }
 CREATE_WITHOUT_ARN: Final = {
@@ -384,6 +440,8 @@ QUICKSIGHT_ON: Final = {
 def program_run(shape: str) -> ProgramRun:
     if shape == "dev+cmk+quicksight":
         return run_stack("dev", QUICKSIGHT_ON)
+    if shape == "prod+quicksight":  # scheduled, so SPICE gets a refresh schedule
+        return run_stack("prod", QUICKSIGHT_ON)
     return run_stack(shape)
 
 
@@ -431,13 +489,21 @@ SHAPES: Final = ("dev", "prod", "pr-123", "dev+cmk+quicksight")
 def test_every_declared_type_is_authorized(shape: str):
     """Each AWS resource type the program declares has its IAM request in the table, so a new
     type cannot slip past the CI roles."""
-    declared = {r.type for r in program_run(shape).resources if r.type.startswith("aws:")}
+    declared = {
+        r.type for r in program_run(shape).resources if r.type.startswith(("aws:", "aws-native:"))
+    }
     assert sorted(declared - set(AUTHORIZATION)) == []
 
 
 @pytest.mark.parametrize(
     ("role", "shape"),
-    [("review", "pr-123"), ("deploy", "dev"), ("deploy", "prod"), ("deploy", "dev+cmk+quicksight")],
+    [
+        ("review", "pr-123"),
+        ("deploy", "dev"),
+        ("deploy", "prod"),
+        ("deploy", "dev+cmk+quicksight"),
+        ("deploy", "prod+quicksight"),
+    ],
 )
 def test_role_can_read_and_change_every_resource_of_its_stacks(role: str, shape: str):
     """The review role covers a review stack, the deploy role dev and prod (with a key and
@@ -458,7 +524,7 @@ def test_creates_without_resource_level_permission_are_granted_on_star(role: str
             assert allows(policy, action, "*"), action
 
 
-@pytest.mark.parametrize("shape", ["dev", "prod", "dev+cmk+quicksight"])
+@pytest.mark.parametrize("shape", ["dev", "prod", "dev+cmk+quicksight", "prod+quicksight"])
 def test_preview_role_reads_every_resource_of_dev_and_prod_and_changes_none(shape: str):
     """The preview role can refresh every dev and prod resource and may not write any."""
     assert refused("preview", shape, "read") == []

@@ -138,7 +138,7 @@ def test_program_iam_documents_are_known_at_update_and_judged():
     job policy is reported on it."""
     graph = list(_program("prod", False)[0])
     role_policies = [r for r in graph if r.type == "aws:iam/rolePolicy:RolePolicy"]
-    assert len(role_policies) == 2
+    assert len(role_policies) == 3  # job, crawler, and EventBridge's (prod runs on arrival)
     documents = [parse_policy_document(r.props["policy"]) for r in role_policies]
     assert all(isinstance(d, dict) and d["Statement"] for d in documents)
 

@@ -192,6 +192,23 @@ def test_every_preview_and_update_applies_the_policy_pack():
     assert (REPO_ROOT / "policy" / "PulumiPolicy.yaml").is_file()
 
 
+def test_every_update_refreshes_first():
+    """Every up reads the stack back first: the job moves the catalog table to each published
+    run, and the program ignores changes to that location only when the state holds it."""
+    ups = [
+        (f"{workflow}:{job_id}", step)
+        for workflow, job_id, job in jobs()
+        for step in job.get("steps", [])
+        if is_up(step)
+    ]
+    assert len(ups) == 3  # review, dev and prod
+    for where, step in ups:
+        refreshed = step.get("with", {}).get("refresh") is True or "--refresh" in str(
+            step.get("run", "")
+        )
+        assert refreshed, f"{where}: pulumi up without refresh"
+
+
 def test_no_workflow_hands_out_repository_wide_or_deploy_credentials():
     """Secrets come only from environments, each job assumes its environment's role, and
     pull-request workflows reach neither the deploy role nor the dev/production

@@ -1,0 +1,539 @@
+"""The QuickSight rendering of the dashboard spec, the data set's columns, and who may do what.
+
+Pure: the dashboard definition is plain dicts with the Pulumi SDK's Python (snake_case)
+argument names, which the SDK turns into the provider's camelCase names;
+``tests/infra/test_quicksight_api.py`` maps those back to the API's own names and validates them
+against botocore's model of ``CreateDashboard``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from spotify_glue.contract import QUICKSIGHT_TYPES, WAREHOUSE_COLUMNS, Column
+
+from infra import cron
+from infra.dashboard_spec import (
+    COLUMN_TYPES,
+    NUMERIC_TYPES,
+    AtLeast,
+    DashboardSpec,
+    Dimension,
+    Field,
+    ListControl,
+    Measure,
+    NotNull,
+    NumberFormat,
+    RangeControl,
+    Visual,
+)
+
+DATA_SET_IDENTIFIER: Final = "tracks"
+"""How the definition names the one data set it reads."""
+TABLE_ID: Final = "spotify-tracks"
+"""The data set's physical and logical table id (letters, digits and hyphens only)."""
+SHEET_ID: Final = "overview"
+GRID_COLUMNS: Final = 36
+"""QuickSight's grid layout is 36 columns wide."""
+
+Access = Literal["owner", "viewer"]
+ACCESS_LEVELS: Final = ("owner", "viewer")
+ImportMode = Literal["SPICE", "DIRECT_QUERY"]
+IMPORT_MODES: Final = ("SPICE", "DIRECT_QUERY")
+
+# What the QuickSight console grants a resource's owners and viewers. The viewer lists are the
+# ones AWS's developer guide shows for UpdateDataSourcePermissions, UpdateDataSetPermissions and
+# UpdateDashboardPermissions; an owner can also change, share and delete the resource.
+DATA_SOURCE_ACTIONS: Final[dict[Access, tuple[str, ...]]] = {
+    "viewer": (
+        "quicksight:DescribeDataSource",
+        "quicksight:DescribeDataSourcePermissions",
+        "quicksight:PassDataSource",
+    ),
+    "owner": (
+        "quicksight:DescribeDataSource",
+        "quicksight:DescribeDataSourcePermissions",
+        "quicksight:PassDataSource",
+        "quicksight:UpdateDataSource",
+        "quicksight:DeleteDataSource",
+        "quicksight:UpdateDataSourcePermissions",
+    ),
+}
+DATA_SET_ACTIONS: Final[dict[Access, tuple[str, ...]]] = {
+    "viewer": (
+        "quicksight:DescribeDataSet",
+        "quicksight:DescribeDataSetPermissions",
+        "quicksight:PassDataSet",
+        "quicksight:DescribeIngestion",
+        "quicksight:ListIngestions",
+    ),
+    "owner": (
+        "quicksight:DescribeDataSet",
+        "quicksight:DescribeDataSetPermissions",
+        "quicksight:PassDataSet",
+        "quicksight:DescribeIngestion",
+        "quicksight:ListIngestions",
+        "quicksight:UpdateDataSet",
+        "quicksight:DeleteDataSet",
+        "quicksight:CreateIngestion",
+        "quicksight:CancelIngestion",
+        "quicksight:UpdateDataSetPermissions",
+    ),
+}
+DASHBOARD_ACTIONS: Final[dict[Access, tuple[str, ...]]] = {
+    "viewer": (
+        "quicksight:DescribeDashboard",
+        "quicksight:ListDashboardVersions",
+        "quicksight:QueryDashboard",
+    ),
+    "owner": (
+        "quicksight:DescribeDashboard",
+        "quicksight:ListDashboardVersions",
+        "quicksight:QueryDashboard",
+        "quicksight:UpdateDashboard",
+        "quicksight:DeleteDashboard",
+        "quicksight:DescribeDashboardPermissions",
+        "quicksight:UpdateDashboardPermissions",
+        "quicksight:UpdateDashboardPublishedVersion",
+    ),
+}
+
+
+def permissions(principals: Iterable[str], actions: Iterable[str]) -> list[dict[str, Any]]:
+    return [{"principal": p, "actions": list(actions)} for p in principals]
+
+
+def console_url(region: str, dashboard_id: str) -> str:
+    """Where a user opens the dashboard in the QuickSight console."""
+    return f"https://{region}.quicksight.aws.amazon.com/sn/dashboards/{dashboard_id}"
+
+
+# --- The data set -------------------------------------------------------------------------------
+
+
+def data_set_columns() -> tuple[Column, ...]:
+    """The contract's columns that QuickSight can type, in contract order. Arrays have no
+    QuickSight type, so ``genres`` stays out; ``primary_genre`` carries the genre."""
+    return tuple(c for c in WAREHOUSE_COLUMNS if c.type in QUICKSIGHT_TYPES)
+
+
+def described_columns() -> tuple[Column, ...]:
+    """The data set's columns whose contract comment becomes their QuickSight description."""
+    return tuple(c for c in data_set_columns() if c.comment)
+
+
+# --- SPICE refresh --------------------------------------------------------------------------------
+
+_DAYS: Final = ("SUNDAY", "MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY")
+"""QuickSight's day names, in Glue's day-of-week order (1 is Sunday)."""
+_CRON_RE: Final = re.compile(r"^cron\(\s*(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*\)$")
+
+
+@dataclass(frozen=True)
+class RefreshTiming:
+    """When SPICE re-reads the table: hourly, or daily or weekly on one day at a UTC time."""
+
+    interval: Literal["HOURLY", "DAILY", "WEEKLY"]
+    time_of_day: str | None = None
+    """``HH:MM``, 24-hour, UTC; none for hourly refreshes."""
+    day_of_week: str | None = None
+
+
+HOURLY: Final = RefreshTiming("HOURLY")
+"""For runs that start when the data lands: no schedule to follow, so SPICE re-reads the table
+every hour (one Athena scan of the table each time) and trails a run by at most an hour."""
+
+
+class RefreshScheduleError(ValueError):
+    """The job's schedule cannot be followed by a QuickSight refresh schedule."""
+
+
+def refresh_after(schedule: str, minutes_later: int) -> RefreshTiming:
+    """A refresh ``minutes_later`` than each run the Glue cron ``schedule`` starts.
+
+    QuickSight schedules run daily or weekly on one day, so the job's schedule must be one of
+    those too: fixed minute and hour, any day of the month and month, and any or one weekday.
+    """
+    match = _CRON_RE.fullmatch(schedule.strip())
+    allowed = (
+        "a daily or one-weekday schedule with a fixed time, e.g. cron(0 6 * * ? *) or "
+        "cron(0 6 ? * MON *), so the SPICE refresh can follow each run"
+    )
+    if match is None:
+        raise RefreshScheduleError(f"{schedule!r} is not a Glue cron expression; use {allowed}")
+    minute, hour, day_of_month, month, weekday, year = match.groups()
+    if not (minute.isdigit() and hour.isdigit()):
+        raise RefreshScheduleError(f"{schedule!r} has no fixed time of day; use {allowed}")
+    if day_of_month not in ("*", "?") or month != "*" or year not in ("*", "?"):
+        raise RefreshScheduleError(f"{schedule!r} does not run every week; use {allowed}")
+    total = int(hour) * 60 + int(minute) + minutes_later
+    days_later, minute_of_day = divmod(total, 24 * 60)
+    time_of_day = f"{minute_of_day // 60:02d}:{minute_of_day % 60:02d}"
+    if weekday in ("*", "?"):
+        return RefreshTiming("DAILY", time_of_day)
+    day = _weekday(weekday)
+    if day is None:
+        raise RefreshScheduleError(f"{schedule!r} runs on more than one weekday; use {allowed}")
+    return RefreshTiming("WEEKLY", time_of_day, _DAYS[(_DAYS.index(day) + days_later) % 7])
+
+
+def _weekday(field: str) -> str | None:
+    """Glue's day-of-week field for one day: 1-7 (1 is Sunday) or SUN-SAT."""
+    names = cron.FIELDS[cron.DAY_OF_WEEK].names
+    if field.isdigit() and 1 <= int(field) <= len(names):
+        return _DAYS[int(field) - 1]
+    return _DAYS[names.index(field.upper())] if field.upper() in names else None
+
+
+# --- The dashboard definition -------------------------------------------------------------------
+
+
+def _column(name: str) -> dict[str, str]:
+    return {"data_set_identifier": DATA_SET_IDENTIFIER, "column_name": name}
+
+
+def _number_format(kind: NumberFormat) -> dict[str, Any]:
+    display: dict[str, Any] = {
+        "separator_configuration": {
+            "thousands_separator": {"visibility": "HIDDEN" if kind == "year" else "VISIBLE"}
+        },
+        "decimal_places_configuration": {"decimal_places": 2 if kind == "decimal" else 0},
+    }
+    return {"number_display_format_configuration": display}
+
+
+def field_id(visual: Visual, item: Field) -> str:
+    """Unique across the definition, as QuickSight requires of field ids."""
+    return f"{visual.id}.{item.name}"
+
+
+def _is_numeric(column: str) -> bool:
+    return COLUMN_TYPES[column] in NUMERIC_TYPES
+
+
+def _dimension(visual: Visual, item: Dimension) -> dict[str, Any]:
+    field: dict[str, Any] = {"field_id": field_id(visual, item), "column": _column(item.column)}
+    if _is_numeric(item.column):
+        field["format_configuration"] = {"format_configuration": _number_format(item.number_format)}
+        return {"numerical_dimension_field": field}
+    if COLUMN_TYPES[item.column] == "date":
+        return {"date_dimension_field": field}
+    return {"categorical_dimension_field": field}
+
+
+def _aggregation(measure: Measure) -> dict[str, Any]:
+    if _is_numeric(measure.column):
+        return {
+            "numerical_aggregation_function": {"simple_numerical_aggregation": measure.aggregation}
+        }
+    return {"categorical_aggregation_function": measure.aggregation}
+
+
+def _measure(visual: Visual, item: Measure) -> dict[str, Any]:
+    field: dict[str, Any] = {"field_id": field_id(visual, item), "column": _column(item.column)}
+    number = {"format_configuration": _number_format(item.number_format)}
+    if _is_numeric(item.column):
+        field["aggregation_function"] = {"simple_numerical_aggregation": item.aggregation}
+        field["format_configuration"] = number
+        return {"numerical_measure_field": field}
+    field["aggregation_function"] = item.aggregation
+    field["format_configuration"] = {"numeric_format_configuration": number["format_configuration"]}
+    return {"categorical_measure_field": field}
+
+
+def _field_sort(visual: Visual) -> list[dict[str, Any]]:
+    return [
+        {
+            "field_sort": {
+                "field_id": field_id(visual, visual.field(s.field)),
+                "direction": "DESC" if s.descending else "ASC",
+            }
+        }
+        for s in visual.sort
+        if s.field in {f.name for f in visual.fields}
+    ]
+
+
+def _limit(visual: Visual) -> dict[str, Any]:
+    return {"items_limit": visual.limit, "other_categories": "EXCLUDE"}
+
+
+def _chart(visual: Visual) -> tuple[str, dict[str, Any]]:
+    """The visual's member name in the API's Visual union and its chart configuration."""
+    dims = [_dimension(visual, d) for d in visual.dimensions]
+    values = [_measure(visual, m) for m in visual.measures]
+    match visual.chart:
+        case "bar":
+            sort: dict[str, Any] = {"category_sort": _field_sort(visual)}
+            if visual.limit is not None:
+                sort["category_items_limit"] = _limit(visual)
+            return "bar_chart_visual", {
+                "field_wells": {
+                    "bar_chart_aggregated_field_wells": {"category": dims, "values": values}
+                },
+                "sort_configuration": sort,
+                "orientation": "HORIZONTAL",
+            }
+        case "line":
+            sort = {"category_sort": _field_sort(visual)}
+            if visual.limit is not None:
+                sort["category_items_limit_configuration"] = _limit(visual)
+            return "line_chart_visual", {
+                "field_wells": {
+                    "line_chart_aggregated_field_wells": {"category": dims, "values": values}
+                },
+                "sort_configuration": sort,
+                "type": "LINE",
+            }
+        case "heat_map":
+            sort = {"heat_map_row_sort": _field_sort(visual)}
+            if visual.limit is not None:
+                sort["heat_map_row_items_limit_configuration"] = _limit(visual)
+            return "heat_map_visual", {
+                "field_wells": {
+                    "heat_map_aggregated_field_wells": {
+                        "rows": dims[:1],
+                        "columns": dims[1:],
+                        "values": values,
+                    }
+                },
+                "sort_configuration": sort,
+            }
+        case "scatter":
+            wells = (
+                {
+                    "scatter_plot_unaggregated_field_wells": {
+                        "x_axis": dims[:1],
+                        "y_axis": dims[1:],
+                    }
+                }
+                if not values
+                else {
+                    "scatter_plot_categorically_aggregated_field_wells": {
+                        "category": dims,
+                        "x_axis": values[:1],
+                        "y_axis": values[1:],
+                    }
+                }
+            )
+            chart: dict[str, Any] = {"field_wells": wells}
+            if visual.limit is not None:
+                chart["sort_configuration"] = {"scatter_plot_limit_configuration": _limit(visual)}
+            return "scatter_plot_visual", chart
+        case "table":
+            sort = {"row_sort": _field_sort(visual)}
+            if visual.limit is not None:
+                # The first page holds the top rows, the same rows the local preview shows.
+                sort["pagination_configuration"] = {"page_size": visual.limit, "page_number": 1}
+            return "table_visual", {
+                "field_wells": {
+                    "table_aggregated_field_wells": {"group_by": dims, "values": values}
+                },
+                "sort_configuration": sort,
+            }
+        case "kpi":
+            return "kpi_visual", {"field_wells": {"values": values}}
+    raise ValueError(f"visual {visual.id!r}: unknown chart type {visual.chart!r}")
+
+
+def visual_definition(visual: Visual) -> dict[str, Any]:
+    member, chart = _chart(visual)
+    return {
+        member: {
+            "visual_id": visual.id,
+            "title": {"visibility": "VISIBLE", "format_text": {"plain_text": visual.title}},
+            "subtitle": {"visibility": "VISIBLE", "format_text": {"plain_text": visual.question}},
+            "chart_configuration": chart,
+        }
+    }
+
+
+def _visual_scope(visual: Visual) -> dict[str, Any]:
+    return {
+        "selected_sheets": {
+            "sheet_visual_scoping_configurations": [
+                {"sheet_id": SHEET_ID, "scope": "SELECTED_VISUALS", "visual_ids": [visual.id]}
+            ]
+        }
+    }
+
+
+def _not_null(filter_id: str, column: str) -> dict[str, Any]:
+    if _is_numeric(column):
+        return {
+            "numeric_range_filter": {
+                "filter_id": filter_id,
+                "column": _column(column),
+                "select_all_options": "FILTER_ALL_VALUES",
+                "null_option": "NON_NULLS_ONLY",
+            }
+        }
+    return {
+        "category_filter": {
+            "filter_id": filter_id,
+            "column": _column(column),
+            "configuration": {
+                "filter_list_configuration": {
+                    "match_operator": "CONTAINS",
+                    "select_all_options": "FILTER_ALL_VALUES",
+                    "null_option": "NON_NULLS_ONLY",
+                }
+            },
+        }
+    }
+
+
+def _at_least(filter_id: str, item: AtLeast) -> dict[str, Any]:
+    return {
+        "numeric_range_filter": {
+            "filter_id": filter_id,
+            "column": _column(item.measure.column),
+            "aggregation_function": _aggregation(item.measure),
+            "range_minimum": {"static_value": item.minimum},
+            "include_minimum": True,
+            "null_option": "NON_NULLS_ONLY",
+        }
+    }
+
+
+def visual_filter_groups(visual: Visual) -> list[dict[str, Any]]:
+    """The visual's own filters: one group scoped to it, or none."""
+    filters = []
+    for index, item in enumerate(visual.filters):
+        filter_id = f"{visual.id}-filter{index}"
+        if isinstance(item, NotNull):
+            filters.append(_not_null(filter_id, item.column))
+        else:
+            filters.append(_at_least(filter_id, item))
+    if not filters:
+        return []
+    return [
+        {
+            "filter_group_id": f"{visual.id}-filters",
+            "filters": filters,
+            "scope_configuration": _visual_scope(visual),
+            "cross_dataset": "SINGLE_DATASET",
+            "status": "ENABLED",
+        }
+    ]
+
+
+def control_filter_id(control: RangeControl | ListControl) -> str:
+    return f"control-{control.column}"
+
+
+def _control_filter(control: RangeControl | ListControl) -> dict[str, Any]:
+    if isinstance(control, RangeControl):
+        return {
+            "numeric_range_filter": {
+                "filter_id": control_filter_id(control),
+                "column": _column(control.column),
+                "select_all_options": "FILTER_ALL_VALUES",
+                "include_minimum": True,
+                "include_maximum": True,
+                "null_option": "ALL_VALUES",
+            }
+        }
+    return {
+        "category_filter": {
+            "filter_id": control_filter_id(control),
+            "column": _column(control.column),
+            "configuration": {
+                "filter_list_configuration": {
+                    "match_operator": "CONTAINS",
+                    "select_all_options": "FILTER_ALL_VALUES",
+                    "null_option": "ALL_VALUES",
+                }
+            },
+        }
+    }
+
+
+def _control(control: RangeControl | ListControl) -> dict[str, Any]:
+    common = {
+        "filter_control_id": f"{control_filter_id(control)}-control",
+        "title": control.title,
+        "source_filter_id": control_filter_id(control),
+    }
+    if isinstance(control, RangeControl):
+        return {
+            "slider": {
+                **common,
+                "type": "RANGE",
+                "minimum_value": control.minimum,
+                "maximum_value": control.maximum,
+                "step_size": 1,
+            }
+        }
+    return {"dropdown": {**common, "type": "MULTI_SELECT"}}
+
+
+def control_filter_groups(spec: DashboardSpec) -> list[dict[str, Any]]:
+    """The dashboard-wide filters behind the controls, on every visual of the sheet."""
+    return [
+        {
+            "filter_group_id": f"{control_filter_id(control)}-group",
+            "filters": [_control_filter(control)],
+            "scope_configuration": {
+                "selected_sheets": {
+                    "sheet_visual_scoping_configurations": [
+                        {"sheet_id": SHEET_ID, "scope": "ALL_VISUALS"}
+                    ]
+                }
+            },
+            "cross_dataset": "SINGLE_DATASET",
+            "status": "ENABLED",
+        }
+        for control in spec.controls
+    ]
+
+
+def _layout(spec: DashboardSpec) -> list[dict[str, Any]]:
+    """KPIs side by side in one row, then two charts per row."""
+    elements = []
+    for visual in spec.visuals:
+        kpi = visual.chart == "kpi"
+        elements.append(
+            {
+                "element_id": visual.id,
+                "element_type": "VISUAL",
+                "column_span": GRID_COLUMNS // 4 if kpi else GRID_COLUMNS // 2,
+                "row_span": 4 if kpi else 12,
+            }
+        )
+    return [{"configuration": {"grid_layout": {"elements": elements}}}]
+
+
+def dashboard_definition(spec: DashboardSpec, data_set_arn: object) -> dict[str, Any]:
+    """The dashboard's ``definition``: one sheet with every visual of the spec, the controls
+    on top, and each visual's own filters. ``data_set_arn`` may be a Pulumi Output."""
+    return {
+        "data_set_identifier_declarations": [
+            {"identifier": DATA_SET_IDENTIFIER, "data_set_arn": data_set_arn}
+        ],
+        "sheets": [
+            {
+                "sheet_id": SHEET_ID,
+                "name": spec.title,
+                "title": spec.title,
+                "visuals": [visual_definition(v) for v in spec.visuals],
+                "filter_controls": [_control(c) for c in spec.controls],
+                "layouts": _layout(spec),
+            }
+        ],
+        "filter_groups": [
+            *control_filter_groups(spec),
+            *(group for v in spec.visuals for group in visual_filter_groups(v)),
+        ],
+    }
+
+
+PUBLISH_OPTIONS: Final[dict[str, Any]] = {
+    "ad_hoc_filtering_option": {"availability_status": "ENABLED"},
+    "export_to_csv_option": {"availability_status": "ENABLED"},
+    "sheet_controls_option": {"visibility_state": "EXPANDED"},
+}
+"""Readers may filter ad hoc and download each visual's data as CSV, as in the local report."""

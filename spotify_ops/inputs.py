@@ -1,0 +1,122 @@
+"""The input folder of a local run, checked in plain Python before Spark starts.
+
+Every message names the user's own file (not the staged copy) and, for a header, its line.
+The rules are the job's own input check (``spotify_glue.etl.check_input``): the contract's
+file names (``JOB_SOURCES``), a first line that is the contract's header, read as the job
+reads it (UTF-8, a byte-order mark ignored, CSV-quoted). Only first lines are read, so the
+check takes milliseconds at any file size.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+from pathlib import Path
+from typing import Final
+
+from spotify_glue.contract import DENORMALISED_FILE_NAME, JOB_SOURCES, SourceFile
+
+NEAR_MISS_SIMILARITY: Final = 0.85
+"""How alike (difflib ratio, case-insensitive) a stray file name must be to suggest it."""
+
+HEADER_READ_LIMIT: Final = 1 << 20
+"""Bytes read looking for the end of line 1; a real header is under 1 KB."""
+
+
+def _similarity(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
+
+
+def missing_file_problems(input_dir: Path) -> list[str]:
+    """One message per job input file that is not in ``input_dir`` under its exact name,
+    naming the expected file and the near-miss most like it, if any."""
+    expected_names = {s.file_name for s in JOB_SOURCES}
+    present = {p.name for p in input_dir.iterdir()}
+    missing = [s for s in JOB_SOURCES if s.file_name not in present]
+    if not missing:
+        return []
+    # Each stray file is a near-miss of at most one missing file: the one it resembles most.
+    near_miss: dict[str, tuple[float, str]] = {}
+    for stray in sorted(present - expected_names - {DENORMALISED_FILE_NAME}):
+        score, closest = max((_similarity(stray, s.file_name), s.file_name) for s in missing)
+        if score >= NEAR_MISS_SIMILARITY and score > near_miss.get(closest, (0.0, ""))[0]:
+            near_miss[closest] = (score, stray)
+    problems = []
+    for source in missing:
+        hint = ""
+        if source.file_name in near_miss:
+            stray = near_miss[source.file_name][1]
+            hint = f"; found {stray!r}: rename it to {source.file_name!r}"
+        problems.append(f"missing {source.key} file: expected {source.file_name!r}{hint}")
+    return problems
+
+
+def first_line(path: Path) -> bytes | None:
+    """Line 1 without its line break (``\\n``, ``\\r\\n`` or ``\\r``, as Java's readLine
+    ends lines); None for an empty file."""
+    with path.open("rb") as handle:
+        head = handle.read(HEADER_READ_LIMIT)
+    if not head:
+        return None
+    ends = [i for i in (head.find(b"\n"), head.find(b"\r")) if i >= 0]
+    return head[: min(ends)] if ends else head
+
+
+def header_problem(source: SourceFile, header: tuple[str, ...]) -> str | None:
+    """How ``header`` differs from the source's contract header; None when it is the same."""
+    if header == source.header:
+        return None
+    missing = [name for name in source.header if name not in header]
+    unexpected = [name for name in header if name not in source.header]
+    if missing or unexpected:
+        return f"missing columns {missing}, unexpected columns {unexpected}"
+    return "the columns are in a different order"
+
+
+def file_problem(path: Path, source: SourceFile) -> str | None:
+    """What is wrong with one input file's first line, naming the file and line; None if
+    it is the contract's header."""
+    expected = ",".join(source.header)
+    if not path.is_file():
+        return f"{path} is not a file; it must be the {source.key} CSV"
+    try:
+        line = first_line(path)
+    except OSError as error:
+        return f"cannot read {path}: {error.strerror or error}"
+    if line is None:
+        return f"{path} is empty; line 1 must be the {source.key} header: {expected}"
+    try:
+        text = line.decode("utf-8").lstrip("\ufeff")
+    except UnicodeDecodeError as error:
+        return (
+            f"{path} line 1 is not UTF-8 (byte 0x{line[error.start]:02x} at column "
+            f"{error.start + 1}); save the file as UTF-8"
+        )
+    if not text.strip():
+        return f"{path} line 1 is blank; it must be the {source.key} header: {expected}"
+    header = tuple(next(csv.reader([text])))
+    problem = header_problem(source, header)
+    if problem is None:
+        return None
+    return (
+        f"{path} line 1 is not the {source.key} header of the Spotify 2023 files: {problem}. "
+        f"Expected: {expected}"
+    )
+
+
+def input_problems(input_dir: Path) -> list[str]:
+    """Everything wrong with the input folder, one message per problem; empty when the job
+    can read it."""
+    if not input_dir.exists():
+        expected = ", ".join(s.file_name for s in JOB_SOURCES)
+        return [f"input folder {input_dir} does not exist; it must hold {expected}"]
+    if not input_dir.is_dir():
+        return [f"--input {input_dir} is a file; give the folder that holds the CSVs"]
+    problems = missing_file_problems(input_dir)
+    for source in JOB_SOURCES:
+        path = input_dir / source.file_name
+        if path.exists():
+            problem = file_problem(path, source)
+            if problem is not None:
+                problems.append(problem)
+    return problems
