@@ -15,7 +15,7 @@ RECORDED = {"min_rows": 5, "max_quarantine_rate": 0.2, "max_join_loss_rate": 0.3
 
 def _read(gate: object) -> SummaryRead:
     run = summary()
-    run.gate = gate  # type: ignore[assignment]
+    run.gate = gate  # type: ignore[assignment]  # a malformed recorded gate, as a hand-edited summary may hold
     return SummaryRead(LAYOUT.published_location, run)
 
 
