@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 
 from spotify_glue.contract import (
@@ -61,8 +61,11 @@ from spotify_glue.records import (
     CSV_PARSE_OPTIONS,
     PROBLEM_COLUMN,
     RECORD_COLUMN,
+    LineScan,
     RecordLayoutError,
-    read_records,
+    assemble,
+    parse_records,
+    scan_lines,
 )
 
 LOG: Final = logging.getLogger("spotify_glue.etl")
@@ -86,9 +89,9 @@ CSV_BYTES_PER_PARTITION: Final = 32 * 2**20
 small executor's heap; adaptive execution merges partitions that turn out small."""
 REASON_COLUMN: Final = "_reason"
 RAW_COLUMN: Final = "_raw"
-RANK_COLUMN: Final = "_rank"
-DUPLICATE: Final = "<duplicate>"
-"""Counted like a quarantine reason, but the row is simply a removed duplicate."""
+COUNT_COLUMN: Final = "_count"
+USABLE_COLUMN: Final = "_usable"
+HAS_ALBUM: Final = "_has_album"
 HAS_ARTIST: Final = "_has_artist"
 HAS_TRACK: Final = "_has_track"
 HAS_FEATURES: Final = "_has_features"
@@ -331,100 +334,120 @@ def quarantine_rows(classified: DataFrame, source: SourceFile) -> DataFrame:
     )
 
 
-def rank_duplicates(rows: DataFrame, source: SourceFile) -> DataFrame:
-    """Add ``_rank``: 1 for the row that survives de-duplication on the source's key, 2, 3, …
-    for the rows it replaces.
+TRACK_SOURCES: Final = (ALBUMS, TRACKS, FEATURES)
+"""The sources keyed by track id: one aggregate de-duplicates and joins all three."""
+TRACK_KEY: Final = "_track_key"
+ARTIST_KEY: Final = "_artist_key"
 
-    The survivor is the greatest by the source's preference columns (nulls lowest), then by
-    every other column, so it is the same on every run. Rows tagged with a ``_reason`` (if
-    the frame has one) rank after every usable row, so they never displace one.
-    """
+
+def rows_column(source: SourceFile) -> str:
+    """The number of usable rows a source had for a key (0: none)."""
+    return f"_{source.key}_rows"
+
+
+def winner(source: SourceFile) -> Column:
+    """The source's row as a struct ordered for de-duplication: its preference columns, then
+    every other column it keeps. ``max`` of it is the surviving row: the greatest by the
+    preference columns, nulls lowest, then by the rest, so the same row on every run."""
     key = DEDUPE_KEYS[source.key]
     preferred = DEDUPE_PREFERENCE[source.key]
-    bookkeeping = {key, *preferred, REASON_COLUMN, RAW_COLUMN}
-    rest = [name for name in rows.columns if name not in bookkeeping]
-    usable_first = [F.col(REASON_COLUMN).isNull().desc()] if REASON_COLUMN in rows.columns else []
-    order = [*usable_first, *(F.col(name).desc_nulls_last() for name in (*preferred, *rest))]
-    window = Window.partitionBy(key).orderBy(*order)
-    return rows.withColumn(RANK_COLUMN, F.row_number().over(window))
+    rest = [c for c in USED_COLUMNS[source.key] if c != key and c not in preferred]
+    return F.struct(*preferred, *rest)
 
 
-def deduplicate(rows: DataFrame, source: SourceFile) -> DataFrame:
-    """One row per key: the survivor chosen by ``rank_duplicates``."""
-    ranked = rank_duplicates(rows, source)
-    return ranked.where(F.col(RANK_COLUMN) == 1).drop(RANK_COLUMN)
+def survivors_by_track(usable: Mapping[str, DataFrame]) -> DataFrame:
+    """One row per track id holding, for albums, tracks and features, the surviving row
+    (null when the source has none) and how many usable rows the source had for it.
+
+    The three share the key, so one aggregate does the work of three de-duplications and
+    two joins: one shuffle instead of five."""
+    usable_only = F.col(USABLE_COLUMN)
+    sides = [
+        usable[s.key].select(
+            F.col(DEDUPE_KEYS[s.key]).alias(TRACK_KEY),
+            F.when(usable_only, winner(s)).alias(f"_{s.key}"),
+        )
+        for s in TRACK_SOURCES
+    ]
+    union = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), sides)
+    return union.groupBy(TRACK_KEY).agg(
+        *(
+            aggregate
+            for s in TRACK_SOURCES
+            for aggregate in (
+                F.max(f"_{s.key}").alias(f"_{s.key}"),
+                F.count(f"_{s.key}").alias(rows_column(s)),
+            )
+        )
+    )
 
 
-def enrich(
-    albums: DataFrame, artists: DataFrame, tracks: DataFrame, features: DataFrame
-) -> DataFrame:
-    """Every (de-duplicated) album row in the warehouse shape, plus match flags.
+def artists_by_id(artists: DataFrame) -> DataFrame:
+    """One row per artist id with a usable row: the surviving row's columns, and how many
+    usable rows it had."""
+    survivor = f"_{ARTISTS.key}"
+    return (
+        artists.groupBy(F.col(DEDUPE_KEYS[ARTISTS.key]).alias(ARTIST_KEY))
+        .agg(
+            F.max(F.when(F.col(USABLE_COLUMN), winner(ARTISTS))).alias(survivor),
+            count_if(F.col(USABLE_COLUMN)).alias(rows_column(ARTISTS)),
+        )
+        .where(F.col(rows_column(ARTISTS)) > 0)
+        .select(ARTIST_KEY, f"{survivor}.*", rows_column(ARTISTS))
+    )
 
-    ``_has_artist`` and ``_has_track`` mark the rows the visual job's inner joins keep;
-    joining left and flagging lets one pass both count the rows those joins drop and keep
-    the rest. Audio features join left: a track without them keeps null features.
-    """
-    artist_side = artists.select(
-        F.col("id").alias("_artist_key"),
+
+def enrich(by_track: DataFrame, artists: DataFrame) -> DataFrame:
+    """Every track id in the warehouse shape, with match flags and each source's row count.
+
+    ``_has_album`` marks the keys the table is built from; ``_has_artist`` and ``_has_track``
+    mark the rows the visual job's inner joins keep. Joining left and flagging lets one pass
+    both count the rows those joins drop and keep the rest. Audio features join left: a
+    track without them keeps null features. Artists are few: broadcast, not shuffled."""
+    artist_side = F.broadcast(artists).select(
+        ARTIST_KEY,
         F.col("name").alias("artist_name"),
         "artist_popularity",
         "followers",
         F.filter(F.array(*GENRE_COLUMNS), lambda g: g.isNotNull() & (F.trim(g) != "")).alias(
             "genres"
         ),
-        F.lit(True).alias(HAS_ARTIST),
+        rows_column(ARTISTS),
     )
-    track_side = tracks.select(
-        F.col("id").alias("_track_key"),
-        "track_popularity",
-        "explicit",
-        F.lit(True).alias(HAS_TRACK),
+    album = f"_{ALBUMS.key}"
+    joined = by_track.join(
+        artist_side, F.col(f"{album}.artist_id") == artist_side[ARTIST_KEY], "left"
     )
-    feature_side = features.select(
-        F.col("id").alias("_features_key"),
-        *(F.col(src).alias(dst) for src, dst in FEATURE_COLUMNS.items()),
-        F.lit(True).alias(HAS_FEATURES),
-    )
-    release_date = parse_release_date(F.col("release_date"))
-    derived = {
+    release_date = parse_release_date(F.col(f"{album}.release_date"))
+    features = {dst: F.col(f"_{FEATURES.key}.{src}") for src, dst in FEATURE_COLUMNS.items()}
+    columns = {
+        PRIMARY_KEY: F.col(TRACK_KEY),
+        **{c: F.col(f"{album}.{c}") for c in USED_COLUMNS[ALBUMS.key] if c != PRIMARY_KEY},
+        "track_popularity": F.col(f"_{TRACKS.key}.track_popularity"),
+        "explicit": F.col(f"_{TRACKS.key}.explicit"),
+        **features,
+        "artist_name": F.col("artist_name"),
+        "artist_popularity": F.col("artist_popularity"),
+        "followers": F.col("followers"),
+        "genres": F.col("genres"),
         "release_date": release_date,
         "release_year": F.year(release_date),
         "primary_genre": F.get(F.col("genres"), 0),
     }
-    joined = (
-        albums.join(artist_side, albums["artist_id"] == artist_side["_artist_key"], "left")
-        .join(track_side, albums["track_id"] == track_side["_track_key"], "left")
-        .join(feature_side, albums["track_id"] == feature_side["_features_key"], "left")
-    )
     return joined.select(
-        *(derived.get(c.name, F.col(c.name)).cast(c.type).alias(c.name) for c in WAREHOUSE_COLUMNS),
-        *(F.coalesce(F.col(flag), F.lit(False)).alias(flag) for flag in (HAS_ARTIST, HAS_TRACK)),
-        F.coalesce(F.col(HAS_FEATURES), F.lit(False)).alias(HAS_FEATURES),
+        *(columns[c.name].cast(c.type).alias(c.name) for c in WAREHOUSE_COLUMNS),
+        F.col(album).isNotNull().alias(HAS_ALBUM),
+        F.col(ARTIST_KEY).isNotNull().alias(HAS_ARTIST),
+        F.col(f"_{TRACKS.key}").isNotNull().alias(HAS_TRACK),
+        F.col(f"_{FEATURES.key}").isNotNull().alias(HAS_FEATURES),
+        *(rows_column(s) for s in TRACK_SOURCES),
     )
 
 
 def publishable(enriched: DataFrame) -> DataFrame:
     """The rows the visual job's inner joins keep, in the contract's columns and order."""
-    return enriched.where(F.col(HAS_ARTIST) & F.col(HAS_TRACK)).select(
+    return enriched.where(F.col(HAS_ALBUM) & F.col(HAS_ARTIST) & F.col(HAS_TRACK)).select(
         *(c.name for c in WAREHOUSE_COLUMNS)
-    )
-
-
-def transform(
-    albums: DataFrame, artists: DataFrame, tracks: DataFrame, features: DataFrame
-) -> DataFrame:
-    """Valid source rows -> the warehouse table: de-duplicate, join, type."""
-
-    def used(rows: DataFrame, source: SourceFile) -> DataFrame:
-        return deduplicate(rows.select(*USED_COLUMNS[source.key]), source)
-
-    return publishable(
-        enrich(
-            used(albums, ALBUMS),
-            used(artists, ARTISTS),
-            used(tracks, TRACKS),
-            used(features, FEATURES),
-        )
     )
 
 
@@ -542,70 +565,73 @@ def _file_bytes(spark: SparkSession, uri: str) -> int:
     return int(fs.getFileStatus(path).getLen())
 
 
-def read_source(spark: SparkSession, uri: str, source: SourceFile) -> DataFrame:
-    """The file's records parsed with the contract's typed schema (``spotify_glue.records``):
-    the source's columns, ``_corrupt_record``, and each record's text, first line number and
-    any problem that kept it from being parsed."""
+def scan_source(spark: SparkSession, uri: str, source: SourceFile) -> LineScan:
+    """Where the file's records are (``spotify_glue.records``); one pass over its lines."""
     try:
-        return read_records(spark, uri, source, read_schema(source))
+        return scan_lines(spark, uri, source)
     except RecordLayoutError as error:
         raise InputFileError(str(error)) from None
 
 
+def read_source(spark: SparkSession, scan: LineScan, source: SourceFile) -> DataFrame:
+    """The file's records parsed with the contract's typed schema: the source's columns,
+    ``_corrupt_record``, and each record's text, first line number and any problem that
+    kept it from being parsed."""
+    return parse_records(assemble(spark, scan), source, read_schema(source))
+
+
 @dataclass(frozen=True)
-class _Stats:
-    candidates: int
+class TableStats:
+    """What the de-duplication and the joins did, counted on the enriched rows."""
+
+    usable: dict[str, int]
+    """Usable rows per source (read, less quarantined)."""
+    keys: dict[str, int]
+    """Distinct keys among them: the rows left after de-duplication."""
     dropped_no_artist: int
     dropped_no_track: int
     rows_without_features: int
     rows: int
-    null_keys: int
-    duplicate_keys: int
+    """Candidate table rows: album rows the inner joins keep."""
+
+    @property
+    def duplicates(self) -> dict[str, int]:
+        return {key: self.usable[key] - self.keys[key] for key in self.usable}
 
 
-def _enriched_stats(enriched: DataFrame) -> _Stats:
-    matched = F.col(HAS_ARTIST) & F.col(HAS_TRACK)
-    key = F.col(PRIMARY_KEY)
+def count_if(condition: Column) -> Column:
+    return F.sum(condition.cast("long"))
 
-    def count_if(condition: Column) -> Column:
-        return F.sum(condition.cast("long"))
 
+def table_stats(enriched: DataFrame, artists: DataFrame) -> TableStats:
+    """The figures of ``TableStats`` in two small aggregates over cached frames."""
+    album, matched = F.col(HAS_ALBUM), F.col(HAS_ALBUM) & F.col(HAS_ARTIST) & F.col(HAS_TRACK)
     row = enriched.agg(
-        F.count(F.lit(1)).alias("candidates"),
-        count_if(~F.col(HAS_ARTIST)).alias("no_artist"),
-        count_if(F.col(HAS_ARTIST) & ~F.col(HAS_TRACK)).alias("no_track"),
+        *(F.sum(rows_column(s)).alias(f"{s.key}_usable") for s in TRACK_SOURCES),
+        *(count_if(F.col(rows_column(s)) > 0).alias(f"{s.key}_keys") for s in TRACK_SOURCES),
+        count_if(album & ~F.col(HAS_ARTIST)).alias("no_artist"),
+        count_if(album & F.col(HAS_ARTIST) & ~F.col(HAS_TRACK)).alias("no_track"),
         count_if(matched & ~F.col(HAS_FEATURES)).alias("no_features"),
         count_if(matched).alias("rows"),
-        count_if(matched & key.isNull()).alias("null_keys"),
-        F.count_distinct(F.when(matched, key)).alias("distinct_keys"),
     ).first()
-    assert row is not None  # a global aggregate always returns one row
-    rows = int(row["rows"] or 0)
-    null_keys = int(row["null_keys"] or 0)
-    return _Stats(
-        candidates=int(row["candidates"]),
-        dropped_no_artist=int(row["no_artist"] or 0),
-        dropped_no_track=int(row["no_track"] or 0),
-        rows_without_features=int(row["no_features"] or 0),
-        rows=rows,
-        null_keys=null_keys,
-        duplicate_keys=rows - null_keys - int(row["distinct_keys"]),
+    artist_row = artists.agg(
+        F.sum(rows_column(ARTISTS)).alias("usable"), F.count(F.lit(1)).alias("keys")
+    ).first()
+    assert row is not None  # a global aggregate has one row
+    assert artist_row is not None
+    figures = {k: int(v or 0) for k, v in row.asDict().items()}
+    usable = {s.key: figures[f"{s.key}_usable"] for s in TRACK_SOURCES}
+    keys = {s.key: figures[f"{s.key}_keys"] for s in TRACK_SOURCES}
+    usable[ARTISTS.key] = int(artist_row["usable"] or 0)
+    keys[ARTISTS.key] = int(artist_row["keys"])
+    return TableStats(
+        usable=usable,
+        keys=keys,
+        dropped_no_artist=figures["no_artist"],
+        dropped_no_track=figures["no_track"],
+        rows_without_features=figures["no_features"],
+        rows=figures["rows"],
     )
-
-
-def _count_by_source(
-    frames: Mapping[str, DataFrame], value: Column
-) -> dict[str, dict[str | None, int]]:
-    """Row counts per source key and per ``value``, in one Spark job, not one per source."""
-    tagged = [
-        frame.select(F.lit(key).alias("_source"), value.cast("string").alias("_value"))
-        for key, frame in frames.items()
-    ]
-    counts: dict[str, dict[str | None, int]] = {key: {} for key in frames}
-    grouped = reduce(DataFrame.unionByName, tagged).groupBy("_source", "_value").count()
-    for row in grouped.collect():
-        counts[row["_source"]][row["_value"]] = int(row["count"])
-    return counts
 
 
 def _now() -> str:
@@ -620,11 +646,14 @@ CatalogSwitch = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Accounting:
-    """What happened to every source row: read, quarantined, or removed as a duplicate."""
+    """What happened to every source row: read, quarantined, or usable."""
 
     rows_read: dict[str, int]
     rows_quarantined: dict[str, int]
-    duplicates_removed: dict[str, int]
+
+    @property
+    def usable(self) -> dict[str, int]:
+        return {key: self.rows_read[key] - self.rows_quarantined[key] for key in self.rows_read}
 
 
 @contextmanager
@@ -647,79 +676,78 @@ def job_settings(spark: SparkSession, uris: Mapping[str, str]) -> Iterator[None]
         spark.conf.set(SHUFFLE_PARTITIONS, shuffle_partitions)
 
 
-def prepare_sources(spark: SparkSession, uris: Mapping[str, str]) -> dict[str, DataFrame]:
-    """One cached parse per source, classified, narrowed to the columns the table uses and
-    ranked for de-duplication, so every count and the table come from the same rows."""
+def classified_sources(spark: SparkSession, scans: Mapping[str, LineScan]) -> dict[str, DataFrame]:
+    """Each source's records parsed and classified (``classify``), narrowed to the columns
+    the table uses plus ``_reason`` and ``_raw``. Not cached: each pass parses again, which
+    measured cheaper than caching every row."""
     return {
-        source.key: rank_duplicates(
-            classify(read_source(spark, uris[source.key], source), source).select(
-                *USED_COLUMNS[source.key], REASON_COLUMN, RAW_COLUMN
-            ),
-            source,
-        ).persist(StorageLevel.MEMORY_AND_DISK)
+        source.key: classify(read_source(spark, scans[source.key], source), source).select(
+            *USED_COLUMNS[source.key], REASON_COLUMN, RAW_COLUMN
+        )
         for source in JOB_SOURCES
     }
 
 
-def account_rows(prepared: Mapping[str, DataFrame], uris: Mapping[str, str]) -> Accounting:
-    """Each row's fate in one Spark job: a quarantine reason, a removed duplicate, or usable."""
-    fates = _count_by_source(
-        prepared,
-        F.coalesce(F.col(REASON_COLUMN), F.when(F.col(RANK_COLUMN) > 1, F.lit(DUPLICATE))),
+def usable_rows(classified: Mapping[str, DataFrame]) -> dict[str, DataFrame]:
+    """The columns the table uses and ``_usable``: true for rows with no quarantine reason.
+
+    A flag, not a filter: Spark would push a filter below the parse and substitute the
+    parser's expression into every field the reason reads, parsing each record once per
+    field (measured: six times slower)."""
+    return {
+        key: frame.select(*USED_COLUMNS[key], F.col(REASON_COLUMN).isNull().alias(USABLE_COLUMN))
+        for key, frame in classified.items()
+    }
+
+
+def count_fates(classified: Mapping[str, DataFrame]) -> DataFrame:
+    """Every row's fate, collapsed: per source, one row for all its usable rows and one per
+    distinct quarantined record and reason, each with its count. Small enough to cache."""
+    tagged = reduce(
+        DataFrame.unionByName,
+        (
+            classified[s.key].select(
+                F.lit(s.key).alias("source"),
+                F.col(REASON_COLUMN).alias("reason"),
+                F.col(RAW_COLUMN).alias("raw"),
+            )
+            for s in JOB_SOURCES
+        ),
     )
-    rows_read = {k: sum(fates[k].values()) for k in prepared}
-    duplicates = {k: fates[k].get(DUPLICATE, 0) for k in prepared}
-    usable = {k: fates[k].get(None, 0) for k in prepared}
+    return tagged.groupBy("source", "reason", "raw").agg(F.count(F.lit(1)).alias(COUNT_COLUMN))
+
+
+def account_rows(fates: DataFrame, uris: Mapping[str, str]) -> Accounting:
+    """Rows read and quarantined per source, from the fates; each reason is logged."""
+    counts: dict[str, dict[str | None, int]] = {s.key: {} for s in JOB_SOURCES}
+    for row in fates.groupBy("source", "reason").agg(F.sum(COUNT_COLUMN).alias("n")).collect():
+        counts[row["source"]][row["reason"]] = int(row["n"])
+    rows_read = {key: sum(fates_of.values()) for key, fates_of in counts.items()}
     for source in JOB_SOURCES:
         key = source.key
-        LOG.info(
-            "%s: %d rows read from %s, %d duplicates removed",
-            key,
-            rows_read[key],
-            uris[key],
-            duplicates[key],
-        )
-        for reason, count in sorted(
-            (k, v) for k, v in fates[key].items() if k not in (None, DUPLICATE)
-        ):
+        LOG.info("%s: %d rows read from %s", key, rows_read[key], uris[key])
+        for reason, count in sorted((k, v) for k, v in counts[key].items() if k is not None):
             LOG.warning("%s: %d rows quarantined: %s", key, count, reason)
     return Accounting(
         rows_read=rows_read,
-        rows_quarantined={k: rows_read[k] - duplicates[k] - usable[k] for k in prepared},
-        duplicates_removed=duplicates,
+        rows_quarantined={k: rows_read[k] - counts[k].get(None, 0) for k in counts},
     )
 
 
-def write_quarantine(prepared: Mapping[str, DataFrame], location: str) -> None:
-    """This run's unusable rows, in one JSON-lines file of its own run folder."""
-    quarantine = reduce(
-        DataFrame.unionByName, (quarantine_rows(prepared[s.key], s) for s in JOB_SOURCES)
+def write_quarantine(fates: DataFrame, location: str) -> None:
+    """This run's unusable rows, one line each, in one JSON-lines file of its run folder."""
+    quarantined = fates.where(F.col("reason").isNotNull()).select(
+        "source", "reason", "raw", F.explode(F.sequence(F.lit(1), COUNT_COLUMN)).alias("_copy")
     )
-    # Quarantined rows are few; a shuffle (not coalesce) keeps the scan parallel.
-    quarantine.repartition(1).write.mode("overwrite").json(location)
+    quarantined.drop("_copy").repartition(1).write.mode("overwrite").json(location)
     LOG.info("quarantined rows written to %s", location)
 
 
-def enrich_survivors(prepared: Mapping[str, DataFrame]) -> DataFrame:
-    """The usable, de-duplicated rows of every source, joined into the warehouse shape."""
-    survivors = {
-        s.key: prepared[s.key]
-        .where(F.col(REASON_COLUMN).isNull() & (F.col(RANK_COLUMN) == 1))
-        .select(*USED_COLUMNS[s.key])
-        for s in JOB_SOURCES
-    }
-    return enrich(
-        survivors[ALBUMS.key],
-        survivors[ARTISTS.key],
-        survivors[TRACKS.key],
-        survivors[FEATURES.key],
-    )
-
-
 def judge(
-    run_id: str, started_at: str, args: JobArgs, accounting: Accounting, stats: _Stats
+    run_id: str, started_at: str, args: JobArgs, accounting: Accounting, stats: TableStats
 ) -> tuple[RunSummary, list[str]]:
-    """The run's summary as if published, and the gate rules it breaks (empty: publish)."""
+    """The run's summary as if published, and the gate rules it breaks (empty: publish).
+    Key rules are judged on the written files (``written_key_failures``)."""
     summary = RunSummary(
         run_id=run_id,
         status="published",
@@ -727,7 +755,7 @@ def judge(
         finished_at=started_at,
         rows_read=accounting.rows_read,
         rows_quarantined=accounting.rows_quarantined,
-        duplicates_removed=accounting.duplicates_removed,
+        duplicates_removed=stats.duplicates,
         dropped_no_artist=stats.dropped_no_artist,
         dropped_no_track=stats.dropped_no_track,
         rows_without_features=stats.rows_without_features,
@@ -736,9 +764,7 @@ def judge(
         quarantine_location=args.layout.quarantine_location(run_id),
         gate=args.gate.as_dict(),
     )
-    failures = gate_failures(
-        summary, args.gate, null_keys=stats.null_keys, duplicate_keys=stats.duplicate_keys
-    )
+    failures = gate_failures(summary, args.gate, null_keys=0, duplicate_keys=0)
     LOG.info(
         "gate: %d candidate rows, quarantine rate %.4f, join loss rate %.4f, %s",
         stats.rows,
@@ -762,6 +788,50 @@ def write_table(enriched: DataFrame, location: str) -> None:
         .option("compression", "snappy")
         .parquet(location)
     )
+
+
+def written_keys(spark: SparkSession, summary: RunSummary) -> tuple[int, int]:
+    """Null and duplicate primary keys in the files written: what would be published.
+    The files must hold the rows the run counted."""
+    written = (
+        spark.read.parquet(summary.table_location)
+        .agg(
+            F.count(F.lit(1)).alias("rows"),
+            count_if(F.col(PRIMARY_KEY).isNull()).alias("null_keys"),
+            F.count_distinct(PRIMARY_KEY).alias("keys"),
+        )
+        .first()
+    )
+    assert written is not None  # a global aggregate has one row
+    rows, null_keys = int(written["rows"]), int(written["null_keys"] or 0)
+    if rows != summary.rows_written:
+        raise RuntimeError(
+            f"the run counted {summary.rows_written:,} table rows but wrote {rows:,} to "
+            f"{summary.table_location}: did an input file change during the run? Run it again"
+        )
+    return null_keys, rows - null_keys - int(written["keys"])
+
+
+def reject(
+    spark: SparkSession, layout: WarehouseLayout, summary: RunSummary, failures: list[str]
+) -> QualityGateError:
+    """Record a rejected run in the last-run summary; the error to raise."""
+    rejected = replace(
+        summary,
+        status="rejected",
+        rows_written=0,
+        table_location="",
+        gate_failures=failures,
+        finished_at=_now(),
+    )
+    write_text(spark, layout.summary_location, rejected.to_json())
+    LOG.error("run %s rejected: %s", summary.run_id, "; ".join(failures))
+    return QualityGateError(failures, layout.summary_location)
+
+
+def delete_folder(spark: SparkSession, location: str) -> None:
+    fs, path = _filesystem(spark, location)
+    fs.delete(path, True)
 
 
 def publish(
@@ -808,7 +878,9 @@ def run(
     """Read the staged CSVs, build the table in this run's own folder, and publish it if the
     gate passes.
 
-    Writes this run's quarantined rows either way. On rejection the published table, its
+    Two passes over the input, neither cached: the first writes this run's quarantined rows
+    and counts every row's fate; the second de-duplicates and joins the usable rows, caches
+    the (table-sized) result, judges it and writes it. On rejection the published table, its
     pointer and the catalog are left as they were, the last-run summary says why, and
     ``QualityGateError`` is raised. A crash at any step leaves the published table whole.
     """
@@ -816,33 +888,38 @@ def run(
     run_id = new_run_id()
     layout = args.layout
     uris = {source.key: check_input(spark, args.staging_path, source) for source in JOB_SOURCES}
-    prepared: dict[str, DataFrame] = {}
     with job_settings(spark, uris):
+        scans = {s.key: scan_source(spark, uris[s.key], s) for s in JOB_SOURCES}
+        fates = count_fates(classified_sources(spark, scans)).persist(StorageLevel.MEMORY_AND_DISK)
         try:
-            prepared = prepare_sources(spark, uris)
-            accounting = account_rows(prepared, uris)
-            write_quarantine(prepared, layout.quarantine_location(run_id))
-            enriched = enrich_survivors(prepared)
-            # Spark prunes this to keys and flags, so the gate's figures cost a narrow join.
-            summary, failures = judge(
-                run_id, started_at, args, accounting, _enriched_stats(enriched)
-            )
-            if failures:
-                rejected = replace(
-                    summary,
-                    status="rejected",
-                    rows_written=0,
-                    table_location="",
-                    gate_failures=failures,
-                    finished_at=_now(),
+            accounting = account_rows(fates, uris)
+            write_quarantine(fates, layout.quarantine_location(run_id))
+        finally:
+            fates.unpersist()
+        usable = usable_rows(classified_sources(spark, scans))
+        artists = artists_by_id(usable[ARTISTS.key]).persist(StorageLevel.MEMORY_AND_DISK)
+        enriched = enrich(survivors_by_track(usable), artists).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            stats = table_stats(enriched, artists)
+            if stats.usable != accounting.usable:
+                raise RuntimeError(
+                    f"the two passes over the input disagree (usable rows {accounting.usable} "
+                    f"then {stats.usable}): did an input file change during the run? Run it again"
                 )
-                write_text(spark, layout.summary_location, rejected.to_json())
-                LOG.error("run %s rejected: %s", run_id, "; ".join(failures))
-                raise QualityGateError(failures, layout.summary_location)
+            summary, failures = judge(run_id, started_at, args, accounting, stats)
+            if failures:
+                raise reject(spark, layout, summary, failures)
             write_table(enriched, summary.table_location)
         finally:
-            for frame in prepared.values():
-                frame.unpersist()
+            enriched.unpersist()
+            artists.unpersist()
+        null_keys, duplicate_keys = written_keys(spark, summary)
+        failures = gate_failures(
+            summary, args.gate, null_keys=null_keys, duplicate_keys=duplicate_keys
+        )
+        if failures:
+            delete_folder(spark, summary.table_location)
+            raise reject(spark, layout, summary, failures)
     summary = replace(summary, finished_at=_now())
     publish(spark, layout, summary, switch_catalog)
     LOG.info("run %s published %d rows to %s", run_id, summary.rows_written, summary.table_location)

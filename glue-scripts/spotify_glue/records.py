@@ -346,9 +346,3 @@ def parse_records(records: DataFrame, source: SourceFile, read_schema: str) -> D
         RECORD_COLUMN,
         PROBLEM_COLUMN,
     )
-
-
-def read_records(spark: SparkSession, uri: str, source: SourceFile, read_schema: str) -> DataFrame:
-    """The file's records parsed with ``read_schema`` (the source's columns plus
-    ``_corrupt_record``), each with its first line number, its text and any problem."""
-    return parse_records(assemble(spark, scan_lines(spark, uri, source)), source, read_schema)

@@ -384,10 +384,10 @@ def test_a_failed_job_is_one_line_naming_the_log_and_leaves_the_previous_run(
     unpublished run's folder is removed, so the warehouse and report are as before."""
     real_write = etl.write_quarantine
 
-    def write_then_fail(prepared, location):
-        real_write(prepared, location)
+    def write_then_fail(fates, location):
+        real_write(fates, location)
         assert any(Path(location).glob("*.json"))
-        next(iter(prepared.values())).sparkSession.read.parquet(location + "missing")
+        fates.sparkSession.read.parquet(location + "missing")
 
     monkeypatch.setattr(etl, "write_quarantine", write_then_fail)
     before = _warehouse_and_report(demo_copy)
@@ -409,13 +409,13 @@ def test_ctrl_c_inside_spark_exits_130_and_removes_the_unpublished_run(demo_copy
     before."""
     real_write = etl.write_quarantine
 
-    def write_then_interrupt(prepared, location):
-        real_write(prepared, location)
+    def write_then_interrupt(fates, location):
+        real_write(fates, location)
         assert any(Path(location).glob("*.json"))
         # Ctrl-C arrives while Python waits on py4j for a Spark job that only ends when
         # cancelled: the case where cancelling through the waiting connection breaks it.
         threading.Timer(SIGNAL_DELAY_SECONDS, os.kill, (os.getpid(), signal.SIGINT)).start()
-        spark = next(iter(prepared.values())).sparkSession
+        spark = fates.sparkSession
         spark.range(0, 10**13).selectExpr("sum(id)").collect()
 
     monkeypatch.setattr(etl, "write_quarantine", write_then_interrupt)

@@ -1,9 +1,11 @@
-"""The job's pure parts: the transform on inline DataFrames, the gate rules, argument parsing
-and the Glue entry point's wiring."""
+"""The job's transform through its production path (staged CSVs -> ``run`` -> the published
+table), the gate rules, argument parsing and the Glue entry point's wiring."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,8 +33,10 @@ from spotify_glue.etl import (
     QualityGateError,
     gate_failures,
     parse_release_date,
-    transform,
+    run,
 )
+
+from tests.glue.conftest import LENIENT
 
 
 def schema_of(spark: SparkSession, ddl: str) -> StructType:
@@ -44,10 +48,18 @@ def warehouse_schema(spark) -> StructType:
     return schema_of(spark, warehouse_ddl())
 
 
-def frame(spark, source: SourceFile, rows: list[dict[str, Any]]):
-    """A DataFrame with the source's typed read schema; unnamed columns are null."""
-    schema = schema_of(spark, source.ddl())
-    return spark.createDataFrame([tuple(r.get(n) for n in schema.names) for r in rows], schema)
+def stage(folder: Path, source: SourceFile, rows: list[dict[str, Any]]) -> None:
+    """The source's CSV file in ``folder``: its header, then one record per row, as the
+    Spotify files write values; unnamed columns are empty."""
+
+    def text(value: Any) -> str:
+        return "" if value is None else str(value)
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / source.file_name).open("w", encoding="utf-8", newline="") as file:
+        writer = csv.writer(file, lineterminator="\n")
+        writer.writerow(source.header)
+        writer.writerows([text(row.get(name)) for name in source.header] for row in rows)
 
 
 def album(track_id: str, artist_id: str, **values: Any) -> dict[str, Any]:
@@ -134,11 +146,14 @@ FEATURES_OF_T1 = {
 }
 
 
-def test_transform_dedupes_joins_and_types(spark, warehouse_schema):
-    """Duplicates collapse to the preferred row, inner joins drop unmatched album rows, the
-    features join keeps tracks without features, and the output follows the contract."""
-    albums = frame(
-        spark,
+def test_transform_dedupes_joins_and_types(spark, warehouse_schema, tmp_path):
+    """Through the job's own path (CSV files -> ``run`` -> the published table): duplicates
+    collapse to the preferred row, inner joins drop unmatched album rows, the features join
+    keeps tracks without features, the table follows the contract, and the summary counts
+    what each step removed."""
+    staging = tmp_path / "staging"
+    stage(
+        staging,
         ALBUMS,
         [
             album("t1", "ar1"),
@@ -150,8 +165,8 @@ def test_transform_dedupes_joins_and_types(spark, warehouse_schema):
             album("t5", "ar2", release_date=None),  # no features row, no date
         ],
     )
-    artists = frame(
-        spark,
+    stage(
+        staging,
         ARTISTS,
         [
             {
@@ -167,8 +182,8 @@ def test_transform_dedupes_joins_and_types(spark, warehouse_schema):
             {"id": "ar2", "name": "Beyoncé", "artist_popularity": 85, "followers": 5_000_000},
         ],
     )
-    tracks = frame(
-        spark,
+    stage(
+        staging,
         TRACKS,
         [
             {"id": "t1", "track_popularity": 40, "explicit": False},
@@ -178,8 +193,8 @@ def test_transform_dedupes_joins_and_types(spark, warehouse_schema):
             {"id": "t5", "track_popularity": 0, "explicit": False},
         ],
     )
-    audio = frame(
-        spark,
+    stage(
+        staging,
         FEATURES,
         [
             features("t1", 0.8, key=3, mode=0),
@@ -189,7 +204,8 @@ def test_transform_dedupes_joins_and_types(spark, warehouse_schema):
         ],
     )
 
-    actual = transform(albums, artists, tracks, audio)
+    summary = run(spark, JobArgs(str(staging), str(tmp_path / "warehouse"), LENIENT))
+    actual = spark.read.parquet(summary.table_location)
 
     elp = {"artist_id": "ar1", "artist_name": "Emerson, Lake & Palmer"}
     beyonce = {"artist_id": "ar2", "artist_name": "Beyoncé"}
@@ -235,6 +251,10 @@ def test_transform_dedupes_joins_and_types(spark, warehouse_schema):
     )
     assertSchemaEqual(actual.schema, warehouse_schema)
     assertDataFrameEqual(actual, expected)
+    assert summary.rows_quarantined == dict.fromkeys(summary.rows_read, 0)
+    assert summary.duplicates_removed == {"albums": 1, "artists": 1, "tracks": 1, "features": 1}
+    assert (summary.dropped_no_artist, summary.dropped_no_track) == (1, 1)  # t3, t4
+    assert summary.rows_without_features == 1  # t5
 
 
 def test_release_date_parses_only_real_dates(spark):
