@@ -44,7 +44,6 @@ from spotify_glue.contract import (
     TABLE_NAME,
     TRACKS,
     WAREHOUSE_COLUMNS,
-    DateRange,
     GateError,
     GateThresholds,
     RunSummary,
@@ -55,6 +54,7 @@ from spotify_glue.contract import (
     run_id_of_folder,
 )
 from spotify_glue.contract import Column as ContractColumn
+from spotify_glue.domains import DateRange
 from spotify_glue.records import (
     CORRUPT_COLUMN,
     CSV_FORMAT,
