@@ -12,6 +12,7 @@ from typing import Final
 import pulumi
 import pulumi_aws as aws
 from spotify_glue import contract
+from spotify_glue.layout import STAGING_PREFIX
 
 from infra import naming, policies
 from infra.roles import glue_service_role
@@ -71,7 +72,7 @@ def script_arguments(
 ) -> dict[str, str]:
     """The ``--NAME`` arguments the script reads through ``getResolvedOptions``."""
     return {
-        "--staging_path": naming.s3_uri(staging_bucket, contract.STAGING_PREFIX),
+        "--staging_path": naming.s3_uri(staging_bucket, STAGING_PREFIX),
         "--warehouse_location": naming.s3_uri(warehouse_bucket),
         "--catalog_database": database,
         **{f"--{name}": value for name, value in gate.as_arguments().items()},

@@ -30,9 +30,8 @@ from spotify_glue.contract import (
     JOB_SOURCES,
     GateThresholds,
     RunSummary,
-    WarehouseLayout,
-    run_id_of_folder,
 )
+from spotify_glue.layout import WarehouseLayout, run_id_of_folder
 
 from spotify_ops.checks import (
     CHECKS_DIR,

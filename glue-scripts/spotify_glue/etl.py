@@ -40,21 +40,23 @@ from spotify_glue.contract import (
     FEATURES,
     JOB_SOURCES,
     PRIMARY_KEY,
-    RUNS_KEPT,
-    TABLE_NAME,
     TRACKS,
     WAREHOUSE_COLUMNS,
     GateError,
     GateThresholds,
     RunSummary,
     SourceFile,
+)
+from spotify_glue.contract import Column as ContractColumn
+from spotify_glue.domains import DateRange
+from spotify_glue.layout import (
+    RUNS_KEPT,
+    TABLE_NAME,
     WarehouseLayout,
     join_uri,
     new_run_id,
     run_id_of_folder,
 )
-from spotify_glue.contract import Column as ContractColumn
-from spotify_glue.domains import DateRange
 from spotify_glue.records import (
     CORRUPT_COLUMN,
     CSV_FORMAT,

@@ -13,7 +13,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from spotify_glue.contract import ALBUMS, TRACKS, RunSummary, WarehouseLayout
+from spotify_glue.contract import ALBUMS, TRACKS, RunSummary
+from spotify_glue.layout import WarehouseLayout
 from typer.testing import CliRunner
 
 from spotify_ops.cli import app

@@ -12,13 +12,8 @@ from typing import Any
 import duckdb
 import pytest
 import sqlglot
-from spotify_glue.contract import (
-    DEFAULT_GATE,
-    DUCKDB_TYPES,
-    TABLE_NAME,
-    WAREHOUSE_COLUMNS,
-    RunSummary,
-)
+from spotify_glue.contract import DEFAULT_GATE, DUCKDB_TYPES, WAREHOUSE_COLUMNS, RunSummary
+from spotify_glue.layout import TABLE_NAME
 from sqlglot import exp
 
 from infra.dashboard_spec import insight_files

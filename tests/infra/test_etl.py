@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 import pytest
-from spotify_glue import contract
+from spotify_glue.layout import STAGING_PREFIX, WarehouseLayout
 
 from infra import etl
 from tests.infra.harness import REPO_ROOT, ProgramRun, run_stack
@@ -102,9 +102,9 @@ def test_job_paths_follow_the_contract(dev_run):
     bucket, the same layout the outputs name, and publishes to the stack's database."""
     arguments = job(dev_run).inputs["defaultArguments"]
     outputs = dev_run.outputs
-    staging = f"s3://{outputs['staging_bucket']}/{contract.STAGING_PREFIX}"
+    staging = f"s3://{outputs['staging_bucket']}/{STAGING_PREFIX}"
     assert arguments["--staging_path"] == staging
-    layout = contract.WarehouseLayout(arguments["--warehouse_location"])
+    layout = WarehouseLayout(arguments["--warehouse_location"])
     assert layout.table_root == outputs["table_location"]
     assert layout.quarantine_root == outputs["quarantine_location"]
     assert layout.summary_location == outputs["run_summary_location"]
