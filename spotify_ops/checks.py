@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from spotify_glue.contract import WAREHOUSE_COLUMNS, GateThresholds, RunSummary
+from spotify_glue.contract import WAREHOUSE_COLUMNS, RunSummary
+from spotify_glue.gate import GateThresholds
 from spotify_glue.layout import TABLE_NAME
 
 SQL_DIR: Final = Path(__file__).resolve().parent.parent / "sql"

@@ -24,13 +24,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 import typer
 from rich.console import Console
 from rich.markup import escape
-from spotify_glue.contract import (
-    DEFAULT_GATE,
-    DENORMALISED_FILE_NAME,
-    JOB_SOURCES,
-    GateThresholds,
-    RunSummary,
-)
+from spotify_glue.contract import DENORMALISED_FILE_NAME, JOB_SOURCES, RunSummary
+from spotify_glue.gate import DEFAULT_GATE, GateThresholds
 from spotify_glue.layout import WarehouseLayout, run_id_of_folder
 
 from spotify_ops.checks import (

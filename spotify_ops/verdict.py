@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
-from spotify_glue.contract import DEFAULT_GATE, GATE_RULES, GateError, GateThresholds
+from spotify_glue.gate import DEFAULT_GATE, GATE_RULES, GateError, GateThresholds
 from spotify_glue.layout import WarehouseLayout
 
 from spotify_ops.athena import AthenaEngine, QueryRecord

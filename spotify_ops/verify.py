@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.text import Text
-from spotify_glue.contract import DEFAULT_GATE
+from spotify_glue.gate import DEFAULT_GATE
 
 from spotify_ops.aws_runtime import Runtime, classify_error, error_json
 from spotify_ops.stack_outputs import load_outputs

@@ -36,19 +36,17 @@ from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 from spotify_glue.contract import (
     ALBUMS,
     ARTISTS,
-    DEFAULT_GATE,
     FEATURES,
     JOB_SOURCES,
     PRIMARY_KEY,
     TRACKS,
     WAREHOUSE_COLUMNS,
-    GateError,
-    GateThresholds,
     RunSummary,
     SourceFile,
 )
 from spotify_glue.contract import Column as ContractColumn
 from spotify_glue.domains import DateRange
+from spotify_glue.gate import DEFAULT_GATE, GateError, GateThresholds
 from spotify_glue.layout import (
     RUNS_KEPT,
     TABLE_NAME,

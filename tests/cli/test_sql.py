@@ -12,7 +12,8 @@ from typing import Any
 import duckdb
 import pytest
 import sqlglot
-from spotify_glue.contract import DEFAULT_GATE, DUCKDB_TYPES, WAREHOUSE_COLUMNS, RunSummary
+from spotify_glue.contract import DUCKDB_TYPES, WAREHOUSE_COLUMNS, RunSummary
+from spotify_glue.gate import DEFAULT_GATE
 from spotify_glue.layout import TABLE_NAME
 from sqlglot import exp
 

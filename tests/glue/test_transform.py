@@ -17,9 +17,7 @@ from spotify_glue.contract import (
     ARTISTS,
     AUDIO_FEATURE_COLUMNS,
     FEATURES,
-    GATE_RULES,
     TRACKS,
-    GateThresholds,
     RunSummary,
     SourceFile,
     warehouse_ddl,
@@ -33,6 +31,7 @@ from spotify_glue.etl import (
     parse_release_date,
     transform,
 )
+from spotify_glue.gate import GATE_RULES, GateThresholds
 
 
 def schema_of(spark: SparkSession, ddl: str) -> StructType:
