@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 import typer
 from rich.console import Console
 from rich.markup import escape
-from spotify_glue.contract import DENORMALISED_FILE_NAME, JOB_SOURCES, RunSummary
+from spotify_glue.contract import DENORMALISED_FILE_NAME, JOB_SOURCES
 from spotify_glue.gate import DEFAULT_GATE, GateThresholds
 from spotify_glue.layout import WarehouseLayout, run_id_of_folder
+from spotify_glue.run_summary import RunSummary
 
 from spotify_ops.checks import (
     CHECKS_DIR,

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
-from spotify_glue.contract import RunSummary
 from spotify_glue.layout import WarehouseLayout, run_id_of_folder
+from spotify_glue.run_summary import RunSummary
 
 from spotify_ops.aws_runtime import split_s3_uri
 from spotify_ops.checks import CheckResult

@@ -41,7 +41,6 @@ from spotify_glue.contract import (
     PRIMARY_KEY,
     TRACKS,
     WAREHOUSE_COLUMNS,
-    RunSummary,
     SourceFile,
 )
 from spotify_glue.contract import Column as ContractColumn
@@ -64,6 +63,7 @@ from spotify_glue.records import (
     RecordLayoutError,
     read_records,
 )
+from spotify_glue.run_summary import RunSummary
 
 LOG: Final = logging.getLogger("spotify_glue.etl")
 

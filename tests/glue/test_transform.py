@@ -18,7 +18,6 @@ from spotify_glue.contract import (
     AUDIO_FEATURE_COLUMNS,
     FEATURES,
     TRACKS,
-    RunSummary,
     SourceFile,
     warehouse_ddl,
 )
@@ -32,6 +31,7 @@ from spotify_glue.etl import (
     transform,
 )
 from spotify_glue.gate import GATE_RULES, GateThresholds
+from spotify_glue.run_summary import RunSummary
 
 
 def schema_of(spark: SparkSession, ddl: str) -> StructType:
