@@ -80,42 +80,48 @@ class WarehouseLayout:
 
     root: str
 
+    def _folder(self, prefix: str, *parts: str) -> str:
+        return join_uri(self.root, prefix, *parts) + "/"
+
+    def _summary_file(self, suffix: str) -> str:
+        return join_uri(self.root, SUMMARY_PREFIX, f"{TABLE_NAME}{suffix}.json")
+
     @property
     def table_root(self) -> str:
         """The folder holding every run's table files."""
-        return join_uri(self.root, TABLE_PREFIX) + "/"
+        return self._folder(TABLE_PREFIX)
 
     def table_location(self, run_id: str) -> str:
         """One run's table files; the catalog table points here once the run is published."""
-        return join_uri(self.root, TABLE_PREFIX, run_folder(run_id)) + "/"
+        return self._folder(TABLE_PREFIX, run_folder(run_id))
 
     @property
     def unpublished_location(self) -> str:
         """Where the catalog table points before the first publish: an empty folder, so a
         query returns no rows rather than any run's files."""
-        return join_uri(self.root, TABLE_PREFIX, "_unpublished") + "/"
+        return self._folder(TABLE_PREFIX, "_unpublished")
 
     @property
     def quarantine_root(self) -> str:
-        return join_uri(self.root, QUARANTINE_PREFIX) + "/"
+        return self._folder(QUARANTINE_PREFIX)
 
     def quarantine_location(self, run_id: str) -> str:
         """One run's malformed rows (JSON lines: source, reason, raw)."""
-        return join_uri(self.root, QUARANTINE_PREFIX, run_folder(run_id)) + "/"
+        return self._folder(QUARANTINE_PREFIX, run_folder(run_id))
 
     @property
     def summary_location(self) -> str:
         """The last run's summary, published or rejected."""
-        return join_uri(self.root, SUMMARY_PREFIX, f"{TABLE_NAME}.json")
+        return self._summary_file("")
 
     @property
     def rejection_location(self) -> str:
         """The fingerprint and failed rules of the last rejected run, so that a retry of the
         same input, gate and job code fails at once instead of reprocessing."""
-        return join_uri(self.root, SUMMARY_PREFIX, f"{TABLE_NAME}.rejected.json")
+        return self._summary_file(".rejected")
 
     @property
     def published_location(self) -> str:
         """The published run's summary: the pointer to the table's current run folder.
         Written only after the run's files are complete and the gate has passed."""
-        return join_uri(self.root, SUMMARY_PREFIX, f"{TABLE_NAME}.published.json")
+        return self._summary_file(".published")
