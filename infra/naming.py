@@ -59,7 +59,7 @@ def s3_uri(bucket: str, *parts: str) -> str:
 
 
 def layout(warehouse_bucket: str) -> WarehouseLayout:
-    """The contract's warehouse layout in one bucket."""
+    """The warehouse layout (``spotify_glue.layout``) in one bucket."""
     return WarehouseLayout(s3_uri(warehouse_bucket))
 
 

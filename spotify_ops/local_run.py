@@ -3,7 +3,7 @@
 write an HTML report.
 
 The layout under ``--out`` mirrors the deployed buckets: ``staging/`` (the staging bucket's
-prefix) and ``warehouse/`` in the contract's ``WarehouseLayout``: each run's table files in
+prefix) and ``warehouse/`` in ``spotify_glue.layout.WarehouseLayout``: each run's table files in
 ``spotify_tracks/run=<id>/``, its quarantine beside them, and the run summaries, one of which
 points at the published run as the catalog table does on AWS. ``logs/`` holds Spark's log
 and this command's. The input folder is only ever read (``spotify_ops.out_folder``).

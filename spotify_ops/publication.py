@@ -3,7 +3,7 @@
 The job publishes by pointer swap (docs/job.md): it switches the catalog table's location to
 the run's ``run=<id>/`` folder, then writes the published-run pointer, then the last-run
 summary. These checks read the three and say where they disagree. Every location comes from
-the contract's ``WarehouseLayout``.
+``spotify_glue.layout.WarehouseLayout``.
 """
 
 from __future__ import annotations

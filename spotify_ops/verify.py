@@ -54,7 +54,7 @@ def verify_command(
     query_timeout: Annotated[
         float, typer.Option(min=1, help="Seconds allowed per Athena query.")
     ] = VerifyOptions.query_timeout,
-    # The ranges are the contract's (GATE_RULES); GateThresholds.parse checks them again.
+    # The ranges are spotify_glue.gate's (GATE_RULES); GateThresholds.parse checks them again.
     min_rows: Annotated[
         int | None,
         typer.Option(
