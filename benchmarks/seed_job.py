@@ -12,7 +12,8 @@ from typing import Final
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
-from spotify_glue.contract import ALBUMS, ARTISTS, TRACKS, join_uri
+from spotify_glue.contract import ALBUMS, ARTISTS, TRACKS
+from spotify_glue.layout import join_uri
 
 SEED_COLUMNS: Final = (
     "followers",

@@ -10,6 +10,7 @@ from typing import Any, Final
 import pulumi
 import pulumi_aws as aws
 from spotify_glue import contract
+from spotify_glue.layout import TABLE_NAME
 
 from infra import naming, policies
 from infra.roles import glue_service_role
@@ -88,7 +89,7 @@ class Catalog(pulumi.ComponentResource):
         )
         self.table = aws.glue.CatalogTable(
             f"{prefix}-table",
-            name=contract.TABLE_NAME,
+            name=TABLE_NAME,
             database_name=self.database.name,
             description="One row per track: album, artist, popularity and audio features",
             table_type="EXTERNAL_TABLE",
@@ -129,7 +130,7 @@ class Catalog(pulumi.ComponentResource):
         self.crawler = aws.glue.Crawler(
             f"{prefix}-crawler",
             name=f"{prefix}-crawler",
-            description=f"Keeps {contract.TABLE_NAME} in step with its Parquet files",
+            description=f"Keeps {TABLE_NAME} in step with its Parquet files",
             role=role.arn,
             database_name=self.database.name,
             catalog_targets=[

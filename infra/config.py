@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol, TypeVar
 
-from spotify_glue import contract
+from spotify_glue.gate import DEFAULT_GATE, GateError, GateThresholds
 
 from infra import cron
 from infra import quicksight_definition as quicksight
@@ -138,7 +138,7 @@ class StackConfig:
     """Let ``pulumi destroy`` empty buckets first (ephemeral stacks)."""
     upload_sample_data: bool = False
     """Upload data/sample/*.csv to the staging prefix."""
-    gate: contract.GateThresholds = contract.DEFAULT_GATE
+    gate: GateThresholds = DEFAULT_GATE
 
     @property
     def is_prod(self) -> bool:
@@ -416,12 +416,12 @@ def _with_quicksight(config: StackConfig, reader: _Reader) -> StackConfig:
     )
 
 
-def _gate(reader: _Reader) -> contract.GateThresholds:
+def _gate(reader: _Reader) -> GateThresholds:
     """The gate, validated by the contract's own rules (the job and verify use the same)."""
     try:
-        return contract.GateThresholds.parse(
+        return GateThresholds.parse(
             {name: reader.raw(key) for name, key in GATE_KEYS.items()},
             spelling=lambda name: _key(GATE_KEYS[name]),
         )
-    except contract.GateError as error:
+    except GateError as error:
         raise ConfigError(str(error)) from None

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from spotify_glue.contract import QUICKSIGHT_TYPES, TABLE_NAME, WAREHOUSE_COLUMNS
+from spotify_glue.contract import QUICKSIGHT_TYPES, WAREHOUSE_COLUMNS
+from spotify_glue.layout import TABLE_NAME
 
 from infra import naming
 

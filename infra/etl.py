@@ -11,7 +11,8 @@ from typing import Final
 
 import pulumi
 import pulumi_aws as aws
-from spotify_glue import contract
+from spotify_glue.gate import GateThresholds
+from spotify_glue.layout import STAGING_PREFIX
 
 from infra import naming, policies
 from infra.roles import glue_service_role
@@ -67,11 +68,11 @@ def package_hash(files: dict[str, Path]) -> str:
 
 
 def script_arguments(
-    staging_bucket: str, warehouse_bucket: str, database: str, gate: contract.GateThresholds
+    staging_bucket: str, warehouse_bucket: str, database: str, gate: GateThresholds
 ) -> dict[str, str]:
     """The ``--NAME`` arguments the script reads through ``getResolvedOptions``."""
     return {
-        "--staging_path": naming.s3_uri(staging_bucket, contract.STAGING_PREFIX),
+        "--staging_path": naming.s3_uri(staging_bucket, STAGING_PREFIX),
         "--warehouse_location": naming.s3_uri(warehouse_bucket),
         "--catalog_database": database,
         **{f"--{name}": value for name, value in gate.as_arguments().items()},
@@ -124,7 +125,7 @@ class EtlArgs:
     """Retries of a failed run."""
     flex_execution: bool
     """Use the FLEX execution class."""
-    gate: contract.GateThresholds
+    gate: GateThresholds
     """Publish gate thresholds passed to the script."""
     scripts_dir: Path = GLUE_SCRIPTS_DIR
     """Folder holding the entry script and the spotify_glue package."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from spotify_glue import contract
+from spotify_glue.layout import DATABASE_BASENAME, WarehouseLayout, join_uri
 
 ASSETS_SCRIPTS_PREFIX: Final = "glue-scripts/"
 """Deployed Glue scripts in the assets bucket (fixed interface with the job)."""
@@ -47,20 +47,20 @@ def workgroup_name(environment: str) -> str:
 
 def database_name(environment: str) -> str:
     """Glue/Athena database names allow lowercase letters, digits and underscores only."""
-    return f"{contract.DATABASE_BASENAME}_{environment.replace('-', '_')}"
+    return f"{DATABASE_BASENAME}_{environment.replace('-', '_')}"
 
 
 def s3_uri(bucket: str, *parts: str) -> str:
     """``s3://bucket/part/...``; a trailing slash on the last part is kept (it marks a prefix)."""
-    uri = contract.join_uri(f"s3://{bucket}", *parts) if parts else f"s3://{bucket}"
+    uri = join_uri(f"s3://{bucket}", *parts) if parts else f"s3://{bucket}"
     if parts and parts[-1].endswith("/"):
         uri += "/"
     return uri
 
 
-def layout(warehouse_bucket: str) -> contract.WarehouseLayout:
-    """The contract's warehouse layout in one bucket."""
-    return contract.WarehouseLayout(s3_uri(warehouse_bucket))
+def layout(warehouse_bucket: str) -> WarehouseLayout:
+    """The warehouse layout (``spotify_glue.layout``) in one bucket."""
+    return WarehouseLayout(s3_uri(warehouse_bucket))
 
 
 def bucket_arn(partition: str, bucket: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any, Final
 import pulumi
 import pulumi_aws as aws
 from spotify_glue import contract
+from spotify_glue.layout import STAGING_PREFIX
 
 from infra import naming, policies
 from infra.roles import service_role
@@ -28,7 +29,7 @@ ARRIVAL_BATCH_SIZE: Final = len(contract.JOB_SOURCES)
 
 def arrival_keys() -> list[str]:
     """The staging keys whose arrival starts a run: the files the job reads."""
-    return [f"{contract.STAGING_PREFIX}{source.file_name}" for source in contract.JOB_SOURCES]
+    return [f"{STAGING_PREFIX}{source.file_name}" for source in contract.JOB_SOURCES]
 
 
 def arrival_event_pattern(staging_bucket: str) -> dict[str, Any]:

@@ -11,7 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from spotify_glue import contract
+from spotify_glue.layout import (
+    QUARANTINE_PREFIX,
+    STAGING_PREFIX,
+    SUMMARY_PREFIX,
+    TABLE_NAME,
+    TABLE_PREFIX,
+)
 
 from infra import naming
 
@@ -175,9 +181,9 @@ class JobPolicyArgs:
 
 
 WAREHOUSE_PREFIXES: Final = (
-    contract.TABLE_PREFIX,
-    contract.QUARANTINE_PREFIX,
-    contract.SUMMARY_PREFIX,
+    TABLE_PREFIX,
+    QUARANTINE_PREFIX,
+    SUMMARY_PREFIX,
 )
 """What the job writes in the warehouse: every run's table and quarantine folders (and the
 deletes that prune them), and the run summaries."""
@@ -198,7 +204,7 @@ def glue_job_policy(args: JobPolicyArgs) -> PolicyDocument:
     ctx = args.ctx
     staging, warehouse, assets = args.staging_bucket, args.warehouse_bucket, args.assets_bucket
     return _document(
-        _allow("ReadStaging", _S3_READ, _folders(ctx, staging, [contract.STAGING_PREFIX])),
+        _allow("ReadStaging", _S3_READ, _folders(ctx, staging, [STAGING_PREFIX])),
         _allow("WriteWarehouse", _S3_READ_WRITE, _folders(ctx, warehouse, WAREHOUSE_PREFIXES)),
         _allow("ReadScripts", _S3_READ, _folders(ctx, assets, [naming.ASSETS_SCRIPTS_PREFIX])),
         _allow("WriteTempAndSparkUi", _S3_READ_WRITE, _folders(ctx, assets, ASSETS_WRITE_PREFIXES)),
@@ -215,7 +221,7 @@ def glue_job_policy(args: JobPolicyArgs) -> PolicyDocument:
             "PublishTable",
             ["glue:GetTable", "glue:UpdateTable"],
             naming.glue_table_arns(
-                ctx.partition, ctx.region, ctx.account, args.database, contract.TABLE_NAME
+                ctx.partition, ctx.region, ctx.account, args.database, TABLE_NAME
             ),
         ),
         *_logs_and_kms(ctx, args.kms_key_arn),
@@ -241,7 +247,7 @@ def crawler_policy(args: CrawlerPolicyArgs) -> PolicyDocument:
     """The crawler: list and read the table's folder (the table points at a run below it) and
     keep the one database's table current."""
     ctx = args.ctx
-    tables = [contract.TABLE_PREFIX]
+    tables = [TABLE_PREFIX]
     return _document(
         _allow("ReadTableData", _S3_READ, _folders(ctx, args.warehouse_bucket, tables)),
         _list_folders("ListTableData", ctx, args.warehouse_bucket, tables),

@@ -10,7 +10,7 @@ from typing import Any, Final
 
 import pulumi
 import pulumi_aws as aws
-from spotify_glue import contract
+from spotify_glue.layout import STAGING_PREFIX
 
 from infra import naming
 from infra.catalog import Catalog, CatalogArgs
@@ -138,7 +138,7 @@ def build(config: StackConfig, repo_root: Path = REPO_ROOT) -> dict[OutputKey, p
     outputs: dict[OutputKey, pulumi.Output[Any]] = {
         OutputKey.REGION: region,
         OutputKey.STAGING_BUCKET: storage.staging_bucket,
-        OutputKey.STAGING_PREFIX: pulumi.Output.from_input(contract.STAGING_PREFIX),
+        OutputKey.STAGING_PREFIX: pulumi.Output.from_input(STAGING_PREFIX),
         OutputKey.WAREHOUSE_BUCKET: warehouse,
         OutputKey.TABLE_LOCATION: warehouse.apply(lambda b: naming.layout(b).table_root),
         OutputKey.QUARANTINE_LOCATION: warehouse.apply(lambda b: naming.layout(b).quarantine_root),

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 import pulumi_aws_native as aws_native
-from spotify_glue.contract import QUICKSIGHT_TYPES, TABLE_NAME
+from spotify_glue.contract import QUICKSIGHT_TYPES
+from spotify_glue.layout import TABLE_NAME
 
 from infra import dashboard_spec, naming
 from infra import quicksight_definition as qs

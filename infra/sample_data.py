@@ -8,7 +8,7 @@ from typing import Final
 
 import pulumi
 import pulumi_aws as aws
-from spotify_glue import contract
+from spotify_glue.layout import STAGING_PREFIX
 
 from infra import naming
 from infra.etl import source_hash
@@ -47,7 +47,7 @@ class SampleData(pulumi.ComponentResource):
         prefix = naming.resource_prefix(args.environment)
         self.keys = []
         for path in sample_files(args.sample_dir):
-            key = contract.STAGING_PREFIX + path.name
+            key = STAGING_PREFIX + path.name
             aws.s3.BucketObjectv2(
                 f"{prefix}-sample-{path.stem.replace('_', '-').lower()}",
                 bucket=args.staging_bucket,

@@ -18,7 +18,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
     ProfileNotFound,
 )
-from spotify_glue.contract import GateError
+from spotify_glue.gate import GateError
 
 from spotify_ops.athena import QueryFailedError
 from spotify_ops.exit_codes import ExitCode

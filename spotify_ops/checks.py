@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from spotify_glue.contract import TABLE_NAME, WAREHOUSE_COLUMNS, GateThresholds, RunSummary
+from spotify_glue.contract import WAREHOUSE_COLUMNS
+from spotify_glue.gate import GateThresholds
+from spotify_glue.layout import TABLE_NAME
+from spotify_glue.run_summary import RunSummary
 
 SQL_DIR: Final = Path(__file__).resolve().parent.parent / "sql"
 CHECKS_DIR: Final = SQL_DIR / "checks"

@@ -11,7 +11,8 @@ from types import TracebackType
 from typing import Any, Final
 
 import duckdb
-from spotify_glue.contract import DUCKDB_TYPES, TABLE_NAME
+from spotify_glue.contract import DUCKDB_TYPES
+from spotify_glue.layout import TABLE_NAME
 
 from spotify_ops.checks import TableNotFoundError
 from spotify_ops.sql import athena_to_duckdb

@@ -3,7 +3,7 @@
 write an HTML report.
 
 The layout under ``--out`` mirrors the deployed buckets: ``staging/`` (the staging bucket's
-prefix) and ``warehouse/`` in the contract's ``WarehouseLayout``: each run's table files in
+prefix) and ``warehouse/`` in ``spotify_glue.layout.WarehouseLayout``: each run's table files in
 ``spotify_tracks/run=<id>/``, its quarantine beside them, and the run summaries, one of which
 points at the published run as the catalog table does on AWS. ``logs/`` holds Spark's log
 and this command's. The input folder is only ever read (``spotify_ops.out_folder``).
@@ -24,15 +24,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 import typer
 from rich.console import Console
 from rich.markup import escape
-from spotify_glue.contract import (
-    DEFAULT_GATE,
-    DENORMALISED_FILE_NAME,
-    JOB_SOURCES,
-    GateThresholds,
-    RunSummary,
-    WarehouseLayout,
-    run_id_of_folder,
-)
+from spotify_glue.contract import DENORMALISED_FILE_NAME, JOB_SOURCES
+from spotify_glue.gate import DEFAULT_GATE, GateThresholds
+from spotify_glue.layout import WarehouseLayout, run_id_of_folder
+from spotify_glue.run_summary import RunSummary
 
 from spotify_ops.checks import (
     CHECKS_DIR,

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from spotify_glue.contract import TABLE_NAME
+from spotify_glue.layout import TABLE_NAME
 
 from infra import naming
 from infra.config import StackConfig

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Final
 from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
-from spotify_glue.contract import JOB_SOURCES, RunSummary
+from spotify_glue.contract import JOB_SOURCES
+from spotify_glue.run_summary import RunSummary
 
 if TYPE_CHECKING:
     from pyspark import SparkContext

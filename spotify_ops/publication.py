@@ -3,7 +3,7 @@
 The job publishes by pointer swap (docs/job.md): it switches the catalog table's location to
 the run's ``run=<id>/`` folder, then writes the published-run pointer, then the last-run
 summary. These checks read the three and say where they disagree. Every location comes from
-the contract's ``WarehouseLayout``.
+``spotify_glue.layout.WarehouseLayout``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
-from spotify_glue.contract import RunSummary, WarehouseLayout, run_id_of_folder
+from spotify_glue.layout import WarehouseLayout, run_id_of_folder
+from spotify_glue.run_summary import RunSummary
 
 from spotify_ops.aws_runtime import split_s3_uri
 from spotify_ops.checks import CheckResult

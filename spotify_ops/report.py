@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from spotify_glue.contract import RunSummary
+from spotify_glue.run_summary import RunSummary
 
 from infra.dashboard_spec import DASHBOARD
 from spotify_ops import dashboard_preview

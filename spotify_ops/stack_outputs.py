@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Final
 
-from spotify_glue.contract import TABLE_NAME, WarehouseLayout
+from spotify_glue.layout import TABLE_NAME, WarehouseLayout
 
 from infra.outputs import OPTIONAL_KEYS, OutputKey
 

@@ -11,13 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
-from spotify_glue.contract import (
-    DEFAULT_GATE,
-    GATE_RULES,
-    GateError,
-    GateThresholds,
-    WarehouseLayout,
-)
+from spotify_glue.gate import DEFAULT_GATE, GATE_RULES, GateError, GateThresholds
+from spotify_glue.layout import WarehouseLayout
 
 from spotify_ops.athena import AthenaEngine, QueryRecord
 from spotify_ops.aws_runtime import ClientFactory

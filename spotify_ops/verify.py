@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.text import Text
-from spotify_glue.contract import DEFAULT_GATE
+from spotify_glue.gate import DEFAULT_GATE
 
 from spotify_ops.aws_runtime import Runtime, classify_error, error_json
 from spotify_ops.stack_outputs import load_outputs
@@ -54,7 +54,7 @@ def verify_command(
     query_timeout: Annotated[
         float, typer.Option(min=1, help="Seconds allowed per Athena query.")
     ] = VerifyOptions.query_timeout,
-    # The ranges are the contract's (GATE_RULES); GateThresholds.parse checks them again.
+    # The ranges are spotify_glue.gate's (GATE_RULES); GateThresholds.parse checks them again.
     min_rows: Annotated[
         int | None,
         typer.Option(

@@ -1,6 +1,7 @@
-"""The one schema contract of the pipeline.
+"""The one schema contract of the pipeline: the source files and the warehouse table, column by
+column (name, type, domain, comment), and each type's spelling in DuckDB and QuickSight.
 
-Plain Python with no third-party imports: Glue loads it beside the job script through
+Plain Python with no third-party imports: Glue loads it with the job through
 ``--extra-py-files``, and the Pulumi program, the local runner, the SQL checks and the
 verifier import the same declarations.
 
@@ -9,266 +10,32 @@ Types are spelled as the Glue catalog (Hive DDL) spells them; Spark parses the s
 
 from __future__ import annotations
 
-import json
 import math
-import re
-import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
-from datetime import UTC, date, datetime
-from typing import Any, Final, Literal, Protocol
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Final, Literal
 
-# --- Names and layout -----------------------------------------------------------------------
-
-TABLE_NAME: Final = "spotify_tracks"
-"""The warehouse table, in the catalog, in Athena and locally in DuckDB."""
-
-DATABASE_BASENAME: Final = "spotify"
-"""Catalog database base name; the program suffixes it per environment."""
-
-STAGING_PREFIX: Final = "spotify-2023/"
-"""Where the raw CSVs sit in the staging bucket (or folder)."""
-
-TABLE_PREFIX: Final = f"{TABLE_NAME}/"
-"""Below it, each run writes its Parquet files under its own ``run=<run_id>/`` folder; the
-catalog table points at the published run's folder. Only Parquet lives below it."""
-
-QUARANTINE_PREFIX: Final = f"_quarantine/{TABLE_NAME}/"
-"""Malformed source rows with their reason, per run, beside (not inside) the table."""
-
-SUMMARY_PREFIX: Final = "_run_summary/"
-"""Run summaries, beside (not inside) the table."""
-
-PRIMARY_KEY: Final = "track_id"
-
-RUNS_KEPT: Final = 3
-"""Run folders kept after a publish: the published one and the newest before it, for rollback.
-Older ones are deleted by the job; bucket versioning and lifecycle expire what it deletes."""
-
-RUN_ID_PATTERN: Final = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$")
-"""``20261129T061500Z-1a2b3c4d``: UTC start time, then a random suffix; sorts by start time."""
-
-
-def join_uri(base: str, *parts: str) -> str:
-    """Join a bucket URI or local folder with relative parts, with exactly one slash between."""
-    out = base.rstrip("/")
-    for part in parts:
-        out = f"{out}/{part.strip('/')}"
-    return out
-
-
-def new_run_id(now: datetime | None = None) -> str:
-    """A fresh run id that sorts by start time."""
-    moment = now or datetime.now(UTC)
-    return f"{moment:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-
-
-def run_folder(run_id: str) -> str:
-    """The folder name of one run below the table and quarantine prefixes."""
-    if not RUN_ID_PATTERN.match(run_id):
-        raise ValueError(f"run id {run_id!r} does not match {RUN_ID_PATTERN.pattern}")
-    return f"run={run_id}"
-
-
-def run_id_of_folder(name: str) -> str | None:
-    """The run id of a ``run=<id>`` folder name (a trailing slash is allowed); None otherwise."""
-    name = name.rstrip("/")
-    if not name.startswith("run="):
-        return None
-    run_id = name.removeprefix("run=")
-    return run_id if RUN_ID_PATTERN.match(run_id) else None
-
-
-@dataclass(frozen=True)
-class WarehouseLayout:
-    """Every location the pipeline uses below one warehouse folder or ``s3://bucket``.
-
-    The only builder of these locations: the job, the program (job arguments, outputs, IAM
-    grants, lifecycle rules), the verifier and the local run all ask it. Folder locations end
-    with a slash.
-    """
-
-    root: str
-
-    @property
-    def table_root(self) -> str:
-        """The folder holding every run's table files."""
-        return join_uri(self.root, TABLE_PREFIX) + "/"
-
-    def table_location(self, run_id: str) -> str:
-        """One run's table files; the catalog table points here once the run is published."""
-        return join_uri(self.root, TABLE_PREFIX, run_folder(run_id)) + "/"
-
-    @property
-    def unpublished_location(self) -> str:
-        """Where the catalog table points before the first publish: an empty folder, so a
-        query returns no rows rather than any run's files."""
-        return join_uri(self.root, TABLE_PREFIX, "_unpublished") + "/"
-
-    @property
-    def quarantine_root(self) -> str:
-        return join_uri(self.root, QUARANTINE_PREFIX) + "/"
-
-    def quarantine_location(self, run_id: str) -> str:
-        """One run's malformed rows (JSON lines: source, reason, raw)."""
-        return join_uri(self.root, QUARANTINE_PREFIX, run_folder(run_id)) + "/"
-
-    @property
-    def summary_location(self) -> str:
-        """The last run's summary, published or rejected."""
-        return join_uri(self.root, SUMMARY_PREFIX, f"{TABLE_NAME}.json")
-
-    @property
-    def rejection_location(self) -> str:
-        """The fingerprint and failed rules of the last rejected run, so that a retry of the
-        same input, gate and job code fails at once instead of reprocessing."""
-        return join_uri(self.root, SUMMARY_PREFIX, f"{TABLE_NAME}.rejected.json")
-
-    @property
-    def published_location(self) -> str:
-        """The published run's summary: the pointer to the table's current run folder.
-        Written only after the run's files are complete and the gate has passed."""
-        return join_uri(self.root, SUMMARY_PREFIX, f"{TABLE_NAME}.published.json")
-
+from spotify_glue.domains import (
+    ALBUM_TYPES,
+    COUNT,
+    LOUDNESS_DB,
+    MODALITY,
+    NON_NEGATIVE,
+    PITCH_CLASS,
+    POPULARITY,
+    POSITIVE,
+    RELEASE_DATES,
+    RELEASE_YEARS,
+    TIME_SIGNATURE,
+    UNIT_INTERVAL,
+    Domain,
+    Range,
+    finite_sql,
+)
 
 # --- Columns --------------------------------------------------------------------------------
 
 ColumnType = Literal["string", "int", "bigint", "double", "boolean", "date", "array<string>"]
-
-
-# --- Column domains ---------------------------------------------------------------------------
-#
-# A domain is the set of values a column may hold besides null. The job quarantines a source row
-# with a value outside its column's domain; the verification checks count such values in the
-# published table. Both read the domains below, rendered as SQL that Spark, Athena (Trino) and
-# DuckDB evaluate alike; ``contains`` is the same rule in Python.
-
-
-def finite_sql(ref: str) -> str:
-    """True for a finite number: ``x - x`` is 0 for one, NaN for NaN and the infinities. The
-    same in Spark, Trino and DuckDB, which share no ``isfinite``; and unlike a range test it
-    survives DuckDB folding comparisons from Parquet statistics, which leave NaN out."""
-    return f"{ref} - {ref} = 0"
-
-
-class Domain(Protocol):
-    def describe(self) -> str:
-        """The allowed values in words, as quarantine reasons and check details say them."""
-        ...
-
-    def sql(self, ref: str) -> str:
-        """A predicate, true when the non-null value ``ref`` (a quoted column or expression)
-        is in the domain."""
-        ...
-
-    def contains(self, value: Any, today: date | None = None) -> bool: ...
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-@dataclass(frozen=True)
-class Range:
-    """Numbers from ``low`` to ``high`` (either may be open-ended); ``low_open`` excludes low."""
-
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-
-    def describe(self) -> str:
-        if self.low is not None and self.high is not None:
-            return f"{_number(self.low)} to {_number(self.high)}"
-        if self.low is not None:
-            return f"{'>' if self.low_open else '>='} {_number(self.low)}"
-        return f"<= {_number(self.high)}" if self.high is not None else "any number"
-
-    def sql(self, ref: str) -> str:
-        parts = []
-        if self.low is not None:
-            parts.append(f"{ref} {'>' if self.low_open else '>='} {_number(self.low)}")
-        if self.high is not None:
-            parts.append(f"{ref} <= {_number(self.high)}")
-        return " AND ".join(parts) or "TRUE"
-
-    def contains(self, value: Any, today: date | None = None) -> bool:
-        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
-            return False
-        return self.high is None or value <= self.high
-
-
-@dataclass(frozen=True)
-class OneOf:
-    """Exactly these values."""
-
-    values: tuple[str, ...]
-
-    def describe(self) -> str:
-        return "one of " + ", ".join(self.values)
-
-    def sql(self, ref: str) -> str:
-        quoted = ", ".join("'" + v.replace("'", "''") + "'" for v in self.values)
-        return f"{ref} IN ({quoted})"
-
-    def contains(self, value: Any, today: date | None = None) -> bool:
-        return value in self.values
-
-
-@dataclass(frozen=True)
-class DateRange:
-    """Dates from ``earliest`` to the end of the year after the current one (a release may be
-    announced ahead); with ``as_year`` the column holds the year only."""
-
-    earliest: date
-    as_year: bool = False
-
-    def describe(self) -> str:
-        if self.as_year:
-            return f"{self.earliest.year} to next year"
-        return f"{self.earliest.isoformat()} to the end of next year"
-
-    def sql(self, ref: str) -> str:
-        if self.as_year:
-            return f"{ref} BETWEEN {self.earliest.year} AND year(current_date) + 1"
-        return (
-            f"{ref} >= DATE '{self.earliest.isoformat()}' AND year({ref}) <= year(current_date) + 1"
-        )
-
-    def contains(self, value: Any, today: date | None = None) -> bool:
-        last_year = (today or datetime.now(UTC).date()).year + 1
-        if self.as_year:
-            return bool(self.earliest.year <= value <= last_year)
-        return bool(self.earliest <= value and value.year <= last_year)
-
-
-# Sources for the values: the Spotify Web API reference (its OpenAPI schema gives minimum and
-# maximum for popularity, key, time_signature, acousticness and valence, and describes the other
-# audio features as measures from 0.0 to 1.0); docs/job.md lists each domain and why.
-POPULARITY: Final = Range(0, 100)
-POSITIVE: Final = Range(0, low_open=True)
-"""Durations: a track has some length."""
-COUNT: Final = Range(1)
-"""Track numbers and track counts start at 1."""
-NON_NEGATIVE: Final = Range(0)
-UNIT_INTERVAL: Final = Range(0, 1)
-"""Audio features measured from 0.0 to 1.0."""
-PITCH_CLASS: Final = Range(-1, 11)
-"""0 = C, 1 = C#/Db, ... 11 = B; -1 when no key was detected."""
-MODALITY: Final = Range(0, 1)
-"""1 major, 0 minor."""
-LOUDNESS_DB: Final = Range(-60, 10)
-"""dB; the API says values typically range from -60 to 0, and real tracks reach a few dB
-above 0."""
-TIME_SIGNATURE: Final = Range(0, 7)
-"""Beats per bar. The API documents 3 to 7 (3/4 to 7/4), yet returns 0 (no meter found) and
-1 too, and the data holds them (about 6% of generated feature rows): quarantining those would
-drop every audio feature of those tracks for a value the API itself produces."""
-ALBUM_TYPES: Final = OneOf(("album", "single", "compilation"))
-FIRST_RECORDING: Final = date(1877, 1, 1)
-"""No release predates recorded sound (the phonograph, 1877); an earlier date is a typo such
-as ``0216`` for ``2016``, and Parquet cannot even store dates before 1582 without rebasing."""
-RELEASE_DATES: Final = DateRange(FIRST_RECORDING)
-RELEASE_YEARS: Final = DateRange(FIRST_RECORDING, as_year=True)
 
 
 @dataclass(frozen=True)
@@ -433,6 +200,9 @@ JOB_SOURCES: Final[tuple[SourceFile, ...]] = (ALBUMS, ARTISTS, TRACKS, FEATURES)
 
 # --- The warehouse table --------------------------------------------------------------------
 
+PRIMARY_KEY: Final = "track_id"
+"""The warehouse table's key: one row per track."""
+
 WAREHOUSE_COLUMNS: Final[tuple[Column, ...]] = (
     Column("track_id", "string", "Spotify track id; unique", nullable=False),
     Column("track_name", "string"),
@@ -490,158 +260,3 @@ def warehouse_ddl() -> str:
 
 def column_names() -> tuple[str, ...]:
     return tuple(c.name for c in WAREHOUSE_COLUMNS)
-
-
-# --- Quality gate ---------------------------------------------------------------------------
-
-
-class GateError(ValueError):
-    """A gate threshold is missing its kind or out of range; the message names the key."""
-
-
-GATE_RULES: Final[dict[str, str]] = {
-    "min_rows": "a whole number >= 1 (a published table is never empty)",
-    "max_quarantine_rate": "a rate from 0 to 1, e.g. 0.05",
-    "max_join_loss_rate": "a rate from 0 to 1, e.g. 0.10",
-}
-"""Each threshold's allowed values, as error messages say them."""
-
-
-def _gate_value(name: str, value: object, spelled: str) -> int | float:
-    problem = GateError(f"{spelled} = {value!r} is not allowed; use {GATE_RULES[name]}")
-    if isinstance(value, bool):
-        raise problem
-    text = str(value).strip()
-    if name == "min_rows":
-        if isinstance(value, float) or not re.fullmatch(r"[+-]?[0-9]+", text):
-            raise problem
-        number: int | float = int(text)
-        if number < 1:
-            raise problem
-        return number
-    try:
-        rate = float(text)
-    except ValueError:
-        raise problem from None
-    if not (math.isfinite(rate) and 0.0 <= rate <= 1.0):
-        raise problem
-    return rate
-
-
-@dataclass(frozen=True)
-class GateThresholds:
-    """The publish gate; the job enforces it and the verifier re-checks it after a run.
-
-    One validation for every way in: stack config, job arguments, a run summary and the CLI
-    all go through :meth:`parse` (or the constructor, which checks the same rules)."""
-
-    min_rows: int = 1
-    """Rows the table must have."""
-    max_quarantine_rate: float = 0.05
-    """Quarantined rows over rows read, all sources."""
-    max_join_loss_rate: float = 0.10
-    """Album rows dropped by the inner joins over album rows after de-duplication."""
-
-    def __post_init__(self) -> None:
-        for name in GATE_RULES:
-            _gate_value(name, getattr(self, name), name)
-
-    @classmethod
-    def parse(
-        cls,
-        values: Mapping[str, object],
-        spelling: Callable[[str], str] = str,
-        base: GateThresholds | None = None,
-    ) -> GateThresholds:
-        """Thresholds from raw values (strings or numbers) keyed by field name; a missing or
-        None value keeps ``base`` (the defaults). ``spelling`` turns a field name into the
-        key the user wrote (``--min_rows``, ``spotify-pipeline:gateMinRows``) for errors."""
-        start = base or cls()
-        parsed: dict[str, Any] = {
-            name: _gate_value(name, values[name], spelling(name))
-            for name in GATE_RULES
-            if values.get(name) is not None
-        }
-        return replace(start, **parsed)
-
-    def as_arguments(self) -> dict[str, str]:
-        """The thresholds as job-argument strings, keyed by field name."""
-        return {name: str(value) for name, value in self.as_dict().items()}
-
-    def as_dict(self) -> dict[str, float]:
-        return {name: getattr(self, name) for name in GATE_RULES}
-
-
-DEFAULT_GATE: Final = GateThresholds()
-
-
-# --- Run summary (written by the job beside the table, read by checks and the verifier) -----
-
-RunStatus = Literal["published", "rejected"]
-
-
-@dataclass
-class RunSummary:
-    run_id: str
-    status: RunStatus
-    started_at: str
-    finished_at: str
-    rows_read: dict[str, int]
-    """Data rows read per source key (albums, artists, tracks, features)."""
-    rows_quarantined: dict[str, int]
-    """Malformed rows per source key, written to the quarantine prefix."""
-    duplicates_removed: dict[str, int]
-    """Rows dropped by de-duplication on their key, per source key."""
-    dropped_no_artist: int
-    """Album rows dropped by the inner join to artists."""
-    dropped_no_track: int
-    """Album rows dropped by the inner join to tracks."""
-    rows_without_features: int
-    """Output rows with no audio features (kept: the features join is a left join)."""
-    rows_written: int
-    """Rows in the published table (0 when rejected)."""
-    table_location: str = ""
-    """This run's table folder (the published table when ``status`` is published)."""
-    quarantine_location: str = ""
-    """This run's quarantined rows."""
-    gate: dict[str, float] = field(default_factory=dict)
-    """The thresholds this run was judged against."""
-    gate_failures: list[str] = field(default_factory=list)
-
-    @property
-    def total_read(self) -> int:
-        return sum(self.rows_read.values())
-
-    @property
-    def total_quarantined(self) -> int:
-        return sum(self.rows_quarantined.values())
-
-    @property
-    def quarantine_rate(self) -> float:
-        return self.total_quarantined / self.total_read if self.total_read else 0.0
-
-    @property
-    def join_loss_rate(self) -> float:
-        candidates = (
-            self.rows_read.get(ALBUMS.key, 0)
-            - self.rows_quarantined.get(ALBUMS.key, 0)
-            - self.duplicates_removed.get(ALBUMS.key, 0)
-        )
-        lost = self.dropped_no_artist + self.dropped_no_track
-        return lost / candidates if candidates > 0 else 0.0
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> RunSummary:
-        """Parse a summary; a missing or extra field is an error that names it."""
-        data: Any = json.loads(text)
-        if not isinstance(data, dict):
-            raise ValueError("run summary must be a JSON object")
-        expected = {f.name for f in fields(cls)}
-        missing = sorted(expected - data.keys())
-        unknown = sorted(data.keys() - expected)
-        if missing or unknown:
-            raise ValueError(f"run summary fields: missing {missing}, unknown {unknown}")
-        return cls(**data)

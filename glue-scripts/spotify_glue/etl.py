@@ -36,25 +36,24 @@ from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 from spotify_glue.contract import (
     ALBUMS,
     ARTISTS,
-    DEFAULT_GATE,
     FEATURES,
     JOB_SOURCES,
     PRIMARY_KEY,
-    RUNS_KEPT,
-    TABLE_NAME,
     TRACKS,
     WAREHOUSE_COLUMNS,
-    DateRange,
-    GateError,
-    GateThresholds,
-    RunSummary,
     SourceFile,
+)
+from spotify_glue.contract import Column as ContractColumn
+from spotify_glue.domains import DateRange
+from spotify_glue.gate import DEFAULT_GATE, GateError, GateThresholds
+from spotify_glue.layout import (
+    RUNS_KEPT,
+    TABLE_NAME,
     WarehouseLayout,
     join_uri,
     new_run_id,
     run_id_of_folder,
 )
-from spotify_glue.contract import Column as ContractColumn
 from spotify_glue.records import (
     CORRUPT_COLUMN,
     CSV_FORMAT,
@@ -67,6 +66,7 @@ from spotify_glue.records import (
     parse_records,
     scan_lines,
 )
+from spotify_glue.run_summary import RunSummary
 
 LOG: Final = logging.getLogger("spotify_glue.etl")
 

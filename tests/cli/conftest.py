@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from spotify_glue.contract import RunSummary, WarehouseLayout
+from spotify_glue.layout import WarehouseLayout
+from spotify_glue.run_summary import RunSummary
 from typer.testing import CliRunner
 
 from spotify_ops.cli import app

@@ -11,7 +11,8 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from moto.athena.models import QueryResults, athena_backends
 from moto.moto_api import state_manager
-from spotify_glue.contract import TABLE_NAME, WAREHOUSE_COLUMNS
+from spotify_glue.contract import WAREHOUSE_COLUMNS
+from spotify_glue.layout import TABLE_NAME
 
 from spotify_ops.athena import (
     AthenaEngine,

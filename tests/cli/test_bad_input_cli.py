@@ -13,7 +13,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from spotify_glue.contract import ALBUMS, TRACKS, RunSummary, WarehouseLayout
+from spotify_glue.contract import ALBUMS, TRACKS
+from spotify_glue.layout import WarehouseLayout
+from spotify_glue.run_summary import RunSummary
 from typer.testing import CliRunner
 
 from spotify_ops.cli import app

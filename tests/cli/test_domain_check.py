@@ -11,7 +11,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from spotify_glue.contract import DEFAULT_GATE, WAREHOUSE_COLUMNS
+from spotify_glue.contract import WAREHOUSE_COLUMNS
+from spotify_glue.gate import DEFAULT_GATE
 
 from spotify_ops.checks import CHECKS, check_domains, domain_violations_sql, generated_queries
 from spotify_ops.duckdb_engine import DuckDBEngine

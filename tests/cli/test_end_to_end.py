@@ -22,7 +22,9 @@ from moto import mock_aws
 from moto.athena.models import QueryResults, athena_backends
 from moto.moto_api import state_manager
 from spotify_glue import etl
-from spotify_glue.contract import DUCKDB_TYPES, WAREHOUSE_COLUMNS, RunSummary, new_run_id
+from spotify_glue.contract import DUCKDB_TYPES, WAREHOUSE_COLUMNS
+from spotify_glue.layout import new_run_id
+from spotify_glue.run_summary import RunSummary
 from typer.testing import CliRunner
 
 from spotify_ops.aws_runtime import Runtime, split_s3_uri

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from spotify_glue.contract import JOB_SOURCES, GateThresholds, RunSummary
+from spotify_glue.contract import JOB_SOURCES
+from spotify_glue.gate import GateThresholds
+from spotify_glue.run_summary import RunSummary
 
 from spotify_ops import local_run as local_run_module
 from spotify_ops.duckdb_engine import DuckDBEngine

@@ -22,8 +22,8 @@ from spotify_glue.contract import (
     FEATURES,
     JOB_SOURCES,
     TRACKS,
-    RunSummary,
 )
+from spotify_glue.run_summary import RunSummary
 
 from spotify_ops import local_run as local_run_module
 from spotify_ops.exit_codes import ExitCode

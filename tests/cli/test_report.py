@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 import pytest
-from spotify_glue.contract import RunSummary
+from spotify_glue.run_summary import RunSummary
 
 from infra.dashboard_spec import DASHBOARD, Visual, athena_sql
 from spotify_ops.checks import CheckResult

@@ -12,13 +12,10 @@ from typing import Any
 import duckdb
 import pytest
 import sqlglot
-from spotify_glue.contract import (
-    DEFAULT_GATE,
-    DUCKDB_TYPES,
-    TABLE_NAME,
-    WAREHOUSE_COLUMNS,
-    RunSummary,
-)
+from spotify_glue.contract import DUCKDB_TYPES, WAREHOUSE_COLUMNS
+from spotify_glue.gate import DEFAULT_GATE
+from spotify_glue.layout import TABLE_NAME
+from spotify_glue.run_summary import RunSummary
 from sqlglot import exp
 
 from infra.dashboard_spec import insight_files

@@ -14,7 +14,8 @@ from moto.athena.models import QueryResults, athena_backends
 from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.moto_api import state_manager
 from parliament import analyze_policy_string
-from spotify_glue.contract import TABLE_NAME, RunSummary
+from spotify_glue.layout import TABLE_NAME
+from spotify_glue.run_summary import RunSummary
 from typer.testing import CliRunner
 
 from spotify_ops.aws_runtime import Runtime, boto3_clients

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 from botocore.response import StreamingBody
-from spotify_glue.contract import TABLE_NAME, WAREHOUSE_COLUMNS, GateError, GateThresholds
+from spotify_glue.contract import WAREHOUSE_COLUMNS
+from spotify_glue.gate import GateError, GateThresholds
+from spotify_glue.layout import TABLE_NAME
 from typer.testing import CliRunner
 
 from infra.outputs import OutputKey

@@ -4,7 +4,7 @@ from the command line, and the contract's defaults only with a note saying so.""
 from __future__ import annotations
 
 import pytest
-from spotify_glue.contract import DEFAULT_GATE, GateError, GateThresholds
+from spotify_glue.gate import DEFAULT_GATE, GateError, GateThresholds
 
 from spotify_ops.publication import SummaryRead
 from spotify_ops.verdict import GateOverrides, gate_of_run

@@ -12,13 +12,9 @@ from typing import Any
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
-from spotify_glue.contract import (
-    TABLE_NAME,
-    WAREHOUSE_COLUMNS,
-    RunStatus,
-    RunSummary,
-    WarehouseLayout,
-)
+from spotify_glue.contract import WAREHOUSE_COLUMNS
+from spotify_glue.layout import TABLE_NAME, WarehouseLayout
+from spotify_glue.run_summary import RunStatus, RunSummary
 from typer.testing import CliRunner
 
 from infra.outputs import OutputKey

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import Row
-from spotify_glue.contract import ALBUMS, ARTISTS, FEATURES, TRACKS, GateThresholds, RunSummary
+from spotify_glue.contract import ALBUMS, ARTISTS, FEATURES, TRACKS
 from spotify_glue.etl import JobArgs, run
+from spotify_glue.gate import GateThresholds
+from spotify_glue.run_summary import RunSummary
 
 from tests.glue.fake_glue import fake_glue  # noqa: F401 (a fixture for the test modules)
 

@@ -17,17 +17,11 @@ import pytest
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 from spotify_glue import etl
-from spotify_glue.contract import (
-    ALBUMS,
-    ARTISTS,
-    FEATURES,
-    TRACKS,
-    WAREHOUSE_COLUMNS,
-    GateThresholds,
-    RunSummary,
-)
+from spotify_glue.contract import ALBUMS, ARTISTS, FEATURES, TRACKS, WAREHOUSE_COLUMNS
 from spotify_glue.etl import JobArgs, run
+from spotify_glue.gate import GateThresholds
 from spotify_glue.records import MAX_RECORD_BYTES, NOT_UTF8, TOO_LONG, UNTERMINATED
+from spotify_glue.run_summary import RunSummary
 
 from tests.glue.bad_input import (
     BadInput,

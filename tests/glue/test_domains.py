@@ -20,11 +20,9 @@ from spotify_glue.contract import (
     TRACKS,
     WAREHOUSE_COLUMNS,
     Column,
-    DateRange,
-    OneOf,
-    Range,
 )
 from spotify_glue.contract import Column as ContractColumn
+from spotify_glue.domains import DateRange, OneOf, Range
 from spotify_glue.etl import FEATURE_COLUMNS
 
 from spotify_ops.sql import athena_to_duckdb

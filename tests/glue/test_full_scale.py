@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from spotify_glue.contract import ALBUMS, DEFAULT_GATE, RunSummary
+from spotify_glue.contract import ALBUMS
 from spotify_glue.etl import JobArgs, run
+from spotify_glue.gate import DEFAULT_GATE
+from spotify_glue.run_summary import RunSummary
 
 from spotify_ops.generate import REAL_ALBUM_ROWS, generate
 

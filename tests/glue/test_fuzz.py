@@ -21,8 +21,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import SparkSession
-from spotify_glue.contract import GateThresholds, RunSummary
 from spotify_glue.etl import JobArgs, QualityGateError, run
+from spotify_glue.gate import GateThresholds
+from spotify_glue.run_summary import RunSummary
 
 from tests.glue.fuzz import (
     DEFECTS,

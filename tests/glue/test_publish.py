@@ -11,8 +11,9 @@ import boto3
 import pytest
 from moto import mock_aws
 from spotify_glue import etl
-from spotify_glue.contract import RUNS_KEPT, TABLE_NAME, RunSummary, run_id_of_folder
 from spotify_glue.etl import JobArgs, glue_catalog_switch, run
+from spotify_glue.layout import RUNS_KEPT, TABLE_NAME, run_id_of_folder
+from spotify_glue.run_summary import RunSummary
 
 from tests.glue.conftest import LENIENT
 

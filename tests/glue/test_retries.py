@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 from spotify_glue import etl
-from spotify_glue.contract import GateThresholds, RunSummary
 from spotify_glue.etl import JobArgs, QualityGateError, Rejection, run_final
+from spotify_glue.gate import GateThresholds
+from spotify_glue.run_summary import RunSummary
 
 from tests.conftest import REPO_ROOT
 from tests.glue.conftest import LENIENT, write_staging

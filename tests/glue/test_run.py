@@ -17,11 +17,11 @@ from spotify_glue.contract import (
     AUDIO_FEATURE_COLUMNS,
     FEATURES,
     TRACKS,
-    GateThresholds,
-    RunSummary,
     warehouse_ddl,
 )
 from spotify_glue.etl import InputFileError, JobArgs, QualityGateError, run
+from spotify_glue.gate import GateThresholds
+from spotify_glue.run_summary import RunSummary
 
 from tests.glue.conftest import ARTIST_LINES, LENIENT, Published, table_files, write_staging
 

@@ -19,10 +19,7 @@ from spotify_glue.contract import (
     ARTISTS,
     AUDIO_FEATURE_COLUMNS,
     FEATURES,
-    GATE_RULES,
     TRACKS,
-    GateThresholds,
-    RunSummary,
     SourceFile,
     warehouse_ddl,
 )
@@ -35,6 +32,8 @@ from spotify_glue.etl import (
     parse_release_date,
     run,
 )
+from spotify_glue.gate import GATE_RULES, GateThresholds
+from spotify_glue.run_summary import RunSummary
 
 from tests.glue.conftest import LENIENT
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from spotify_glue import contract
+from spotify_glue.layout import STAGING_PREFIX, TABLE_NAME, WarehouseLayout
 
 from infra import naming
 
@@ -188,7 +189,7 @@ class _S3:
         yield self.get(key, "GET (ranges of)")
 
 
-def _relative(layout: contract.WarehouseLayout, location: str) -> str:
+def _relative(layout: WarehouseLayout, location: str) -> str:
     """A layout location as a key in the warehouse bucket, without the trailing slash."""
     return location.removeprefix(layout.root).strip("/")
 
@@ -208,7 +209,7 @@ def job_requests(names: Names) -> list[Request]:
     requests += assets.read_file(names.glue_package_key)
 
     # check_input: the staging folder, each source file, its header; Spark reads it.
-    folder = contract.STAGING_PREFIX.rstrip("/")
+    folder = STAGING_PREFIX.rstrip("/")
     requests += staging.probe(folder)
     requests += staging.listing(folder, "list the staged files in")
     for source in contract.JOB_SOURCES:
@@ -242,7 +243,7 @@ def job_requests(names: Names) -> list[Request]:
 
     # The catalog switch: GetTable then UpdateTable on the one table.
     table = naming.glue_table_arns(
-        names.partition, names.region, names.account, names.database, contract.TABLE_NAME
+        names.partition, names.region, names.account, names.database, TABLE_NAME
     )
     for action in ("glue:GetTable", "glue:UpdateTable"):
         requests += [Request("job", action, arn, {}, f"glue-table: {action}") for arn in table]
@@ -274,8 +275,8 @@ def forbidden_requests(names: Names) -> list[Request]:
         names.partition, names.region, names.account, names.database, "other_table"
     )[2]
     return [
-        job_staging.put(f"{contract.STAGING_PREFIX}x.csv", "the job never writes staging"),
-        job_staging.delete(f"{contract.STAGING_PREFIX}x.csv", "the job never deletes input"),
+        job_staging.put(f"{STAGING_PREFIX}x.csv", "the job never writes staging"),
+        job_staging.delete(f"{STAGING_PREFIX}x.csv", "the job never deletes input"),
         job_staging.get("other/x.csv", "the job reads only the staging folder"),
         job_assets.put(naming.ASSETS_SCRIPTS_PREFIX + naming.JOB_SCRIPT_NAME, "own code"),
         Request("job", "glue:UpdateTable", other_table, {}, "only its own table"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from spotify_glue import contract
+from spotify_glue.gate import DEFAULT_GATE, GateThresholds
 
 from infra.config import (
     GLUE_CRON_DOC,
@@ -38,7 +38,7 @@ def test_defaults_for_a_plain_stack():
     assert not (config.protect_data)
     assert not (config.force_destroy)
     assert not (config.upload_sample_data)
-    assert config.gate == contract.DEFAULT_GATE
+    assert config.gate == DEFAULT_GATE
 
 
 def test_prod_protects_data_by_default():
@@ -86,7 +86,7 @@ def test_values_are_parsed_from_pulumi_strings():
     assert config.schedule == "cron(0 6 * * ? *)"
     assert config.athena_bytes_scanned_cutoff == 10485760
     assert config.quicksight_principals == (ANALYSTS,)
-    assert config.gate == contract.GateThresholds(100, 0.0, 1.0)
+    assert config.gate == GateThresholds(100, 0.0, 1.0)
 
 
 def test_a_pulumi_config_like_getter_is_accepted():

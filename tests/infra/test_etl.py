@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
-from spotify_glue import contract
+from spotify_glue.layout import STAGING_PREFIX, WarehouseLayout
 
 from infra import etl
 from tests.infra.harness import REPO_ROOT, ProgramRun, run_stack
@@ -102,9 +107,9 @@ def test_job_paths_follow_the_contract(dev_run):
     bucket, the same layout the outputs name, and publishes to the stack's database."""
     arguments = job(dev_run).inputs["defaultArguments"]
     outputs = dev_run.outputs
-    staging = f"s3://{outputs['staging_bucket']}/{contract.STAGING_PREFIX}"
+    staging = f"s3://{outputs['staging_bucket']}/{STAGING_PREFIX}"
     assert arguments["--staging_path"] == staging
-    layout = contract.WarehouseLayout(arguments["--warehouse_location"])
+    layout = WarehouseLayout(arguments["--warehouse_location"])
     assert layout.table_root == outputs["table_location"]
     assert layout.quarantine_root == outputs["quarantine_location"]
     assert layout.summary_location == outputs["run_summary_location"]
@@ -157,6 +162,34 @@ def test_glue_package_ships_exactly_the_package_modules(dev_run):
     package_dir = REPO_ROOT / "glue-scripts" / "spotify_glue"
     expected = {f"spotify_glue/{p.name}": p for p in package_dir.glob("*.py")}
     assert {name: Path(asset.path) for name, asset in assets.items()} == expected
+
+
+ENTRY_IMPORT = """
+import json, runpy, sys
+runpy.run_path(sys.argv[1])  # the entry script as Glue loads it, without calling main()
+print(json.dumps({n: m.__file__ for n, m in sys.modules.items() if n.startswith("spotify_glue")}))
+"""
+
+
+def test_entry_script_loads_every_module_from_the_shipped_zip(dev_run, tmp_path):
+    """The uploaded entry script imports the job with --extra-py-files holding the program's zip
+    alone: every spotify_glue module the job needs is read from that zip, none from the source
+    folder the project installs."""
+    archive = tmp_path / "package.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for name, asset in glue_package(dev_run).inputs["source"].assets.items():
+            zipped.write(asset.path, name)
+    result = subprocess.run(
+        [sys.executable, "-c", ENTRY_IMPORT, str(REPO_ROOT / "glue-scripts" / "spotify_etl.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(archive)},
+    )
+    origins = json.loads(result.stdout.splitlines()[-1])
+    assert "spotify_glue.etl" in origins
+    outside = {name: path for name, path in origins.items() if not path.startswith(str(archive))}
+    assert not outside, f"modules loaded from outside the shipped zip: {outside}"
 
 
 def test_glue_package_key_changes_with_its_content(tmp_path):

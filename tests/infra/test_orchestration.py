@@ -17,6 +17,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from spotify_glue import contract
+from spotify_glue.layout import STAGING_PREFIX
 
 from infra import orchestration
 from tests.infra.harness import ACCOUNT_ID, DEFAULT_REGION, ProgramRun, RecordedResource
@@ -155,12 +156,10 @@ def test_events_that_are_not_a_source_arrival_do_not_match(prod_run, delivered, 
     bucket = prod_run.outputs["staging_bucket"]
     file_name = contract.JOB_SOURCES[0].file_name
     event = {
-        "other key in staging": s3_object_created(bucket, f"{contract.STAGING_PREFIX}notes.txt"),
+        "other key in staging": s3_object_created(bucket, f"{STAGING_PREFIX}notes.txt"),
         "source file elsewhere": s3_object_created(bucket, f"archive/{file_name}"),
-        "other bucket": s3_object_created("someone-else", f"{contract.STAGING_PREFIX}{file_name}"),
-        "deleted": s3_object_created(
-            bucket, f"{contract.STAGING_PREFIX}{file_name}", "Object Deleted"
-        ),
+        "other bucket": s3_object_created("someone-else", f"{STAGING_PREFIX}{file_name}"),
+        "deleted": s3_object_created(bucket, f"{STAGING_PREFIX}{file_name}", "Object Deleted"),
     }[case]
     assert delivered(event) == 0
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from spotify_glue import contract
+from spotify_glue.layout import STAGING_PREFIX, TABLE_NAME, WarehouseLayout, run_id_of_folder
 
 from infra.config import ConfigError
 from infra.outputs import OPTIONAL_KEYS, REQUIRED_KEYS, OutputKey
@@ -63,13 +64,13 @@ def test_outputs_name_the_deployed_resources(dev_run):
     assert outputs["crawler_name"] == only(dev_run, "aws:glue/crawler:Crawler").inputs["name"]
     assert outputs["workflow_name"] == only(dev_run, "aws:glue/workflow:Workflow").inputs["name"]
     assert outputs["database_name"] == "spotify_dev"
-    assert outputs["table_name"] == contract.TABLE_NAME
+    assert outputs["table_name"] == TABLE_NAME
     assert (
         outputs["athena_workgroup"]
         == only(dev_run, "aws:athena/workgroup:Workgroup").inputs["name"]
     )
     assert outputs["region"] == "eu-west-1"
-    assert outputs["staging_prefix"] == contract.STAGING_PREFIX
+    assert outputs["staging_prefix"] == STAGING_PREFIX
 
 
 # --- Preview and up ----------------------------------------------------------------------------
@@ -89,7 +90,7 @@ def test_preview_leaves_deploy_time_values_unknown(dev_preview):
 
 def test_preview_keeps_known_outputs_known(dev_preview):
     """Outputs built from names and config are known in preview too."""
-    assert dev_preview.outputs["table_name"] == contract.TABLE_NAME
+    assert dev_preview.outputs["table_name"] == TABLE_NAME
     assert dev_preview.outputs["glue_job_name"] == "spotify-dev-etl"
 
 
@@ -155,7 +156,7 @@ def test_table_is_declared_from_the_contract(dev_run):
     """The catalog table has the contract's name, columns, types and Parquet format."""
     table = only(dev_run, "aws:glue/catalogTable:CatalogTable")
     descriptor = table.inputs["storageDescriptor"]
-    assert table.inputs["name"] == contract.TABLE_NAME
+    assert table.inputs["name"] == TABLE_NAME
     assert [(c["name"], c["type"]) for c in descriptor["columns"]] == [
         (c.name, c.type) for c in contract.WAREHOUSE_COLUMNS
     ]
@@ -167,19 +168,17 @@ def test_table_starts_empty_and_its_location_belongs_to_the_job(dev_run):
     the root, which holds every run); after that the job owns the location, so an update of
     the table keeps the location it has instead of resetting it."""
     table = only(dev_run, "aws:glue/catalogTable:CatalogTable")
-    layout = contract.WarehouseLayout(f"s3://{dev_run.outputs['warehouse_bucket']}")
+    layout = WarehouseLayout(f"s3://{dev_run.outputs['warehouse_bucket']}")
     assert table.inputs["storageDescriptor"]["location"] == layout.unpublished_location
     assert layout.unpublished_location.startswith(dev_run.outputs["table_location"])
-    assert contract.run_id_of_folder("_unpublished") is None
+    assert run_id_of_folder("_unpublished") is None
     assert "storageDescriptor.location" in table.ignore_changes, table.urn
 
 
 def test_crawler_targets_exactly_the_one_table(dev_run):
     """The crawler syncs only the declared table, so it can never create one per file."""
     crawler = only(dev_run, "aws:glue/crawler:Crawler").inputs
-    assert crawler["catalogTargets"] == [
-        {"databaseName": "spotify_dev", "tables": [contract.TABLE_NAME]}
-    ]
+    assert crawler["catalogTargets"] == [{"databaseName": "spotify_dev", "tables": [TABLE_NAME]}]
     assert not crawler.get("s3Targets")
     assert json.loads(crawler["configuration"])["Grouping"] == {
         "TableGroupingPolicy": "CombineCompatibleSchemas"
@@ -287,14 +286,14 @@ def sample_uploads(run: ProgramRun) -> dict[str, dict[str, Any]]:
     return {
         r.inputs["key"]: r.inputs
         for r in run.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
-        if r.inputs["key"].startswith(contract.STAGING_PREFIX)
+        if r.inputs["key"].startswith(STAGING_PREFIX)
     }
 
 
 def test_dev_uploads_every_sample_csv_to_the_staging_prefix(dev_run):
     """Every data/sample/*.csv lands directly below the staging prefix of the staging bucket."""
     uploads = sample_uploads(dev_run)
-    expected = {contract.STAGING_PREFIX + p.name for p in sample_files()}
+    expected = {STAGING_PREFIX + p.name for p in sample_files()}
     assert expected
     assert set(uploads) == expected
     for upload in uploads.values():
