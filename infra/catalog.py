@@ -109,28 +109,23 @@ class Catalog(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["storageDescriptor.location"]),
         )
 
-        role = glue_service_role(
-            f"{prefix}-crawler-role",
+        access = glue_service_role(
+            f"{prefix}-crawler",
             f"Glue crawler of the Spotify pipeline ({args.environment})",
-            child,
-        )
-        role_policy = aws.iam.RolePolicy(
-            f"{prefix}-crawler-policy",
-            role=role.id,
-            policy=pulumi.Output.all(
+            pulumi.Output.all(
                 args.partition,
                 args.region,
                 args.account_id,
                 args.warehouse_bucket,
                 args.kms_key_arn,
             ).apply(lambda v: json.dumps(_crawler_policy(args.database_name, v))),
-            opts=child,
+            child,
         )
         self.crawler = aws.glue.Crawler(
             f"{prefix}-crawler",
             name=f"{prefix}-crawler",
             description=f"Keeps {contract.TABLE_NAME} in step with its Parquet files",
-            role=role.arn,
+            role=access.role.arn,
             database_name=self.database.name,
             catalog_targets=[
                 aws.glue.CrawlerCatalogTargetArgs(
@@ -147,7 +142,7 @@ class Catalog(pulumi.ComponentResource):
             configuration=crawler_configuration(),
             security_configuration=args.security_configuration_name,
             tags={"component": "catalog"},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[access.policy]),
         )
 
         self.database_name = self.database.name

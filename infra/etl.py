@@ -172,15 +172,10 @@ class Etl(pulumi.ComponentResource):
             opts=child,
         )
 
-        role = glue_service_role(
-            f"{prefix}-job-role",
+        access = glue_service_role(
+            f"{prefix}-job",
             f"Glue ETL job of the Spotify pipeline ({args.environment})",
-            child,
-        )
-        role_policy = aws.iam.RolePolicy(
-            f"{prefix}-job-policy",
-            role=role.id,
-            policy=pulumi.Output.all(
+            pulumi.Output.all(
                 args.partition,
                 args.region,
                 args.account_id,
@@ -202,7 +197,7 @@ class Etl(pulumi.ComponentResource):
                     )
                 )
             ),
-            opts=child,
+            child,
         )
 
         self.script_location = pulumi.Output.all(script.bucket, script.key).apply(
@@ -220,7 +215,7 @@ class Etl(pulumi.ComponentResource):
             f"{prefix}-etl",
             name=f"{prefix}-etl",
             description="Spotify 2023 CSVs -> typed, de-duplicated, gated Parquet table",
-            role_arn=role.arn,
+            role_arn=access.role.arn,
             glue_version=args.glue_version,
             command=aws.glue.JobCommandArgs(
                 name="glueetl", script_location=self.script_location, python_version="3"
@@ -235,11 +230,11 @@ class Etl(pulumi.ComponentResource):
             default_arguments=default_arguments,
             tags={"component": "etl"},
             # The role must hold its permissions before the first run can start.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[access.policy]),
         )
 
         self.job_name = self.job.name
-        self.role_arn = role.arn
+        self.role_arn = access.role.arn
         self.security_configuration_name = self.security_configuration.name
         self.register_outputs(
             {
