@@ -52,12 +52,8 @@ class CatalogArgs:
     """Bucket holding the table's Parquet files below the contract's table prefix."""
     security_configuration_name: pulumi.Input[str]
     """Glue security configuration the crawler writes its logs with."""
-    partition: pulumi.Input[str]
-    """AWS partition, for ARNs."""
-    region: pulumi.Input[str]
-    """Deployment region, for ARNs."""
-    account_id: pulumi.Input[str]
-    """Deployment account, for ARNs."""
+    account: pulumi.Input[policies.AccountContext]
+    """Where the stack deploys, for ARNs."""
     kms_key_arn: pulumi.Input[str] | None
     """The stack key, when customer-managed encryption is on."""
     protect_data: bool
@@ -112,13 +108,9 @@ class Catalog(pulumi.ComponentResource):
         access = glue_service_role(
             f"{prefix}-crawler",
             f"Glue crawler of the Spotify pipeline ({args.environment})",
-            pulumi.Output.all(
-                args.partition,
-                args.region,
-                args.account_id,
-                args.warehouse_bucket,
-                args.kms_key_arn,
-            ).apply(lambda v: json.dumps(_crawler_policy(args.database_name, v))),
+            pulumi.Output.all(args.account, args.warehouse_bucket, args.kms_key_arn).apply(
+                lambda v: json.dumps(_crawler_policy(args.database_name, v))
+            ),
             child,
         )
         self.crawler = aws.glue.Crawler(
@@ -158,10 +150,10 @@ class Catalog(pulumi.ComponentResource):
 
 
 def _crawler_policy(database: str, values: list[Any]) -> policies.PolicyDocument:
-    partition, region, account, warehouse_bucket, kms_key_arn = values
+    ctx, warehouse_bucket, kms_key_arn = values
     return policies.crawler_policy(
         policies.CrawlerPolicyArgs(
-            ctx=policies.AccountContext(partition, region, account),
+            ctx=ctx,
             warehouse_bucket=warehouse_bucket,
             database=database,
             kms_key_arn=kms_key_arn,

@@ -104,12 +104,8 @@ class EtlArgs:
     """Bucket holding the scripts, the temp dir and the Spark UI logs."""
     database_name: str
     """The one catalog database the job may read."""
-    partition: pulumi.Input[str]
-    """AWS partition, for ARNs."""
-    region: pulumi.Input[str]
-    """Deployment region, for ARNs."""
-    account_id: pulumi.Input[str]
-    """Deployment account, for ARNs."""
+    account: pulumi.Input[policies.AccountContext]
+    """Where the stack deploys, for ARNs."""
     kms_key_arn: pulumi.Input[str] | None
     """The stack key, when customer-managed encryption is on."""
     glue_version: str
@@ -176,9 +172,7 @@ class Etl(pulumi.ComponentResource):
             f"{prefix}-job",
             f"Glue ETL job of the Spotify pipeline ({args.environment})",
             pulumi.Output.all(
-                args.partition,
-                args.region,
-                args.account_id,
+                args.account,
                 args.staging_bucket,
                 args.warehouse_bucket,
                 args.assets_bucket,
@@ -187,12 +181,12 @@ class Etl(pulumi.ComponentResource):
                 lambda v: json.dumps(
                     policies.glue_job_policy(
                         policies.JobPolicyArgs(
-                            ctx=policies.AccountContext(v[0], v[1], v[2]),
-                            staging_bucket=v[3],
-                            warehouse_bucket=v[4],
-                            assets_bucket=v[5],
+                            ctx=v[0],
+                            staging_bucket=v[1],
+                            warehouse_bucket=v[2],
+                            assets_bucket=v[3],
                             database=args.database_name,
-                            kms_key_arn=v[6],
+                            kms_key_arn=v[4],
                         )
                     )
                 )
