@@ -9,9 +9,9 @@ against botocore's model of ``CreateDashboard``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 from spotify_glue.contract import QUICKSIGHT_TYPES, WAREHOUSE_COLUMNS, Column
 
@@ -102,8 +102,15 @@ DASHBOARD_ACTIONS: Final[dict[Access, tuple[str, ...]]] = {
 }
 
 
-def permissions(principals: Iterable[str], actions: Iterable[str]) -> list[dict[str, Any]]:
-    return [{"principal": p, "actions": list(actions)} for p in principals]
+_Grant = TypeVar("_Grant")
+
+
+def permissions(
+    grant: Callable[..., _Grant], principals: Iterable[str], actions: Iterable[str]
+) -> list[_Grant]:
+    """One ``grant(principal=..., actions=[...])`` per principal, ``grant`` being the
+    resource's own permission type in the SDK."""
+    return [grant(principal=p, actions=list(actions)) for p in principals]
 
 
 def console_url(region: str, dashboard_id: str) -> str:
