@@ -317,3 +317,64 @@ def test_workflow_error_without_graph_uses_the_run_message(stubbed: tuple[Any, S
     stub.add_response("get_workflow_run", errored)
     with pytest.raises(PipelineFailedError, match="ended ERROR: Workflow run stopped"):
         run_workflow(client, WORKFLOW, _poller(FakeClock()), Messages())
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        (
+            "job",
+            f"job {JOB} already has a run in progress (Concurrent runs exceeded); wait for it "
+            "to finish, then verify again (or verify without --run)",
+        ),
+        (
+            "workflow",
+            f"workflow {WORKFLOW} already has a run in progress (Concurrent runs exceeded); "
+            "wait for it to finish, then verify again",
+        ),
+    ],
+)
+def test_a_refused_start_is_reported_busy_with_glues_reason(
+    stubbed: tuple[Any, Stubber], kind: str, expected: str
+) -> None:
+    """Glue's ConcurrentRunsExceededException on a start is a busy pipeline, quoting Glue."""
+    client, stub = stubbed
+    operation, run = ("start_job_run", run_glue_job) if kind == "job" else (
+        "start_workflow_run", run_workflow)  # fmt: skip
+    stub.add_client_error(operation, "ConcurrentRunsExceededException", "Concurrent runs exceeded")
+    with pytest.raises(PipelineBusyError) as info:
+        run(client, JOB if kind == "job" else WORKFLOW, _poller(FakeClock()), Messages())
+    assert str(info.value) == expected
+
+
+def test_a_job_run_is_reported_each_poll_and_times_out_with_the_hint(
+    stubbed: tuple[Any, Stubber],
+) -> None:
+    """Each poll of a job run reports its state; one still RUNNING at --timeout raises with
+    the run, its last state and the hint."""
+    client, stub = stubbed
+    stub.add_response("start_job_run", {"JobRunId": "jr_1"})
+    for state in ("STARTING", "RUNNING", "RUNNING"):  # at 0, 15 and 30 s with a 30 s deadline
+        stub.add_response("get_job_run", _job_run(state), {"JobName": JOB, "RunId": "jr_1"})
+    messages = Messages()
+    with pytest.raises(WaitTimeoutError) as info:
+        run_glue_job(client, JOB, _poller(FakeClock(), timeout=30.0), messages)
+    assert messages == [f"job {JOB}: {s}" for s in ("STARTING", "RUNNING", "RUNNING")]
+    assert str(info.value) == (
+        f"job {JOB} run jr_1 still RUNNING after 30 s (the deadline passed); the run goes on"
+        " in Glue. Raise --timeout"
+    )
+
+
+def test_a_workflow_run_reports_its_actions_each_poll(stubbed: tuple[Any, Stubber]) -> None:
+    """Each poll of a workflow run reports its status and how many actions succeeded."""
+    client, stub = stubbed
+    stub.add_response("start_workflow_run", {"RunId": "wr_1"})
+    stub.add_response("get_workflow_run", _workflow_run("RUNNING", SucceededActions=1))
+    stub.add_response("get_workflow_run", _workflow_run("COMPLETED", SucceededActions=2))
+    messages = Messages()
+    run_workflow(client, WORKFLOW, _poller(FakeClock()), messages)
+    assert messages == [
+        f"workflow {WORKFLOW}: RUNNING, 1/2 actions succeeded",
+        f"workflow {WORKFLOW}: COMPLETED, 2/2 actions succeeded",
+    ]
