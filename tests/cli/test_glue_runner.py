@@ -29,6 +29,7 @@ from tests.cli.verify_support import (
     WAREHOUSE,
     WORKFLOW,
     FakeClock,
+    Stubs,
     set_fake_credentials,
 )
 
@@ -123,12 +124,9 @@ def test_workflow_that_never_finishes_times_out(glue: Any) -> None:
 
 
 @pytest.fixture
-def stubbed(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Stubber]]:
-    set_fake_credentials(monkeypatch)
-    client = boto3.client("glue", region_name=REGION)
-    with Stubber(client) as stub:
-        yield client, stub
-        stub.assert_no_pending_responses()
+def stubbed(stubs: Stubs) -> tuple[Any, Stubber]:
+    """The shared stubs' Glue client and its Stubber."""
+    return stubs.clients["glue"], stubs.glue
 
 
 def _job_run(state: str, error: str | None = None) -> dict[str, Any]:
