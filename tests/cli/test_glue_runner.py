@@ -23,17 +23,15 @@ from spotify_ops.glue_runner import (
 from spotify_ops.polling import Backoff, Deadline, Poller, WaitTimeoutError
 from tests.cli.verify_support import (
     CRAWLER,
-    DATABASE,
     JOB,
     REGION,
-    WAREHOUSE,
     WORKFLOW,
     FakeClock,
     Stubs,
+    create_glue_pipeline,
     set_fake_credentials,
 )
 
-ROLE = "arn:aws:iam::123456789012:role/spotify-dev-glue"
 STARTED = datetime(2024, 1, 1, 6, 0, tzinfo=UTC)
 
 
@@ -54,21 +52,7 @@ def glue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     set_fake_credentials(monkeypatch)
     with mock_aws():
         client = boto3.client("glue", region_name=REGION)
-        client.create_database(DatabaseInput={"Name": DATABASE})
-        client.create_job(
-            Name=JOB,
-            Role=ROLE,
-            Command={"Name": "glueetl", "ScriptLocation": "s3://assets/glue-scripts/x.py"},
-            ExecutionProperty={"MaxConcurrentRuns": 1},
-            GlueVersion="5.0",
-        )
-        client.create_crawler(
-            Name=CRAWLER,
-            Role=ROLE,
-            DatabaseName=DATABASE,
-            Targets={"S3Targets": [{"Path": f"s3://{WAREHOUSE}/spotify_tracks/"}]},
-        )
-        client.create_workflow(Name=WORKFLOW)
+        create_glue_pipeline(client)
         yield client
     state_manager.unset_transition("glue::job_run")
     state_manager.unset_transition("glue::crawl")

@@ -137,6 +137,29 @@ class FakeClock:
         self.now += seconds
 
 
+GLUE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/spotify-dev-glue"
+
+
+def create_glue_pipeline(glue: Any) -> None:
+    """The Glue side of a deployed dev stack, on moto: the database, the job (one run at a
+    time, as deployed), the crawler over the table folder, and the workflow."""
+    glue.create_database(DatabaseInput={"Name": DATABASE})
+    glue.create_job(
+        Name=JOB,
+        Role=GLUE_ROLE,
+        Command={"Name": "glueetl", "ScriptLocation": "s3://assets/glue-scripts/spotify_etl.py"},
+        ExecutionProperty={"MaxConcurrentRuns": 1},
+        GlueVersion="5.0",
+    )
+    glue.create_crawler(
+        Name=CRAWLER,
+        Role=GLUE_ROLE,
+        DatabaseName=DATABASE,
+        Targets={"S3Targets": [{"Path": LAYOUT.table_root}]},
+    )
+    glue.create_workflow(Name=WORKFLOW)
+
+
 def set_fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake keys and region, and no way to find real ones (files, profile, metadata)."""
     for name in (
