@@ -13,8 +13,10 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 from spotify_glue.contract import (
+    DEFAULT_GATE,
     TABLE_NAME,
     WAREHOUSE_COLUMNS,
+    GateThresholds,
     RunStatus,
     RunSummary,
     WarehouseLayout,
@@ -101,8 +103,11 @@ def summary(
     status: RunStatus = "published",
     gate_failures: list[str] | None = None,
     run_id: str = RUN_ID,
+    layout: WarehouseLayout = LAYOUT,
+    gate: GateThresholds = DEFAULT_GATE,
 ) -> RunSummary:
-    """A run summary as the job writes it: a published run names its own table folder."""
+    """A run summary as the job writes it: a published run names its own table folder in
+    ``layout``, and every run records the ``gate`` it was judged by."""
     return RunSummary(
         run_id=run_id,
         status=status,
@@ -115,9 +120,9 @@ def summary(
         dropped_no_track=0,
         rows_without_features=0,
         rows_written=rows_written,
-        table_location=LAYOUT.table_location(run_id) if status == "published" else "",
-        quarantine_location=LAYOUT.quarantine_location(run_id),
-        gate={"min_rows": 1, "max_quarantine_rate": 0.05, "max_join_loss_rate": 0.1},
+        table_location=layout.table_location(run_id) if status == "published" else "",
+        quarantine_location=layout.quarantine_location(run_id),
+        gate=gate.as_dict(),
         gate_failures=gate_failures or [],
     )
 
