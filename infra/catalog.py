@@ -53,12 +53,8 @@ class CatalogArgs:
     """Bucket holding the table's Parquet files below the contract's table prefix."""
     security_configuration_name: pulumi.Input[str]
     """Glue security configuration the crawler writes its logs with."""
-    partition: pulumi.Input[str]
-    """AWS partition, for ARNs."""
-    region: pulumi.Input[str]
-    """Deployment region, for ARNs."""
-    account_id: pulumi.Input[str]
-    """Deployment account, for ARNs."""
+    account: pulumi.Input[policies.AccountContext]
+    """Where the stack deploys, for ARNs."""
     kms_key_arn: pulumi.Input[str] | None
     """The stack key, when customer-managed encryption is on."""
     protect_data: bool
@@ -110,28 +106,19 @@ class Catalog(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["storageDescriptor.location"]),
         )
 
-        role = glue_service_role(
-            f"{prefix}-crawler-role",
+        access = glue_service_role(
+            f"{prefix}-crawler",
             f"Glue crawler of the Spotify pipeline ({args.environment})",
+            pulumi.Output.all(args.account, args.warehouse_bucket, args.kms_key_arn).apply(
+                lambda v: json.dumps(_crawler_policy(args.database_name, v))
+            ),
             child,
-        )
-        role_policy = aws.iam.RolePolicy(
-            f"{prefix}-crawler-policy",
-            role=role.id,
-            policy=pulumi.Output.all(
-                args.partition,
-                args.region,
-                args.account_id,
-                args.warehouse_bucket,
-                args.kms_key_arn,
-            ).apply(lambda v: json.dumps(_crawler_policy(args.database_name, v))),
-            opts=child,
         )
         self.crawler = aws.glue.Crawler(
             f"{prefix}-crawler",
             name=f"{prefix}-crawler",
             description=f"Keeps {TABLE_NAME} in step with its Parquet files",
-            role=role.arn,
+            role=access.role.arn,
             database_name=self.database.name,
             catalog_targets=[
                 aws.glue.CrawlerCatalogTargetArgs(
@@ -148,7 +135,7 @@ class Catalog(pulumi.ComponentResource):
             configuration=crawler_configuration(),
             security_configuration=args.security_configuration_name,
             tags={"component": "catalog"},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[access.policy]),
         )
 
         self.database_name = self.database.name
@@ -164,10 +151,10 @@ class Catalog(pulumi.ComponentResource):
 
 
 def _crawler_policy(database: str, values: list[Any]) -> policies.PolicyDocument:
-    partition, region, account, warehouse_bucket, kms_key_arn = values
+    ctx, warehouse_bucket, kms_key_arn = values
     return policies.crawler_policy(
         policies.CrawlerPolicyArgs(
-            ctx=policies.AccountContext(partition, region, account),
+            ctx=ctx,
             warehouse_bucket=warehouse_bucket,
             database=database,
             kms_key_arn=kms_key_arn,

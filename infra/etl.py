@@ -105,12 +105,8 @@ class EtlArgs:
     """Bucket holding the scripts, the temp dir and the Spark UI logs."""
     database_name: str
     """The one catalog database the job may read."""
-    partition: pulumi.Input[str]
-    """AWS partition, for ARNs."""
-    region: pulumi.Input[str]
-    """Deployment region, for ARNs."""
-    account_id: pulumi.Input[str]
-    """Deployment account, for ARNs."""
+    account: pulumi.Input[policies.AccountContext]
+    """Where the stack deploys, for ARNs."""
     kms_key_arn: pulumi.Input[str] | None
     """The stack key, when customer-managed encryption is on."""
     glue_version: str
@@ -173,18 +169,11 @@ class Etl(pulumi.ComponentResource):
             opts=child,
         )
 
-        role = glue_service_role(
-            f"{prefix}-job-role",
+        access = glue_service_role(
+            f"{prefix}-job",
             f"Glue ETL job of the Spotify pipeline ({args.environment})",
-            child,
-        )
-        role_policy = aws.iam.RolePolicy(
-            f"{prefix}-job-policy",
-            role=role.id,
-            policy=pulumi.Output.all(
-                args.partition,
-                args.region,
-                args.account_id,
+            pulumi.Output.all(
+                args.account,
                 args.staging_bucket,
                 args.warehouse_bucket,
                 args.assets_bucket,
@@ -193,17 +182,17 @@ class Etl(pulumi.ComponentResource):
                 lambda v: json.dumps(
                     policies.glue_job_policy(
                         policies.JobPolicyArgs(
-                            ctx=policies.AccountContext(v[0], v[1], v[2]),
-                            staging_bucket=v[3],
-                            warehouse_bucket=v[4],
-                            assets_bucket=v[5],
+                            ctx=v[0],
+                            staging_bucket=v[1],
+                            warehouse_bucket=v[2],
+                            assets_bucket=v[3],
                             database=args.database_name,
-                            kms_key_arn=v[6],
+                            kms_key_arn=v[4],
                         )
                     )
                 )
             ),
-            opts=child,
+            child,
         )
 
         self.script_location = pulumi.Output.all(script.bucket, script.key).apply(
@@ -221,7 +210,7 @@ class Etl(pulumi.ComponentResource):
             f"{prefix}-etl",
             name=f"{prefix}-etl",
             description="Spotify 2023 CSVs -> typed, de-duplicated, gated Parquet table",
-            role_arn=role.arn,
+            role_arn=access.role.arn,
             glue_version=args.glue_version,
             command=aws.glue.JobCommandArgs(
                 name="glueetl", script_location=self.script_location, python_version="3"
@@ -236,11 +225,11 @@ class Etl(pulumi.ComponentResource):
             default_arguments=default_arguments,
             tags={"component": "etl"},
             # The role must hold its permissions before the first run can start.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[access.policy]),
         )
 
         self.job_name = self.job.name
-        self.role_arn = role.arn
+        self.role_arn = access.role.arn
         self.security_configuration_name = self.security_configuration.name
         self.register_outputs(
             {

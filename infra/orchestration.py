@@ -139,19 +139,12 @@ class Orchestration(pulumi.ComponentResource):
     ) -> None:
         """The EventBridge rule on the staging bucket's events, and the role it uses to
         notify the workflow (glue:NotifyEvent on this workflow only)."""
-        role = service_role(
-            f"{prefix}-events-role",
+        access = service_role(
+            f"{prefix}-events",
             f"EventBridge starts the Spotify pipeline workflow ({args.environment})",
             policies.EVENTS_SERVICE,
+            self.workflow.arn.apply(lambda arn: json.dumps(policies.notify_workflow_policy(arn))),
             child,
-        )
-        role_policy = aws.iam.RolePolicy(
-            f"{prefix}-events-policy",
-            role=role.id,
-            policy=self.workflow.arn.apply(
-                lambda arn: json.dumps(policies.notify_workflow_policy(arn))
-            ),
-            opts=child,
         )
         rule = aws.cloudwatch.EventRule(
             f"{prefix}-staging-arrival",
@@ -167,7 +160,7 @@ class Orchestration(pulumi.ComponentResource):
             f"{prefix}-start-workflow",
             rule=rule.name,
             arn=self.workflow.arn,
-            role_arn=role.arn,
+            role_arn=access.role.arn,
             # EventBridge must be allowed to notify the workflow before the first event.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[access.policy]),
         )

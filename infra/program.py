@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 from spotify_glue.layout import STAGING_PREFIX
 
-from infra import naming
+from infra import naming, policies
 from infra.catalog import Catalog, CatalogArgs
 from infra.config import NAMESPACE, StackConfig, load_stack_config
 from infra.etl import Etl, EtlArgs
@@ -45,15 +45,15 @@ def build(config: StackConfig, repo_root: Path = REPO_ROOT) -> dict[OutputKey, p
     prefix = naming.resource_prefix(config.environment)
     identity = aws.get_caller_identity_output()
     region = aws.get_region_output().region
-    partition = aws.get_partition_output().partition
+    account = pulumi.Output.all(
+        aws.get_partition_output().partition, region, identity.account_id
+    ).apply(lambda v: policies.AccountContext(*v))
 
     storage = Storage(
         f"{prefix}-storage",
         StorageArgs(
             environment=config.environment,
-            partition=partition,
-            region=region,
-            account_id=identity.account_id,
+            account=account,
             customer_managed_key=config.customer_managed_key,
             protect_data=config.protect_data,
             force_destroy=config.force_destroy,
@@ -73,9 +73,7 @@ def build(config: StackConfig, repo_root: Path = REPO_ROOT) -> dict[OutputKey, p
             warehouse_bucket=storage.warehouse_bucket,
             assets_bucket=storage.assets_bucket,
             database_name=database_name,
-            partition=partition,
-            region=region,
-            account_id=identity.account_id,
+            account=account,
             kms_key_arn=storage.kms_key_arn,
             glue_version=config.glue_version,
             worker_type=config.worker_type,
@@ -94,9 +92,7 @@ def build(config: StackConfig, repo_root: Path = REPO_ROOT) -> dict[OutputKey, p
             database_name=database_name,
             warehouse_bucket=storage.warehouse_bucket,
             security_configuration_name=etl.security_configuration_name,
-            partition=partition,
-            region=region,
-            account_id=identity.account_id,
+            account=account,
             kms_key_arn=storage.kms_key_arn,
             protect_data=config.protect_data,
         ),

@@ -114,12 +114,11 @@ class QuickSight(pulumi.ComponentResource):
                 athena=aws.quicksight.DataSourceParametersAthenaArgs(work_group=args.workgroup_name)
             ),
             ssl_properties=aws.quicksight.DataSourceSslPropertiesArgs(disable_ssl=False),
-            permissions=[
-                aws.quicksight.DataSourcePermissionArgs(
-                    principal=p, actions=list(qs.DATA_SOURCE_ACTIONS[args.access])
-                )
-                for p in principals
-            ],
+            permissions=qs.permissions(
+                aws.quicksight.DataSourcePermissionArgs,
+                principals,
+                qs.DATA_SOURCE_ACTIONS[args.access],
+            ),
             tags={"component": "quicksight"},
             opts=child,
         )
@@ -160,12 +159,9 @@ class QuickSight(pulumi.ComponentResource):
                     ],
                 )
             ],
-            permissions=[
-                aws.quicksight.DataSetPermissionArgs(
-                    principal=p, actions=list(qs.DATA_SET_ACTIONS[args.access])
-                )
-                for p in principals
-            ],
+            permissions=qs.permissions(
+                aws.quicksight.DataSetPermissionArgs, principals, qs.DATA_SET_ACTIONS[args.access]
+            ),
             tags={"component": "quicksight"},
             opts=child,
         )
@@ -190,7 +186,11 @@ class QuickSight(pulumi.ComponentResource):
             name=dashboard_spec.dashboard_name(args.environment),
             definition=qs.dashboard_definition(dashboard_spec.DASHBOARD, self.data_set.arn),
             dashboard_publish_options=qs.PUBLISH_OPTIONS,
-            permissions=qs.permissions(principals, qs.DASHBOARD_ACTIONS[args.access]),
+            permissions=qs.permissions(
+                aws_native.quicksight.DashboardResourcePermissionArgs,
+                principals,
+                qs.DASHBOARD_ACTIONS[args.access],
+            ),
             validation_strategy={"mode": "STRICT"},
             version_description="Rendered from infra/dashboard_spec.py",
             tags=[{"key": "component", "value": "quicksight"}],

@@ -9,9 +9,9 @@ against botocore's model of ``CreateDashboard``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 from spotify_glue.contract import QUICKSIGHT_TYPES, WAREHOUSE_COLUMNS, Column
 
@@ -102,8 +102,15 @@ DASHBOARD_ACTIONS: Final[dict[Access, tuple[str, ...]]] = {
 }
 
 
-def permissions(principals: Iterable[str], actions: Iterable[str]) -> list[dict[str, Any]]:
-    return [{"principal": p, "actions": list(actions)} for p in principals]
+_Grant = TypeVar("_Grant")
+
+
+def permissions(
+    grant: Callable[..., _Grant], principals: Iterable[str], actions: Iterable[str]
+) -> list[_Grant]:
+    """One ``grant(principal=..., actions=[...])`` per principal, ``grant`` being the
+    resource's own permission type in the SDK."""
+    return [grant(principal=p, actions=list(actions)) for p in principals]
 
 
 def console_url(region: str, dashboard_id: str) -> str:
@@ -261,37 +268,39 @@ def _limit(visual: Visual) -> dict[str, Any]:
     return {"items_limit": visual.limit, "other_categories": "EXCLUDE"}
 
 
+def _sort(visual: Visual, sort_key: str, limit_key: str) -> dict[str, Any]:
+    """A chart's sort configuration: its field sort, and its items limit when the visual has
+    one (each chart type names the two members its own way)."""
+    sort: dict[str, Any] = {sort_key: _field_sort(visual)}
+    if visual.limit is not None:
+        sort[limit_key] = _limit(visual)
+    return sort
+
+
 def _chart(visual: Visual) -> tuple[str, dict[str, Any]]:
     """The visual's member name in the API's Visual union and its chart configuration."""
     dims = [_dimension(visual, d) for d in visual.dimensions]
     values = [_measure(visual, m) for m in visual.measures]
     match visual.chart:
         case "bar":
-            sort: dict[str, Any] = {"category_sort": _field_sort(visual)}
-            if visual.limit is not None:
-                sort["category_items_limit"] = _limit(visual)
             return "bar_chart_visual", {
                 "field_wells": {
                     "bar_chart_aggregated_field_wells": {"category": dims, "values": values}
                 },
-                "sort_configuration": sort,
+                "sort_configuration": _sort(visual, "category_sort", "category_items_limit"),
                 "orientation": "HORIZONTAL",
             }
         case "line":
-            sort = {"category_sort": _field_sort(visual)}
-            if visual.limit is not None:
-                sort["category_items_limit_configuration"] = _limit(visual)
             return "line_chart_visual", {
                 "field_wells": {
                     "line_chart_aggregated_field_wells": {"category": dims, "values": values}
                 },
-                "sort_configuration": sort,
+                "sort_configuration": _sort(
+                    visual, "category_sort", "category_items_limit_configuration"
+                ),
                 "type": "LINE",
             }
         case "heat_map":
-            sort = {"heat_map_row_sort": _field_sort(visual)}
-            if visual.limit is not None:
-                sort["heat_map_row_items_limit_configuration"] = _limit(visual)
             return "heat_map_visual", {
                 "field_wells": {
                     "heat_map_aggregated_field_wells": {
@@ -300,7 +309,9 @@ def _chart(visual: Visual) -> tuple[str, dict[str, Any]]:
                         "values": values,
                     }
                 },
-                "sort_configuration": sort,
+                "sort_configuration": _sort(
+                    visual, "heat_map_row_sort", "heat_map_row_items_limit_configuration"
+                ),
             }
         case "scatter":
             wells = (
@@ -324,7 +335,7 @@ def _chart(visual: Visual) -> tuple[str, dict[str, Any]]:
                 chart["sort_configuration"] = {"scatter_plot_limit_configuration": _limit(visual)}
             return "scatter_plot_visual", chart
         case "table":
-            sort = {"row_sort": _field_sort(visual)}
+            sort: dict[str, Any] = {"row_sort": _field_sort(visual)}
             if visual.limit is not None:
                 # The first page holds the top rows, the same rows the local preview shows.
                 sort["pagination_configuration"] = {"page_size": visual.limit, "page_number": 1}

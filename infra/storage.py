@@ -58,12 +58,9 @@ def _lifecycle_rules(
 class StorageArgs:
     environment: str
     """Name prefix suffix of every bucket (``spotify-<environment>-<kind>``)."""
-    partition: pulumi.Input[str]
-    """AWS partition, for bucket ARNs in the bucket policies."""
-    region: pulumi.Input[str]
-    """Deployment region, for the key policy's CloudWatch Logs principal."""
-    account_id: pulumi.Input[str]
-    """Deployment account id, for the key policy."""
+    account: pulumi.Input[policies.AccountContext]
+    """Where the stack deploys: the partition for bucket ARNs in the bucket policies, all of
+    it for the key policy (its CloudWatch Logs principal names the region)."""
     customer_managed_key: bool
     """Create a KMS key (rotation on, with an alias) and encrypt every bucket with it."""
     protect_data: bool
@@ -104,8 +101,8 @@ class Storage(pulumi.ComponentResource):
         self.kms_key: aws.kms.Key | None = None
         self.kms_key_arn = None
         if args.customer_managed_key:
-            key_policy = pulumi.Output.all(args.partition, args.region, args.account_id).apply(
-                lambda v: json.dumps(policies.kms_key_policy(policies.AccountContext(*v)))
+            key_policy = pulumi.Output.from_input(args.account).apply(
+                lambda ctx: json.dumps(policies.kms_key_policy(ctx))
             )
             self.kms_key = aws.kms.Key(
                 f"{prefix}-key",
@@ -222,8 +219,8 @@ class Storage(pulumi.ComponentResource):
                 parent=self, depends_on=[versioning] if versioning is not None else []
             ),
         )
-        policy = pulumi.Output.all(args.partition, bucket.bucket).apply(
-            lambda v: json.dumps(policies.deny_insecure_transport(v[0], v[1]))
+        policy = pulumi.Output.all(args.account, bucket.bucket).apply(
+            lambda v: json.dumps(policies.deny_insecure_transport(v[0].partition, v[1]))
         )
         aws.s3.BucketPolicy(
             f"{name}-policy",

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 import boto3
+import typer
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -25,6 +26,11 @@ from spotify_ops.exit_codes import ExitCode
 from spotify_ops.glue_runner import PipelineBusyError, PipelineFailedError
 from spotify_ops.polling import Clock, SystemClock, WaitTimeoutError, error_code, error_message
 from spotify_ops.stack_outputs import OutputsError
+
+ProfileOption = Annotated[
+    str | None, typer.Option(help="AWS profile (else the usual AWS environment).")
+]
+"""``--profile`` of every command that calls AWS; the profile goes to :meth:`Runtime.clients`."""
 
 ClientFactory = Callable[[str], Any]
 """Service name ("athena", "glue", "s3") to a boto3 client."""

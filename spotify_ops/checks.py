@@ -140,33 +140,46 @@ def check_domains(engine: QueryEngine, _: RunSummary | None, __: GateThresholds)
     return CheckResult("domains", False, detail)
 
 
+def _gated_rate(
+    name: str,
+    summary: RunSummary | None,
+    rate: Callable[[RunSummary], float],
+    limit: float,
+    detail: Callable[[RunSummary], str],
+) -> CheckResult:
+    """A rate from the published run's summary is within its gate limit; without a summary
+    there is nothing to judge, so the check fails."""
+    if summary is None:
+        return CheckResult(name, False, "no run summary to read it from")
+    return CheckResult(name, rate(summary) <= limit, detail(summary))
+
+
 def check_quarantine_rate(
     _: QueryEngine, summary: RunSummary | None, gate: GateThresholds
 ) -> CheckResult:
-    if summary is None:
-        return CheckResult("quarantine_rate", False, "no run summary to read it from")
-    rate = summary.quarantine_rate
-    ok = rate <= gate.max_quarantine_rate
-    return CheckResult(
+    limit = gate.max_quarantine_rate
+    return _gated_rate(
         "quarantine_rate",
-        ok,
-        f"{rate:.2%} of {summary.total_read} rows quarantined "
-        f"(limit {gate.max_quarantine_rate:.2%})",
+        summary,
+        lambda s: s.quarantine_rate,
+        limit,
+        lambda s: f"{s.quarantine_rate:.2%} of {s.total_read} rows quarantined (limit {limit:.2%})",
     )
 
 
 def check_join_loss(
     _: QueryEngine, summary: RunSummary | None, gate: GateThresholds
 ) -> CheckResult:
-    if summary is None:
-        return CheckResult("join_loss_rate", False, "no run summary to read it from")
-    rate = summary.join_loss_rate
-    ok = rate <= gate.max_join_loss_rate
-    return CheckResult(
+    limit = gate.max_join_loss_rate
+    return _gated_rate(
         "join_loss_rate",
-        ok,
-        f"{rate:.2%} of album rows lost in joins ({summary.dropped_no_artist} no artist, "
-        f"{summary.dropped_no_track} no track; limit {gate.max_join_loss_rate:.2%})",
+        summary,
+        lambda s: s.join_loss_rate,
+        limit,
+        lambda s: (
+            f"{s.join_loss_rate:.2%} of album rows lost in joins ({s.dropped_no_artist} no"
+            f" artist, {s.dropped_no_track} no track; limit {limit:.2%})"
+        ),
     )
 
 

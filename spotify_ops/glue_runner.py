@@ -53,36 +53,69 @@ def _elapsed(clock: Clock, started: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-def run_glue_job(glue: Any, job_name: str, poller: Poller, progress: Progress) -> RunOutcome:
-    """Start one job run and wait for its end; a run that did not succeed raises with
-    Glue's ErrorMessage."""
+def _start_run(
+    start: Callable[[], Mapping[str, Any]], id_key: str, clock: Clock, busy: Callable[[str], str]
+) -> str:
+    """Start a job or workflow run (throttling retried) and return its id. Glue refuses a
+    second concurrent run: ``busy`` turns Glue's reason into what to tell the user."""
     try:
-        run_id = str(
-            call_with_throttle_retry(lambda: glue.start_job_run(JobName=job_name), poller.clock)[
-                "JobRunId"
-            ]
-        )
+        return str(call_with_throttle_retry(start, clock)[id_key])
     except ClientError as exc:
         if error_code(exc) == "ConcurrentRunsExceededException":
-            raise PipelineBusyError(
-                f"job {job_name} already has a run in progress ({error_message(exc)}); "
-                "wait for it to finish, then verify again (or verify without --run)"
-            ) from None
+            raise PipelineBusyError(busy(error_message(exc))) from None
         raise
-    started = poller.clock.monotonic()
-    state = "STARTING"
+
+
+def _wait_run(
+    poller: Poller,
+    run: str,
+    state: str,
+    read: Callable[[], dict[str, Any]],
+    state_key: str,
+    done: frozenset[str],
+    report: Callable[[dict[str, Any], str], str],
+    progress: Progress,
+) -> tuple[dict[str, Any], str]:
+    """Poll ``read`` until the run's ``state_key`` is one of ``done``, reporting each poll;
+    returns the last answer and its state. ``run`` names the run, ``state`` is the one
+    assumed before the first poll."""
 
     def probe() -> dict[str, Any] | None:
         nonlocal state
-        job_run: dict[str, Any] = glue.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
-        state = str(job_run["JobRunState"])
-        progress(f"job {job_name}: {state}")
-        return job_run if state in JOB_DONE else None
+        answer = read()
+        state = str(answer[state_key])
+        progress(report(answer, state))
+        return answer if state in done else None
 
     try:
-        job_run = poller.wait(probe, lambda: f"job {job_name} run {run_id} still {state}")
+        return poller.wait(probe, lambda: f"{run} still {state}"), state
     except WaitTimeoutError as exc:
         raise WaitTimeoutError(f"{exc}; the run goes on in Glue. Raise --timeout") from None
+
+
+def run_glue_job(glue: Any, job_name: str, poller: Poller, progress: Progress) -> RunOutcome:
+    """Start one job run and wait for its end; a run that did not succeed raises with
+    Glue's ErrorMessage."""
+    run_id = _start_run(
+        lambda: glue.start_job_run(JobName=job_name),
+        "JobRunId",
+        poller.clock,
+        lambda reason: (
+            f"job {job_name} already has a run in progress ({reason}); "
+            "wait for it to finish, then verify again (or verify without --run)"
+        ),
+    )
+    started = poller.clock.monotonic()
+    job_run, state = _wait_run(
+        poller,
+        f"job {job_name} run {run_id}",
+        "STARTING",
+        lambda: glue.get_job_run(JobName=job_name, RunId=run_id)["JobRun"],
+        "JobRunState",
+        JOB_DONE,
+        lambda _, state: f"job {job_name}: {state}",
+        progress,
+    )
     if state != "SUCCEEDED":
         reason = job_run.get("ErrorMessage") or "Glue gave no error message"
         raise PipelineFailedError(f"job {job_name} run {run_id} ended {state}: {reason}")
@@ -180,37 +213,34 @@ def _workflow_failures(run: Mapping[str, Any]) -> list[str]:
 def run_workflow(glue: Any, workflow_name: str, poller: Poller, progress: Progress) -> RunOutcome:
     """Start the workflow (job, then crawler on success) and wait. Glue marks a workflow run
     COMPLETED even when an action failed, so the statistics decide."""
-    try:
-        run_id = str(
-            call_with_throttle_retry(
-                lambda: glue.start_workflow_run(Name=workflow_name), poller.clock
-            )["RunId"]
-        )
-    except ClientError as exc:
-        if error_code(exc) == "ConcurrentRunsExceededException":
-            raise PipelineBusyError(
-                f"workflow {workflow_name} already has a run in progress "
-                f"({error_message(exc)}); wait for it to finish, then verify again"
-            ) from None
-        raise
+    run_id = _start_run(
+        lambda: glue.start_workflow_run(Name=workflow_name),
+        "RunId",
+        poller.clock,
+        lambda reason: (
+            f"workflow {workflow_name} already has a run in progress "
+            f"({reason}); wait for it to finish, then verify again"
+        ),
+    )
     started = poller.clock.monotonic()
-    status = "RUNNING"
 
-    def probe() -> dict[str, Any] | None:
-        nonlocal status
-        run: dict[str, Any] = glue.get_workflow_run(Name=workflow_name, RunId=run_id)["Run"]
-        status = str(run["Status"])
+    def report(run: dict[str, Any], status: str) -> str:
         stats = run.get("Statistics", {})
-        progress(
+        return (
             f"workflow {workflow_name}: {status}, {stats.get('SucceededActions', 0)}/"
             f"{stats.get('TotalActions', '?')} actions succeeded"
         )
-        return run if status in WORKFLOW_DONE else None
 
-    try:
-        run = poller.wait(probe, lambda: f"workflow {workflow_name} run {run_id} still {status}")
-    except WaitTimeoutError as exc:
-        raise WaitTimeoutError(f"{exc}; the run goes on in Glue. Raise --timeout") from None
+    run, status = _wait_run(
+        poller,
+        f"workflow {workflow_name} run {run_id}",
+        "RUNNING",
+        lambda: glue.get_workflow_run(Name=workflow_name, RunId=run_id)["Run"],
+        "Status",
+        WORKFLOW_DONE,
+        report,
+        progress,
+    )
     stats = run.get("Statistics", {})
     bad = {k: stats[k] for k in WORKFLOW_BAD_ACTIONS if stats.get(k)}
     if status == "COMPLETED" and not bad:

@@ -40,6 +40,7 @@ from infra.config import NAMESPACE, ConfigError
 from spotify_ops.aws_runtime import (
     ACCESS_DENIED_CODES,
     ClientFactory,
+    ProfileOption,
     Runtime,
     classify_error,
     error_json,
@@ -274,9 +275,7 @@ def preflight_command(
         str | None,
         typer.Option(help="Role the account gave QuickSight, if not QuickSight's own."),
     ] = None,
-    profile: Annotated[
-        str | None, typer.Option(help="AWS profile (else the usual AWS environment).")
-    ] = None,
+    profile: ProfileOption = None,
     policy: Annotated[
         bool,
         typer.Option("--policy", help="Print the IAM policy QuickSight's role needs, and exit."),

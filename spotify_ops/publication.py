@@ -53,17 +53,23 @@ def _served(published: SummaryRead) -> str:
     return f"the table still serves run {run.run_id} ({run.rows_written} rows)"
 
 
+def _unread(name: str, read: SummaryRead, not_yet: str) -> CheckResult:
+    """A summary that could not be read fails ``name`` with the reason; a missing one also
+    says ``not_yet`` and how to run the pipeline."""
+    hint = (
+        f"; {not_yet} (run the pipeline with verify --run)"
+        if read.problem.startswith("no run summary")
+        else ""
+    )
+    return CheckResult(name, False, read.problem + hint)
+
+
 def check_last_run(last: SummaryRead, published: SummaryRead) -> CheckResult:
     """The job's last run was published. A rejected one quotes the gate's reasons and says
     which run the table still serves."""
     run = last.summary
     if run is None:
-        hint = (
-            "; the job has not published yet (run the pipeline with verify --run)"
-            if last.problem.startswith("no run summary")
-            else ""
-        )
-        return CheckResult("run_summary", False, last.problem + hint)
+        return _unread("run_summary", last, "the job has not published yet")
     if run.status != "published":
         failures = "; ".join(run.gate_failures) or "no reason recorded"
         return CheckResult(
@@ -95,12 +101,7 @@ def check_published_run(published: SummaryRead, layout: WarehouseLayout) -> Chec
     """The published-run pointer exists, names a published run, and that run's own folder."""
     run = published.summary
     if run is None:
-        hint = (
-            "; no run has passed the gate yet (run the pipeline with verify --run)"
-            if published.problem.startswith("no run summary")
-            else ""
-        )
-        return CheckResult("published_run", False, published.problem + hint)
+        return _unread("published_run", published, "no run has passed the gate yet")
     if run.status != "published":
         return CheckResult(
             "published_run",

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.text import Text
 from spotify_glue.gate import DEFAULT_GATE
 
-from spotify_ops.aws_runtime import Runtime, classify_error, error_json
+from spotify_ops.aws_runtime import ProfileOption, Runtime, classify_error, error_json
 from spotify_ops.stack_outputs import load_outputs
 from spotify_ops.verdict import GateOverrides, VerifyOptions, verify_stack
 from spotify_ops.verdict_format import progress_display, render_verdict, verdict_json
@@ -78,9 +78,7 @@ def verify_command(
             help="Gate: highest join loss rate, 0 to 1 (default: as the published run).",
         ),
     ] = None,
-    profile: Annotated[
-        str | None, typer.Option(help="AWS profile (else the usual AWS environment).")
-    ] = None,
+    profile: ProfileOption = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the verdict as JSON on standard output.")
     ] = False,

@@ -8,9 +8,11 @@ import errno
 import re
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.progress import Progress
+from spotify_glue.contract import ALBUMS, ARTISTS, FEATURES, TRACKS, SourceFile
 from typer.testing import CliRunner
 
 from spotify_ops.cli import app
@@ -62,24 +64,21 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def albums(generated: Path) -> list[dict[str, str]]:
-    return read_rows(generated / "spotify-albums_data_2023.csv")
+def _rows_fixture(source: SourceFile) -> Any:
+    """A module fixture named after the source (``albums``, ...): its generated file's rows."""
+
+    @pytest.fixture(scope="module", name=source.key)
+    def rows(generated: Path) -> list[dict[str, str]]:
+        """The generated file's rows, by header name."""
+        return read_rows(generated / source.file_name)
+
+    return rows
 
 
-@pytest.fixture(scope="module")
-def artists(generated: Path) -> list[dict[str, str]]:
-    return read_rows(generated / "spotify_artist_data_2023.csv")
-
-
-@pytest.fixture(scope="module")
-def tracks(generated: Path) -> list[dict[str, str]]:
-    return read_rows(generated / "spotify_tracks_data_2023.csv")
-
-
-@pytest.fixture(scope="module")
-def features(generated: Path) -> list[dict[str, str]]:
-    return read_rows(generated / "spotify_features_data_2023.csv")
+albums = _rows_fixture(ALBUMS)
+artists = _rows_fixture(ARTISTS)
+tracks = _rows_fixture(TRACKS)
+features = _rows_fixture(FEATURES)
 
 
 def test_writes_exactly_the_five_real_file_names(generated):

@@ -23,16 +23,15 @@ from spotify_ops.glue_runner import (
 from spotify_ops.polling import Backoff, Deadline, Poller, WaitTimeoutError
 from tests.cli.verify_support import (
     CRAWLER,
-    DATABASE,
     JOB,
     REGION,
-    WAREHOUSE,
     WORKFLOW,
     FakeClock,
+    Stubs,
+    create_glue_pipeline,
     set_fake_credentials,
 )
 
-ROLE = "arn:aws:iam::123456789012:role/spotify-dev-glue"
 STARTED = datetime(2024, 1, 1, 6, 0, tzinfo=UTC)
 
 
@@ -53,21 +52,7 @@ def glue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     set_fake_credentials(monkeypatch)
     with mock_aws():
         client = boto3.client("glue", region_name=REGION)
-        client.create_database(DatabaseInput={"Name": DATABASE})
-        client.create_job(
-            Name=JOB,
-            Role=ROLE,
-            Command={"Name": "glueetl", "ScriptLocation": "s3://assets/glue-scripts/x.py"},
-            ExecutionProperty={"MaxConcurrentRuns": 1},
-            GlueVersion="5.0",
-        )
-        client.create_crawler(
-            Name=CRAWLER,
-            Role=ROLE,
-            DatabaseName=DATABASE,
-            Targets={"S3Targets": [{"Path": f"s3://{WAREHOUSE}/spotify_tracks/"}]},
-        )
-        client.create_workflow(Name=WORKFLOW)
+        create_glue_pipeline(client)
         yield client
     state_manager.unset_transition("glue::job_run")
     state_manager.unset_transition("glue::crawl")
@@ -123,12 +108,9 @@ def test_workflow_that_never_finishes_times_out(glue: Any) -> None:
 
 
 @pytest.fixture
-def stubbed(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Stubber]]:
-    set_fake_credentials(monkeypatch)
-    client = boto3.client("glue", region_name=REGION)
-    with Stubber(client) as stub:
-        yield client, stub
-        stub.assert_no_pending_responses()
+def stubbed(stubs: Stubs) -> tuple[Any, Stubber]:
+    """The shared stubs' Glue client and its Stubber."""
+    return stubs.clients["glue"], stubs.glue
 
 
 def _job_run(state: str, error: str | None = None) -> dict[str, Any]:
@@ -317,3 +299,64 @@ def test_workflow_error_without_graph_uses_the_run_message(stubbed: tuple[Any, S
     stub.add_response("get_workflow_run", errored)
     with pytest.raises(PipelineFailedError, match="ended ERROR: Workflow run stopped"):
         run_workflow(client, WORKFLOW, _poller(FakeClock()), Messages())
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        (
+            "job",
+            f"job {JOB} already has a run in progress (Concurrent runs exceeded); wait for it "
+            "to finish, then verify again (or verify without --run)",
+        ),
+        (
+            "workflow",
+            f"workflow {WORKFLOW} already has a run in progress (Concurrent runs exceeded); "
+            "wait for it to finish, then verify again",
+        ),
+    ],
+)
+def test_a_refused_start_is_reported_busy_with_glues_reason(
+    stubbed: tuple[Any, Stubber], kind: str, expected: str
+) -> None:
+    """Glue's ConcurrentRunsExceededException on a start is a busy pipeline, quoting Glue."""
+    client, stub = stubbed
+    operation, run = ("start_job_run", run_glue_job) if kind == "job" else (
+        "start_workflow_run", run_workflow)  # fmt: skip
+    stub.add_client_error(operation, "ConcurrentRunsExceededException", "Concurrent runs exceeded")
+    with pytest.raises(PipelineBusyError) as info:
+        run(client, JOB if kind == "job" else WORKFLOW, _poller(FakeClock()), Messages())
+    assert str(info.value) == expected
+
+
+def test_a_job_run_is_reported_each_poll_and_times_out_with_the_hint(
+    stubbed: tuple[Any, Stubber],
+) -> None:
+    """Each poll of a job run reports its state; one still RUNNING at --timeout raises with
+    the run, its last state and the hint."""
+    client, stub = stubbed
+    stub.add_response("start_job_run", {"JobRunId": "jr_1"})
+    for state in ("STARTING", "RUNNING", "RUNNING"):  # at 0, 15 and 30 s with a 30 s deadline
+        stub.add_response("get_job_run", _job_run(state), {"JobName": JOB, "RunId": "jr_1"})
+    messages = Messages()
+    with pytest.raises(WaitTimeoutError) as info:
+        run_glue_job(client, JOB, _poller(FakeClock(), timeout=30.0), messages)
+    assert messages == [f"job {JOB}: {s}" for s in ("STARTING", "RUNNING", "RUNNING")]
+    assert str(info.value) == (
+        f"job {JOB} run jr_1 still RUNNING after 30 s (the deadline passed); the run goes on"
+        " in Glue. Raise --timeout"
+    )
+
+
+def test_a_workflow_run_reports_its_actions_each_poll(stubbed: tuple[Any, Stubber]) -> None:
+    """Each poll of a workflow run reports its status and how many actions succeeded."""
+    client, stub = stubbed
+    stub.add_response("start_workflow_run", {"RunId": "wr_1"})
+    stub.add_response("get_workflow_run", _workflow_run("RUNNING", SucceededActions=1))
+    stub.add_response("get_workflow_run", _workflow_run("COMPLETED", SucceededActions=2))
+    messages = Messages()
+    run_workflow(client, WORKFLOW, _poller(FakeClock()), messages)
+    assert messages == [
+        f"workflow {WORKFLOW}: RUNNING, 1/2 actions succeeded",
+        f"workflow {WORKFLOW}: COMPLETED, 2/2 actions succeeded",
+    ]

@@ -5,12 +5,10 @@ first. Through the CLI, they join the verdict and its exit code."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
@@ -27,7 +25,6 @@ from tests.cli.verify_support import (
     FakeClock,
     Stubs,
     outputs_dict,
-    set_fake_credentials,
     stub_summary,
     summary,
     write_outputs,
@@ -80,12 +77,9 @@ def ingestion(name: str, status: str, hour: int, **extra: Any) -> dict[str, Any]
 
 
 @pytest.fixture
-def quicksight(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Stubber]]:
-    set_fake_credentials(monkeypatch)
-    client = boto3.client("quicksight", region_name=REGION)
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
+def quicksight(stubs: Stubs) -> tuple[Any, Stubber]:
+    """The shared stubs' QuickSight client and its Stubber."""
+    return stubs.clients["quicksight"], stubs.quicksight
 
 
 def outputs(**changes: Any) -> Any:

@@ -23,7 +23,6 @@ from spotify_ops.cli import app
 from spotify_ops.exit_codes import ExitCode
 from tests.cli.verify_support import (
     ACCOUNT,
-    CRAWLER,
     DATABASE,
     JOB,
     LAYOUT,
@@ -38,6 +37,7 @@ from tests.cli.verify_support import (
     WORKGROUP,
     FakeClock,
     column_info,
+    create_glue_pipeline,
     glue_table,
     outputs_dict,
     passing_results,
@@ -76,7 +76,7 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
                 Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
             )
         glue = boto3.client("glue", region_name=REGION)
-        glue.create_database(DatabaseInput={"Name": DATABASE})
+        create_glue_pipeline(glue)
         glue.create_table(
             DatabaseName=DATABASE,
             TableInput={
@@ -84,19 +84,6 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
                 "StorageDescriptor": glue_table()["Table"]["StorageDescriptor"],
             },
         )
-        role = "arn:aws:iam::123456789012:role/spotify-dev-glue"
-        glue.create_job(
-            Name=JOB,
-            Role=role,
-            Command={"Name": "glueetl", "ScriptLocation": "s3://a/glue-scripts/spotify_etl.py"},
-        )
-        glue.create_crawler(
-            Name=CRAWLER,
-            Role=role,
-            DatabaseName=DATABASE,
-            Targets={"S3Targets": [{"Path": f"s3://{WAREHOUSE}/{TABLE_NAME}/"}]},
-        )
-        glue.create_workflow(Name=WORKFLOW)
         boto3.client("athena", region_name=REGION).create_work_group(
             Name=WORKGROUP,
             Configuration={

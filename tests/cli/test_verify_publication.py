@@ -105,3 +105,30 @@ def test_a_table_switched_past_the_pointer_is_told_from_a_rollback() -> None:
     behind = check_table_location(older, PUBLISHED, LAST, LAYOUT).detail
     assert ahead.endswith("the job stopped after switching the table, before writing the pointer")
     assert behind.endswith("a rollback to an earlier run is in place")
+
+
+@pytest.mark.parametrize(
+    ("problem", "last_hint", "pointer_hint"),
+    [
+        (
+            "no run summary at s3://w/x.json",
+            "; the job has not published yet (run the pipeline with verify --run)",
+            "; no run has passed the gate yet (run the pipeline with verify --run)",
+        ),
+        ("malformed summary at s3://w/x.json: boom", "", ""),
+    ],
+    ids=["missing", "malformed"],
+)
+def test_an_unread_summary_fails_both_checks_and_a_missing_one_says_how_to_run(
+    problem, last_hint, pointer_hint
+) -> None:
+    """An unread last-run summary or pointer fails its check with the read problem; only a
+    missing one adds what has not happened yet and how to run the pipeline."""
+    last = check_last_run(SummaryRead(LAYOUT.summary_location, None, problem), PUBLISHED)
+    pointer = check_published_run(SummaryRead(LAYOUT.published_location, None, problem), LAYOUT)
+    assert (last.name, last.passed, last.detail) == ("run_summary", False, problem + last_hint)
+    assert (pointer.name, pointer.passed, pointer.detail) == (
+        "published_run",
+        False,
+        problem + pointer_hint,
+    )

@@ -13,6 +13,7 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 from spotify_glue.contract import WAREHOUSE_COLUMNS
+from spotify_glue.gate import DEFAULT_GATE, GateThresholds
 from spotify_glue.layout import TABLE_NAME, WarehouseLayout
 from spotify_glue.run_summary import RunStatus, RunSummary
 from typer.testing import CliRunner
@@ -97,8 +98,11 @@ def summary(
     status: RunStatus = "published",
     gate_failures: list[str] | None = None,
     run_id: str = RUN_ID,
+    layout: WarehouseLayout = LAYOUT,
+    gate: GateThresholds = DEFAULT_GATE,
 ) -> RunSummary:
-    """A run summary as the job writes it: a published run names its own table folder."""
+    """A run summary as the job writes it: a published run names its own table folder in
+    ``layout``, and every run records the ``gate`` it was judged by."""
     return RunSummary(
         run_id=run_id,
         status=status,
@@ -111,9 +115,9 @@ def summary(
         dropped_no_track=0,
         rows_without_features=0,
         rows_written=rows_written,
-        table_location=LAYOUT.table_location(run_id) if status == "published" else "",
-        quarantine_location=LAYOUT.quarantine_location(run_id),
-        gate={"min_rows": 1, "max_quarantine_rate": 0.05, "max_join_loss_rate": 0.1},
+        table_location=layout.table_location(run_id) if status == "published" else "",
+        quarantine_location=layout.quarantine_location(run_id),
+        gate=gate.as_dict(),
         gate_failures=gate_failures or [],
     )
 
@@ -131,6 +135,29 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+GLUE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/spotify-dev-glue"
+
+
+def create_glue_pipeline(glue: Any) -> None:
+    """The Glue side of a deployed dev stack, on moto: the database, the job (one run at a
+    time, as deployed), the crawler over the table folder, and the workflow."""
+    glue.create_database(DatabaseInput={"Name": DATABASE})
+    glue.create_job(
+        Name=JOB,
+        Role=GLUE_ROLE,
+        Command={"Name": "glueetl", "ScriptLocation": "s3://assets/glue-scripts/spotify_etl.py"},
+        ExecutionProperty={"MaxConcurrentRuns": 1},
+        GlueVersion="5.0",
+    )
+    glue.create_crawler(
+        Name=CRAWLER,
+        Role=GLUE_ROLE,
+        DatabaseName=DATABASE,
+        Targets={"S3Targets": [{"Path": LAYOUT.table_root}]},
+    )
+    glue.create_workflow(Name=WORKFLOW)
 
 
 def set_fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
