@@ -1,7 +1,7 @@
 """The input folder of a local run, checked in plain Python before Spark starts.
 
 Every message names the user's own file (not the staged copy) and, for a header, its line.
-The rules are the job's own input check (``spotify_glue.etl.check_input``): the contract's
+The rules are the job's own input check (``spotify_glue.sources.check_input``): the contract's
 file names (``JOB_SOURCES``), a first line that is the contract's header, read as the job
 reads it (UTF-8, a byte-order mark ignored, CSV-quoted). Only first lines are read, so the
 check takes milliseconds at any file size.

@@ -184,11 +184,12 @@ def stage_inputs(input_dir: Path, layout: Layout) -> list[Path]:
 def run_etl_locally(spark: SparkSession, layout: Layout, gate: GateThresholds) -> RunSummary:
     """The Glue job's ``run()`` with the contract's layout under the local warehouse."""
     from spotify_glue import etl
+    from spotify_glue.sources import InputFileError
 
     args = etl.JobArgs(str(layout.staging), str(layout.warehouse), gate)
     try:
         return etl.run(spark, args)
-    except etl.InputFileError as error:
+    except InputFileError as error:
         raise LocalRunError(str(error), ExitCode.USAGE) from error
 
 

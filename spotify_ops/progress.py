@@ -27,7 +27,8 @@ from spotify_glue.run_summary import RunSummary
 if TYPE_CHECKING:
     from pyspark import SparkContext
 
-JOB_LOGGER: Final = "spotify_glue.etl"
+JOB_LOGGER: Final = "spotify_glue"
+"""The job package's logger: its modules log below it (the steps as ``spotify_glue.etl``)."""
 
 JOB_STAGES: Final[dict[str, str]] = {
     "read": "reading and parsing the CSVs",

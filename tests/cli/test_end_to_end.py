@@ -25,6 +25,7 @@ from moto.moto_api import state_manager
 from spotify_glue import etl
 from spotify_glue.contract import DUCKDB_TYPES, WAREHOUSE_COLUMNS
 from spotify_glue.layout import new_run_id
+from spotify_glue.publish import glue_catalog_switch
 from spotify_glue.run_summary import RunSummary
 from typer.testing import CliRunner
 
@@ -193,7 +194,7 @@ def publish(program: ProgramRun, region: str, parquet: Path) -> RunSummary:
     s3 = boto3.client("s3", region_name=region)
     bucket, folder = split_s3_uri(summary.table_location)
     s3.put_object(Bucket=bucket, Key=folder + parquet.name, Body=parquet.read_bytes())
-    etl.glue_catalog_switch(boto3.client("glue", region_name=region), args.catalog_database)(
+    glue_catalog_switch(boto3.client("glue", region_name=region), args.catalog_database)(
         summary.table_location
     )
     for location in (layout.published_location, layout.summary_location):
@@ -244,9 +245,9 @@ def test_the_programs_exports_lead_to_a_healthy_verdict(
     assert [q["state"] for q in verdict["queries"]] == ["SUCCEEDED"] * len(QUERIES)
 
     # The negative control: the same stack with the catalog not switched to the run.
-    etl.glue_catalog_switch(
-        boto3.client("glue", region_name=outputs.region), outputs.database_name
-    )(outputs.layout.unpublished_location)
+    glue_catalog_switch(boto3.client("glue", region_name=outputs.region), outputs.database_name)(
+        outputs.layout.unpublished_location
+    )
     code, verdict = verify(outputs_file, athena_answers(parquet.parent))
     assert code == ExitCode.FAILED
     failed = [c["name"] for c in verdict["checks"] if not c["passed"]]

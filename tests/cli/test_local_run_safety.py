@@ -24,6 +24,7 @@ from spotify_glue.contract import (
     TRACKS,
 )
 from spotify_glue.run_summary import RunSummary
+from spotify_glue.sources import InputFileError, check_input
 
 from spotify_ops import local_run as local_run_module
 from spotify_ops.exit_codes import ExitCode
@@ -302,13 +303,13 @@ def test_the_input_check_agrees_with_the_jobs_own(spark, tmp_path):
         path = folder / source.file_name
         path.write_bytes(spoil(path.read_text(encoding="utf-8")))
         assert input_problems(folder), source.key
-        with pytest.raises(etl.InputFileError):
-            etl.check_input(spark, str(folder), source)
+        with pytest.raises(InputFileError):
+            check_input(spark, str(folder), source)
     folder = copy_sample(tmp_path / "bom-crlf")
     for source in JOB_SOURCES:
         path = folder / source.file_name
         path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
-        etl.check_input(spark, str(folder), source)
+        check_input(spark, str(folder), source)
     assert input_problems(folder) == []
 
 

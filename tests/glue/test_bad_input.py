@@ -22,6 +22,7 @@ from spotify_glue.etl import JobArgs, run
 from spotify_glue.gate import GateThresholds
 from spotify_glue.records import MAX_RECORD_BYTES, NOT_UTF8, TOO_LONG, UNTERMINATED
 from spotify_glue.run_summary import RunSummary
+from spotify_glue.transform import publishable
 
 from tests.glue.bad_input import (
     BadInput,
@@ -137,7 +138,7 @@ def bad_run(spark, tmp_path_factory: pytest.TempPathFactory) -> BadRun:
     real_write = etl.write_table
 
     def spying_write(enriched: DataFrame, location: str) -> None:
-        reached.update(_violations(etl.publishable(enriched)))
+        reached.update(_violations(publishable(enriched)))
         real_write(enriched, location)
 
     with pytest.MonkeyPatch.context() as patch:

@@ -23,7 +23,7 @@ from spotify_glue.contract import (
 )
 from spotify_glue.contract import Column as ContractColumn
 from spotify_glue.domains import DateRange, OneOf, Range
-from spotify_glue.etl import FEATURE_COLUMNS
+from spotify_glue.transform import FEATURE_COLUMNS
 
 from spotify_ops.sql import athena_to_duckdb
 

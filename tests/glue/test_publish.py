@@ -11,8 +11,9 @@ import boto3
 import pytest
 from moto import mock_aws
 from spotify_glue import etl
-from spotify_glue.etl import JobArgs, glue_catalog_switch, run
+from spotify_glue.etl import JobArgs, run
 from spotify_glue.layout import RUNS_KEPT, TABLE_NAME, run_id_of_folder
+from spotify_glue.publish import glue_catalog_switch, prune_runs
 from spotify_glue.run_summary import RunSummary
 
 from tests.glue.conftest import LENIENT
@@ -141,7 +142,7 @@ def test_pruning_never_deletes_the_published_run(spark, published, warehouse):
     crashed = [f"29991231T0000{i:02d}Z-0000000{i}" for i in range(RUNS_KEPT + 1)]
     for run_id in crashed:
         Path(layout.table_location(run_id)).mkdir(parents=True)
-    etl.prune_runs(spark, layout, published.summary.run_id)
+    prune_runs(spark, layout, published.summary.run_id)
     left = sorted(p.name for p in Path(layout.table_root).iterdir())
     kept = [f"run={r}" for r in sorted([published.summary.run_id, *crashed[-RUNS_KEPT:]])]
     assert left == kept

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 from spotify_glue import etl
-from spotify_glue.etl import JobArgs, QualityGateError, Rejection, run_final
+from spotify_glue.etl import JobArgs, QualityGateError, run_final
 from spotify_glue.gate import GateThresholds
+from spotify_glue.retries import Rejection, code_digest
 from spotify_glue.run_summary import RunSummary
 
 from tests.conftest import REPO_ROOT
@@ -197,7 +198,7 @@ def test_the_code_digest_reads_the_package_from_a_zip(tmp_path):
     with zipfile.ZipFile(archive, "w") as zipped:
         for module in sorted(package.glob("*.py")):
             zipped.write(module, f"spotify_glue/{module.name}")
-    code = "from spotify_glue import etl; print(etl.__file__); print(etl._code_digest())"
+    code = "from spotify_glue import retries; print(retries.__file__); print(retries.code_digest())"
     env = {**os.environ, "PYTHONPATH": str(archive)}
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -208,4 +209,4 @@ def test_the_code_digest_reads_the_package_from_a_zip(tmp_path):
     )
     origin, digest = result.stdout.split()
     assert origin.startswith(str(archive))
-    assert digest == etl._code_digest()
+    assert digest == code_digest()

@@ -19,9 +19,10 @@ from spotify_glue.contract import (
     TRACKS,
     warehouse_ddl,
 )
-from spotify_glue.etl import InputFileError, JobArgs, QualityGateError, run
+from spotify_glue.etl import JobArgs, QualityGateError, run
 from spotify_glue.gate import GateThresholds
 from spotify_glue.run_summary import RunSummary
+from spotify_glue.sources import InputFileError
 
 from tests.glue.conftest import ARTIST_LINES, LENIENT, Published, table_files, write_staging
 

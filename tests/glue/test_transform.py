@@ -14,6 +14,7 @@ from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 from pyspark.sql.types import StructType
 from pyspark.testing import assertDataFrameEqual, assertSchemaEqual
 from spotify_glue import etl
+from spotify_glue.classify import parse_release_date
 from spotify_glue.contract import (
     ALBUMS,
     ARTISTS,
@@ -29,7 +30,6 @@ from spotify_glue.etl import (
     JobArgumentError,
     QualityGateError,
     gate_failures,
-    parse_release_date,
     run,
 )
 from spotify_glue.gate import GATE_RULES, GateThresholds

@@ -1,0 +1,73 @@
+"""The staged input files: checked, scanned for their records, and parsed."""
+
+from __future__ import annotations
+
+import csv
+import difflib
+
+from pyspark.sql import DataFrame, SparkSession
+
+from spotify_glue.classify import read_schema
+from spotify_glue.contract import SourceFile
+from spotify_glue.layout import join_uri
+from spotify_glue.records import LineScan, RecordLayoutError, assemble, parse_records, scan_lines
+from spotify_glue.storage import filesystem, first_line
+
+
+class InputFileError(FileNotFoundError):
+    """A staged input file is missing, misnamed, empty or has the wrong header."""
+
+
+def check_input(spark: SparkSession, staging_path: str, source: SourceFile) -> str:
+    """The source file's URI, after checking it exists and has the contract's header.
+
+    The error names the expected file, and a similarly named file if one is there.
+    """
+    uri = join_uri(staging_path, source.file_name)
+    fs, path = filesystem(spark, uri)
+    if not fs.exists(path):
+        folder = path.getParent()
+        if not fs.exists(folder):
+            raise InputFileError(
+                f"staging folder {staging_path!r} does not exist; it must hold the Spotify "
+                f"2023 CSVs, e.g. {source.file_name!r}"
+            )
+        present = [str(status.getPath().getName()) for status in fs.listStatus(folder)]
+        hint = difflib.get_close_matches(source.file_name, present, n=1, cutoff=0.8)
+        rename = f" Found {hint[0]!r}: rename it to {source.file_name!r}." if hint else ""
+        raise InputFileError(
+            f"missing input file for {source.key}: expected {source.file_name!r} in "
+            f"{staging_path!r} ({uri}).{rename}"
+        )
+    line = first_line(spark, uri)
+    if line is None:
+        raise InputFileError(f"{uri} is empty; expected a header line {','.join(source.header)}")
+    header = tuple(next(csv.reader([line])))
+    if header != source.header:
+        missing = [name for name in source.header if name not in header]
+        unexpected = [name for name in header if name not in source.header]
+        detail = (
+            f"missing columns {missing}, unexpected columns {unexpected}"
+            if missing or unexpected
+            else "the columns are in a different order"
+        )
+        raise InputFileError(
+            f"{uri} does not have the {source.key} header of the Spotify 2023 files: {detail}. "
+            f"Expected: {','.join(source.header)}"
+        )
+    return uri
+
+
+def scan_source(spark: SparkSession, uri: str, source: SourceFile) -> LineScan:
+    """Where the file's records are (``spotify_glue.records``); one pass over its lines."""
+    try:
+        return scan_lines(spark, uri, source)
+    except RecordLayoutError as error:
+        raise InputFileError(str(error)) from None
+
+
+def read_source(spark: SparkSession, scan: LineScan, source: SourceFile) -> DataFrame:
+    """The file's records parsed with the contract's typed schema: the source's columns,
+    ``_corrupt_record``, and each record's text, first line number and any problem that
+    kept it from being parsed."""
+    return parse_records(assemble(spark, scan), source, read_schema(source))
