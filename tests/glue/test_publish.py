@@ -10,11 +10,13 @@ from pathlib import Path
 import boto3
 import pytest
 from moto import mock_aws
+from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 from spotify_glue import etl
 from spotify_glue.etl import JobArgs, run
 from spotify_glue.layout import RUNS_KEPT, TABLE_NAME, run_id_of_folder
 from spotify_glue.publish import glue_catalog_switch, prune_runs
 from spotify_glue.run_summary import RunSummary
+from spotify_glue.transform import publishable
 
 from tests.glue.conftest import LENIENT
 
@@ -73,6 +75,38 @@ def test_a_failing_catalog_switch_publishes_nothing(spark, published, warehouse)
     with pytest.raises(PermissionError):
         run(spark, args, refuse)
     assert (pointer.read_bytes(), summary.read_bytes()) == before
+
+
+def test_duplicate_keys_in_the_written_files_reject_the_run(
+    spark, published, warehouse, monkeypatch
+):
+    """The key rules are judged on the files written, not on the plan: files that hold a
+    track id twice are rejected and the run's folder is deleted; the published table, its
+    pointer and its files stay byte-identical."""
+    args = JobArgs(published.args.staging_path, str(warehouse), LENIENT)
+    before = snapshot(warehouse)
+    first, second = sorted(row["track_id"] for row in published.rows)[:2]
+
+    def write_a_duplicate(enriched, location):
+        track_id = F.col("track_id")
+        rows = publishable(enriched).withColumn(
+            "track_id", F.when(track_id == second, F.lit(first)).otherwise(track_id)
+        )
+        rows.write.parquet(location)
+
+    monkeypatch.setattr(etl, "write_table", write_a_duplicate)
+    with pytest.raises(etl.QualityGateError, match="1 duplicate track_id values"):
+        run(spark, args)
+    after = snapshot(warehouse)
+    summaries = {args.layout.summary_location.removeprefix(f"{warehouse}/")}
+    assert {k: v for k, v in after.items() if k in before and k not in summaries} == {
+        k: v for k, v in before.items() if k not in summaries
+    }
+    rejected = RunSummary.from_json(Path(args.layout.summary_location).read_text("utf-8"))
+    assert rejected.status == "rejected"
+    assert not Path(args.layout.table_location(rejected.run_id)).exists()
+    pointer = RunSummary.from_json(Path(args.layout.published_location).read_text("utf-8"))
+    assert pointer.run_id == published.summary.run_id
 
 
 def test_old_runs_are_pruned_but_the_published_one_is_kept(spark, published, warehouse):
