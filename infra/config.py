@@ -15,7 +15,7 @@ from typing import Any, Final, Protocol, TypeVar
 
 from spotify_glue.gate import DEFAULT_GATE, GateError, GateThresholds
 
-from infra import cron
+from infra import cron, quicksight_refresh
 from infra import quicksight_definition as quicksight
 
 NAMESPACE: Final = "spotify-pipeline"
@@ -130,7 +130,7 @@ class StackConfig:
     quicksight_access: quicksight.Access = "owner"
     """What the principals may do: what the QuickSight console grants owners, or viewers."""
     quicksight_import_mode: quicksight.ImportMode = "SPICE"
-    quicksight_refresh: quicksight.RefreshTiming | None = None
+    quicksight_refresh: quicksight_refresh.RefreshTiming | None = None
     """With SPICE on a scheduled or on-arrival stack: when SPICE re-reads the table."""
     protect_data: bool = False
     """Protect data buckets and the database from deletion (default on in prod)."""
@@ -398,12 +398,12 @@ def _with_quicksight(config: StackConfig, reader: _Reader) -> StackConfig:
     )
     refresh = None
     if config.quicksight_enabled and mode == "SPICE" and config.run_on_arrival:
-        refresh = quicksight.HOURLY
+        refresh = quicksight_refresh.HOURLY
     if config.quicksight_enabled and mode == "SPICE" and config.schedule is not None:
         minutes = config.timeout_minutes * (1 + config.max_retries)
         try:
-            refresh = quicksight.refresh_after(config.schedule, minutes)
-        except quicksight.RefreshScheduleError as error:
+            refresh = quicksight_refresh.refresh_after(config.schedule, minutes)
+        except quicksight_refresh.RefreshScheduleError as error:
             raise ConfigError(
                 f"{_key('schedule')} = {error}; or set {_key('quicksightImportMode')} to"
                 " DIRECT_QUERY"

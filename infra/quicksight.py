@@ -20,6 +20,7 @@ from spotify_glue.layout import TABLE_NAME
 
 from infra import dashboard_spec, naming
 from infra import quicksight_definition as qs
+from infra.quicksight_refresh import RefreshTiming
 
 
 class QuickSightConfigError(ValueError):
@@ -44,7 +45,7 @@ class QuickSightArgs:
     """What the principals may do: what the console grants owners, or viewers."""
     import_mode: qs.ImportMode = "SPICE"
     """SPICE copies the table into QuickSight; DIRECT_QUERY queries Athena on every view."""
-    refresh: qs.RefreshTiming | None = None
+    refresh: RefreshTiming | None = None
     """With SPICE: when to re-read the table (after the job's scheduled runs, or hourly for
     runs on arrival); None for an on-demand stack, which ``verify --run`` refreshes."""
 
@@ -63,7 +64,7 @@ def _description(column: str, text: str) -> aws.quicksight.DataSetLogicalTableMa
     )
 
 
-def _refresh_schedule(timing: qs.RefreshTiming) -> aws.quicksight.RefreshScheduleScheduleArgs:
+def _refresh_schedule(timing: RefreshTiming) -> aws.quicksight.RefreshScheduleScheduleArgs:
     frequency = aws.quicksight.RefreshScheduleScheduleScheduleFrequencyArgs
     on_day = aws.quicksight.RefreshScheduleScheduleScheduleFrequencyRefreshOnDayArgs
     return aws.quicksight.RefreshScheduleScheduleArgs(

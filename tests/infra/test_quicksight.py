@@ -17,6 +17,7 @@ from infra import quicksight_definition as qs
 from infra.config import ConfigError, load_stack_config
 from infra.outputs import OPTIONAL_KEYS, OutputKey
 from infra.quicksight import QuickSight, QuickSightArgs, QuickSightConfigError
+from infra.quicksight_refresh import RefreshTiming, refresh_after
 from tests.infra.conftest import QUICKSIGHT_GROUP
 from tests.infra.harness import ProgramRun, RecordedResource, is_unknown, run_program, run_stack
 
@@ -319,16 +320,20 @@ def test_on_demand_and_direct_query_stacks_have_no_refresh_schedule(on_run):
 @pytest.mark.parametrize(
     ("schedule", "minutes", "expected"),
     [
-        ("cron(0 6 * * ? *)", 120, qs.RefreshTiming("DAILY", "08:00")),
-        ("cron(30 23 * * ? *)", 45, qs.RefreshTiming("DAILY", "00:15")),
-        ("cron(0 22 ? * SAT *)", 180, qs.RefreshTiming("WEEKLY", "01:00", "SUNDAY")),
-        ("cron(15 4 ? * 2 *)", 30, qs.RefreshTiming("WEEKLY", "04:45", "MONDAY")),
+        ("cron(0 6 * * ? *)", 120, RefreshTiming("DAILY", "08:00")),
+        ("cron(30 23 * * ? *)", 45, RefreshTiming("DAILY", "00:15")),
+        (
+            "cron(0 22 ? * SAT *)",
+            180,
+            RefreshTiming("WEEKLY", "01:00", "SUNDAY"),
+        ),
+        ("cron(15 4 ? * 2 *)", 30, RefreshTiming("WEEKLY", "04:45", "MONDAY")),
     ],
 )
 def test_refresh_follows_the_job_schedule(schedule, minutes, expected):
     """Daily and one-weekday schedules map to a refresh that many minutes later, rolling into
     the next day (and weekday) past midnight."""
-    assert qs.refresh_after(schedule, minutes) == expected
+    assert refresh_after(schedule, minutes) == expected
 
 
 @pytest.mark.parametrize(
