@@ -16,6 +16,7 @@ from spotify_glue.gate import DEFAULT_GATE
 
 from spotify_ops.checks import CHECKS, check_domains, domain_violations_sql, generated_queries
 from spotify_ops.duckdb_engine import DuckDBEngine
+from tests.builders import warehouse_row
 
 ARROW_TYPES = {
     "string": pa.string(),
@@ -27,41 +28,7 @@ ARROW_TYPES = {
     "array<string>": pa.list_(pa.string()),
 }
 
-VALID: dict[str, Any] = {
-    "track_id": "t1",
-    "track_name": "Song",
-    "track_number": 1,
-    "explicit": False,
-    "track_popularity": 50,
-    "duration_ms": 200_000,
-    "duration_sec": 200.0,
-    "album_id": "al1",
-    "album_name": "Album",
-    "album_type": "album",
-    "total_tracks": 10,
-    "album_popularity": 50,
-    "label": "Label",
-    "release_date": dt.date(2016, 11, 10),
-    "release_year": 2016,
-    "artist_id": "ar1",
-    "artist_name": "Artist",
-    "artist_popularity": 50,
-    "followers": 10,
-    "primary_genre": None,
-    "genres": [],
-    "danceability": 0.5,
-    "energy": 0.5,
-    "musical_key": -1,
-    "loudness": -6.0,
-    "musical_mode": 1,
-    "speechiness": 0.1,
-    "acousticness": 0.2,
-    "instrumentalness": 0.0,
-    "liveness": 0.3,
-    "valence": 0.4,
-    "tempo": 120.0,
-    "time_signature": 4,
-}
+VALID = warehouse_row()
 
 
 def table(folder: Path, *rows: dict[str, Any]) -> Path:
@@ -75,7 +42,9 @@ def table(folder: Path, *rows: dict[str, Any]) -> Path:
 
 def test_a_table_within_its_domains_passes(tmp_path):
     """Every value within its domain (edges included): the check passes."""
-    edges = {**VALID, "track_id": "t2", "album_popularity": 0, "release_date": dt.date(1877, 1, 1)}
+    edges = warehouse_row(
+        "t2", album_popularity=0, release_date=dt.date(1877, 1, 1), musical_key=-1
+    )
     with DuckDBEngine(table(tmp_path / "t", VALID, edges)) as engine:
         result = check_domains(engine, None, DEFAULT_GATE)
     assert result.passed, result.detail
@@ -94,7 +63,7 @@ def test_a_table_within_its_domains_passes(tmp_path):
 )
 def test_a_value_outside_its_domain_fails_the_check_naming_it(tmp_path, column, value, detail):
     """One value outside its domain fails the check, naming the column and the domain."""
-    bad = {**VALID, "track_id": "t2", column: value}
+    bad = warehouse_row("t2", **{column: value})
     with DuckDBEngine(table(tmp_path / "t", VALID, bad)) as engine:
         result = check_domains(engine, None, DEFAULT_GATE)
     assert not result.passed

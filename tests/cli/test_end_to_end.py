@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from spotify_ops.cli import app
 from spotify_ops.duckdb_engine import DuckDBEngine
 from spotify_ops.exit_codes import ExitCode
 from spotify_ops.stack_outputs import StackOutputs, parse_outputs
+from tests.builders import run_summary
 from tests.cli.verify_support import (
     ACCOUNT,
     FakeClock,
@@ -48,7 +48,6 @@ from tests.cli.verify_support import (
     result_rows,
     set_fake_credentials,
 )
-from tests.cli.verify_support import summary as run_summary
 from tests.infra.harness import ProgramRun, RecordedResource, run_stack
 
 ROWS: dict[str, list[Any]] = {
@@ -187,9 +186,12 @@ def publish(program: ProgramRun, region: str, parquet: Path) -> RunSummary:
     layout = args.layout
     rows = len(ROWS["track_id"])
     # The run's rows carry no audio features (those columns are NULL).
-    summary = replace(
-        run_summary(rows, run_id=new_run_id(), layout=layout, gate=args.gate),
+    summary = run_summary(
+        rows_written=rows,
         rows_without_features=rows,
+        run_id=new_run_id(),
+        layout=layout,
+        gate=args.gate,
     )
     s3 = boto3.client("s3", region_name=region)
     bucket, folder = split_s3_uri(summary.table_location)

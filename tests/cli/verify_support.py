@@ -13,9 +13,8 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 from spotify_glue.contract import WAREHOUSE_COLUMNS
-from spotify_glue.gate import DEFAULT_GATE, GateThresholds
 from spotify_glue.layout import TABLE_NAME, WarehouseLayout
-from spotify_glue.run_summary import RunStatus, RunSummary
+from spotify_glue.run_summary import RunSummary
 from typer.testing import CliRunner
 
 from infra.outputs import OutputKey
@@ -28,6 +27,7 @@ from spotify_ops.checks import (
     load_sql,
 )
 from spotify_ops.cli import app
+from tests.builders import run_summary
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -93,33 +93,10 @@ def warehouse_outputs(bucket: str) -> dict[str, str]:
     }
 
 
-def summary(
-    rows_written: int = 3,
-    status: RunStatus = "published",
-    gate_failures: list[str] | None = None,
-    run_id: str = RUN_ID,
-    layout: WarehouseLayout = LAYOUT,
-    gate: GateThresholds = DEFAULT_GATE,
-) -> RunSummary:
-    """A run summary as the job writes it: a published run names its own table folder in
-    ``layout``, and every run records the ``gate`` it was judged by."""
-    return RunSummary(
-        run_id=run_id,
-        status=status,
-        started_at="2024-01-01T06:00:00Z",
-        finished_at="2024-01-01T06:02:25Z",
-        rows_read={"albums": 4, "artists": 2, "tracks": 4, "features": 3},
-        rows_quarantined={"albums": 0, "artists": 0, "tracks": 0, "features": 0},
-        duplicates_removed={"albums": 1, "artists": 0, "tracks": 0, "features": 0},
-        dropped_no_artist=0,
-        dropped_no_track=0,
-        rows_without_features=0,
-        rows_written=rows_written,
-        table_location=layout.table_location(run_id) if status == "published" else "",
-        quarantine_location=layout.quarantine_location(run_id),
-        gate=gate.as_dict(),
-        gate_failures=gate_failures or [],
-    )
+def summary(**changes: Any) -> RunSummary:
+    """A run summary (``tests.builders.run_summary``) of run ``RUN_ID`` in this stack's
+    warehouse (``LAYOUT``), unless ``changes`` name others."""
+    return run_summary(**{"run_id": RUN_ID, "layout": LAYOUT, **changes})
 
 
 @dataclass

@@ -20,23 +20,13 @@ from spotify_glue.gate import GateThresholds
 from spotify_glue.retries import Rejection, code_digest
 from spotify_glue.run_summary import RunSummary
 
+from tests.builders import run_summary
 from tests.conftest import REPO_ROOT
 from tests.glue.conftest import LENIENT, write_staging
 
 STRICT = GateThresholds(min_rows=5, max_quarantine_rate=0.05, max_join_loss_rate=0.10)
-PUBLISHED = RunSummary(
-    run_id="r",
-    status="published",
-    started_at="t",
-    finished_at="t",
-    rows_read={},
-    rows_quarantined={},
-    duplicates_removed={},
-    dropped_no_artist=0,
-    dropped_no_track=0,
-    rows_without_features=0,
-    rows_written=1,
-)
+PUBLISHED = run_summary()
+"""What the stand-in for ``etl.run`` returns when it publishes."""
 
 
 def forbid_run(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -33,8 +33,8 @@ from spotify_glue.etl import (
     run,
 )
 from spotify_glue.gate import GATE_RULES, GateThresholds
-from spotify_glue.run_summary import RunSummary
 
+from tests.builders import run_summary, warehouse_row
 from tests.glue.conftest import LENIENT
 
 
@@ -80,69 +80,27 @@ def album(track_id: str, artist_id: str, **values: Any) -> dict[str, Any]:
     }
 
 
+SOURCE_NAMES = {"musical_key": "key", "musical_mode": "mode"}
+"""The features file's names for the table's audio-feature columns that are renamed."""
+
+
 def features(track_id: str, danceability: float, key: int, mode: int) -> dict[str, Any]:
+    """The features file's row for ``track_id``: the table row's default audio features with
+    these three values, under the file's column names."""
+    row = warehouse_row(track_id, danceability=danceability, musical_key=key, musical_mode=mode)
     return {
         "id": track_id,
-        "danceability": danceability,
-        "energy": 0.5,
-        "key": key,
-        "loudness": -6.0,
-        "mode": mode,
-        "speechiness": 0.1,
-        "acousticness": 0.2,
-        "instrumentalness": 0.0,
-        "liveness": 0.3,
-        "valence": 0.4,
-        "tempo": 120.0,
-        "time_signature": 4,
+        **{SOURCE_NAMES.get(name, name): row[name] for name in AUDIO_FEATURE_COLUMNS},
         "type": "audio_features",
         "duration_ms": 200_000,
     }
 
 
 def expected_row(names: list[str], track_id: str, **values: Any) -> Row:
-    row: dict[str, Any] = {
-        "track_id": track_id,
-        "track_name": f"Song {track_id}",
-        "track_number": 1,
-        "explicit": False,
-        "track_popularity": None,
-        "duration_ms": 200_000,
-        "duration_sec": 200.0,
-        "album_id": f"al-{track_id}",
-        "album_name": f"Album {track_id}",
-        "album_type": "album",
-        "total_tracks": 10,
-        "album_popularity": 50,
-        "label": "Label",
-        "release_date": dt.date(2016, 11, 10),
-        "release_year": 2016,
-        "artist_id": None,
-        "artist_name": None,
-        "artist_popularity": None,
-        "followers": None,
-        "primary_genre": None,
-        "genres": [],
-        **dict.fromkeys(AUDIO_FEATURE_COLUMNS),
-    }
-    row.update(values)
+    """The table row for ``album(track_id, ...)``: the default row (whose album values are
+    those ``album`` stages) with ``values`` over it, in the order of ``names``."""
+    row = warehouse_row(track_id, **values)
     return Row(**{name: row[name] for name in names})
-
-
-FEATURES_OF_T1 = {
-    "danceability": 0.9,
-    "energy": 0.5,
-    "musical_key": 5,
-    "loudness": -6.0,
-    "musical_mode": 1,
-    "speechiness": 0.1,
-    "acousticness": 0.2,
-    "instrumentalness": 0.0,
-    "liveness": 0.3,
-    "valence": 0.4,
-    "tempo": 120.0,
-    "time_signature": 4,
-}
 
 
 def test_transform_dedupes_joins_and_types(spark, warehouse_schema, tmp_path):
@@ -220,7 +178,9 @@ def test_transform_dedupes_joins_and_types(spark, warehouse_schema, tmp_path):
                 genres=["art rock", "prog"],
                 track_popularity=41,
                 explicit=True,
-                **FEATURES_OF_T1,
+                danceability=0.9,
+                musical_key=5,
+                musical_mode=1,
             ),
             expected_row(
                 warehouse_schema.names,
@@ -233,7 +193,9 @@ def test_transform_dedupes_joins_and_types(spark, warehouse_schema, tmp_path):
                 album_popularity=20,
                 release_date=dt.date(2020, 2, 29),
                 release_year=2020,
-                **{**FEATURES_OF_T1, "danceability": 0.1, "musical_key": 0, "musical_mode": 0},
+                danceability=0.1,
+                musical_key=0,
+                musical_mode=0,
             ),
             expected_row(
                 warehouse_schema.names,
@@ -244,6 +206,7 @@ def test_transform_dedupes_joins_and_types(spark, warehouse_schema, tmp_path):
                 track_popularity=0,
                 release_date=None,
                 release_year=None,
+                **dict.fromkeys(AUDIO_FEATURE_COLUMNS),
             ),
         ],
         warehouse_schema,
@@ -273,22 +236,13 @@ def test_release_date_parses_only_real_dates(spark):
     assertDataFrameEqual(actual, spark.createDataFrame(cases, "text string, date date"))
 
 
-def summary(**values: Any) -> RunSummary:
-    base: dict[str, Any] = {
-        "run_id": "r",
-        "status": "published",
-        "started_at": "t",
-        "finished_at": "t",
-        "rows_read": {"albums": 100, "artists": 10, "tracks": 90, "features": 0},
-        "rows_quarantined": {"albums": 0, "artists": 0, "tracks": 0, "features": 0},
-        "duplicates_removed": {"albums": 0, "artists": 0, "tracks": 0, "features": 0},
-        "dropped_no_artist": 0,
-        "dropped_no_track": 0,
-        "rows_without_features": 0,
-        "rows_written": 100,
-    }
-    base.update(values)
-    return RunSummary(**base)
+GATED: dict[str, Any] = {
+    "rows_read": {"albums": 100, "artists": 10, "tracks": 90, "features": 0},
+    "duplicates_removed": {"albums": 0, "artists": 0, "tracks": 0, "features": 0},
+    "rows_written": 100,
+}
+"""The run the gate cases change one figure of: 200 rows read, none quarantined (as by
+default), and all 100 album rows written."""
 
 
 GATE = GateThresholds(min_rows=50, max_quarantine_rate=0.05, max_join_loss_rate=0.10)
@@ -317,7 +271,7 @@ GATE = GateThresholds(min_rows=50, max_quarantine_rate=0.05, max_join_loss_rate=
 def test_gate_rules(figures, keys, expected):
     """Each gate rule fails on its own, with the figure and the threshold in the message."""
     failures = gate_failures(
-        summary(**figures),
+        run_summary(**{**GATED, **figures}, gate=GATE),
         GATE,
         null_keys=keys.get("null_keys", 0),
         duplicate_keys=keys.get("duplicate_keys", 0),
