@@ -95,6 +95,9 @@ def local_spark_session(
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", os.environ.get("SPOTIFY_SPARK_DRIVER_MEMORY", "2g"))
         .config("spark.sql.parquet.compression.codec", "snappy")
+        # One job run generates more classes than Spark's default cache of 100 holds, so a
+        # second run in the same session compiled them all again.
+        .config("spark.sql.codegen.cache.maxEntries", "2000")
     )
     if log_file is not None:
         launch_jvm_logging_to(builder, log_file)
