@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +14,18 @@ if TYPE_CHECKING:
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO_ROOT / "data" / "sample"
+
+# Every JVM the tests start (this session's, and a CLI subprocess's, which inherits the
+# environment) is tuned for many small Spark runs; neither option changes what Spark computes:
+# - C1 only: in runs this short, C2's compiles cost more CPU than they save.
+# - Spark caches 100 generated classes by default, fewer than one job run compiles, so every
+#   run compiled all of its classes again.
+# A variable already set wins: set it empty for the JVM's defaults (faster at full scale).
+JIT_C1_ONLY = "-XX:TieredStopAtLevel=1"
+os.environ.setdefault(
+    "SPARK_SUBMIT_OPTS", f"{JIT_C1_ONLY} -Dspark.sql.codegen.cache.maxEntries=2000"
+)
+os.environ.setdefault("SPARK_LAUNCHER_OPTS", JIT_C1_ONLY)  # spark-submit's own small JVM
 
 
 @pytest.fixture(scope="session")

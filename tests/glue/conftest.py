@@ -157,7 +157,7 @@ def write_staging(folder: Path) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def staging(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_staging(tmp_path_factory.mktemp("staging"))
 
@@ -186,8 +186,10 @@ def table_files(location: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def published(spark, staging: Path, tmp_path_factory: pytest.TempPathFactory) -> Published:
+    """One published run, shared by every module: tests only read it, and run again in a copy
+    of its warehouse."""
     warehouse = tmp_path_factory.mktemp("warehouse")
     args = JobArgs(str(staging), str(warehouse), LENIENT)
     summary = run(spark, args)
