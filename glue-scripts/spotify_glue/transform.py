@@ -84,6 +84,8 @@ ARTIST: Final = "artist"
 QUARANTINED: Final = "quarantined"
 """The kinds of ``group_records`` rows."""
 QUARANTINE_COLUMN: Final = "_quarantined"
+QUARANTINED_ROWS: Final = "_quarantined_rows"
+"""Records in a quarantined group: always 1, as each has its own key."""
 ARTIST_KEY: Final = "_artist_key"
 
 HAS_ALBUM: Final = "_has_album"
@@ -159,6 +161,7 @@ def group_records(classified: Mapping[str, DataFrame]) -> DataFrame:
             )
         ),
         F.max(QUARANTINE_COLUMN).alias(QUARANTINE_COLUMN),
+        F.count(QUARANTINE_COLUMN).alias(QUARANTINED_ROWS),
     )
 
 
@@ -253,8 +256,16 @@ def source_counts(groups: DataFrame) -> SourceCounts:
     row = groups.agg(
         *(F.sum(rows_column(s)).alias(f"usable_{s.key}") for s in JOB_SOURCES),
         *(count_if(F.col(rows_column(s)) > 0).alias(f"keys_{s.key}") for s in JOB_SOURCES),
+        count_if(F.col(QUARANTINED_ROWS) > 1).alias("shared_keys"),
     ).first()
     assert row is not None  # a global aggregate has one row
+    if row["shared_keys"]:
+        # Each quarantined record is keyed by its source and first line; a shared key would
+        # keep one record of several, and the counts would no longer add up.
+        raise RuntimeError(
+            f"{row['shared_keys']} quarantined records share a source and line number: did "
+            "an input file change during the run? Run the job again"
+        )
     quarantined: dict[str, dict[str, int]] = {s.key: {} for s in JOB_SOURCES}
     for reason in quarantined_records(groups).groupBy("source", "reason").count().collect():
         quarantined[reason["source"]][reason["reason"]] = int(reason["count"])
