@@ -31,7 +31,7 @@ from spotify_glue.contract import JOB_SOURCES, PRIMARY_KEY
 from spotify_glue.gate import DEFAULT_GATE, GateError, GateThresholds
 from spotify_glue.layout import WarehouseLayout, new_run_id
 from spotify_glue.publish import CatalogSwitch, glue_catalog_switch, prune_runs, publish
-from spotify_glue.records import LINE_COLUMN, LineScan
+from spotify_glue.records import ODD_COLUMN, RECORD_ID_COLUMN, LineScan
 from spotify_glue.retries import Rejection, run_fingerprint
 from spotify_glue.run_summary import RunSummary
 from spotify_glue.sources import check_input, read_source, scan_source
@@ -183,20 +183,52 @@ def job_settings(spark: SparkSession, uris: Mapping[str, str]) -> Iterator[None]
         spark.conf.set(SHUFFLE_PARTITIONS, shuffle_partitions)
 
 
-def classified_sources(spark: SparkSession, scans: Mapping[str, LineScan]) -> dict[str, DataFrame]:
+def classified_sources(
+    spark: SparkSession, uris: Mapping[str, str], scans: Mapping[str, LineScan]
+) -> dict[str, DataFrame]:
     """Each source's records parsed and classified (``classify``), narrowed to the columns
-    the table uses plus the reason, the raw text and the first line number."""
+    the table uses plus the reason, the raw text, the record id and the odd-quotes flag. A
+    source with a scan in ``scans`` is read by it, any other line by line."""
     return {
-        source.key: classify(read_source(spark, scans[source.key], source), source).select(
-            *USED_COLUMNS[source.key], REASON_COLUMN, RAW_COLUMN, LINE_COLUMN
-        )
+        source.key: classify(
+            read_source(spark, uris[source.key], source, scans.get(source.key)), source
+        ).select(*USED_COLUMNS[source.key], REASON_COLUMN, RAW_COLUMN, RECORD_ID_COLUMN, ODD_COLUMN)
         for source in JOB_SOURCES
     }
 
 
-def account_rows(groups: DataFrame, uris: Mapping[str, str]) -> SourceCounts:
-    """Each source's rows read, quarantined (by reason) and removed as duplicates; logged."""
-    counts = source_counts(groups)
+def grouped_sources(spark: SparkSession, uris: Mapping[str, str]) -> tuple[DataFrame, SourceCounts]:
+    """Every record grouped (``group_records``), cached, and counted.
+
+    Each file is read once, a record per line. A file with a line holding an odd number of
+    quotes may hold records that span lines: it is then scanned for them and everything is
+    grouped again, so such a file is read three times. The caller unpersists the groups."""
+    scans: dict[str, LineScan] = {}
+    while True:
+        groups = group_records(classified_sources(spark, uris, scans))
+        groups = groups.persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            counts = source_counts(groups)
+        except BaseException:
+            groups.unpersist()
+            raise
+        unscanned = [s for s in JOB_SOURCES if counts.odd_quote_lines[s.key] and s.key not in scans]
+        if not unscanned:
+            return groups, counts
+        groups.unpersist()
+        for source in unscanned:
+            LOG.info(
+                "%s: %d lines hold an odd number of quotes; scanning %s for records that span "
+                "lines",
+                source.key,
+                counts.odd_quote_lines[source.key],
+                uris[source.key],
+            )
+            scans[source.key] = scan_source(spark, uris[source.key], source)
+
+
+def log_counts(counts: SourceCounts, uris: Mapping[str, str]) -> None:
+    """Each source's rows read, quarantined (by reason) and removed as duplicates."""
     for source in JOB_SOURCES:
         key = source.key
         LOG.info(
@@ -208,7 +240,6 @@ def account_rows(groups: DataFrame, uris: Mapping[str, str]) -> SourceCounts:
         )
         for reason, count in sorted(counts.quarantined[key].items()):
             LOG.warning("%s: %d rows quarantined: %s", key, count, reason)
-    return counts
 
 
 def write_quarantine(groups: DataFrame, location: str) -> None:
@@ -309,22 +340,21 @@ def run(
     """Read the staged CSVs, build the table in this run's own folder, and publish it if the
     gate passes.
 
-    One pass over the input: every record of every source goes through one aggregate
-    (``group_records``), cached; the counts, the quarantine file and the table are read from
-    it. The quarantine is written either way. On rejection the published table, its pointer
-    and the catalog are left as they were, the last-run summary says why, and
-    ``QualityGateError`` is raised. A crash at any step leaves the published table whole.
+    One pass over the input: each file is read once (``grouped_sources``), and every record
+    of every source goes through one aggregate (``group_records``), cached; the counts, the
+    quarantine file and the table are read from it. The quarantine is written either way.
+    On rejection the published table, its pointer and the catalog are left as they were,
+    the last-run summary says why, and ``QualityGateError`` is raised. A crash at any step
+    leaves the published table whole.
     """
     started_at = _now()
     run_id = new_run_id()
     layout = args.layout
     uris = {source.key: check_input(spark, args.staging_path, source) for source in JOB_SOURCES}
     with job_settings(spark, uris):
-        scans = {s.key: scan_source(spark, uris[s.key], s) for s in JOB_SOURCES}
-        groups = group_records(classified_sources(spark, scans))
-        groups = groups.persist(StorageLevel.MEMORY_AND_DISK)
+        groups, counts = grouped_sources(spark, uris)
         try:
-            counts = account_rows(groups, uris)
+            log_counts(counts, uris)
             write_quarantine(groups, layout.quarantine_location(run_id))
             enriched = enrich(groups)
             summary, failures = judge(run_id, started_at, args, counts, join_stats(enriched))

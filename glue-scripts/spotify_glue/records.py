@@ -6,18 +6,20 @@ publishes the tail of a quoted field that holds a line break as a record of its 
 reads raw lines, assembles records itself, screens them, and only then parses the fields with
 the same CSV parser (``from_csv``), bounded so that it cannot fail.
 
-1. **Scan** (one pass, one small aggregate per file split): how many lines each split holds and
-   whether any line leaves a quoted field open. Almost every file has none, and then each line
-   is one record and nothing else is needed.
-2. **Spans**: otherwise the lines that open a quoted field, and the lines with an odd number of
+1. **Lines**: a file is first read as one record per line (``line_records``), each line
+   flagged when it holds an odd number of quotes. Almost every file has none, and then its
+   lines are its records: the file is read once.
+2. **Scan** (only for a file with such a line; one pass, one small aggregate per file split):
+   how many lines each split holds, to number them.
+3. **Spans**: then the lines that open a quoted field, and the lines with an odd number of
    quotes (the only ones that can close it), go to the driver, which pairs them into the line
    ranges of multi-line records. That is exact for RFC 4180 input: inside a quoted field every
    quote is doubled, so the first and last line of such a record hold an odd number of quotes
    and the lines between an even number.
-3. **Records**: a multi-line record is its lines joined with ``\\n``; the lines are read with
+4. **Records**: a multi-line record is its lines joined with ``\\n``; the lines are read with
    ``\\n`` as the only separator, so a CR before it stays in the value and the bytes are kept.
    A record's own line break (``\\n`` or ``\\r\\n``) is not part of it.
-4. **Screen**: a record longer than ``MAX_RECORD_BYTES`` or holding bytes that are not UTF-8 is
+5. **Screen**: a record longer than ``MAX_RECORD_BYTES`` or holding bytes that are not UTF-8 is
    not parsed; it gets a ``_problem`` and goes to quarantine whole.
 """
 
@@ -39,6 +41,12 @@ BLOCK_COLUMN: Final = "_block"
 ROW_ID_COLUMN: Final = "_row_id"
 LINE_COLUMN: Final = "_line"
 """The number of the record's first line in its file (the header is line 1)."""
+RECORD_ID_COLUMN: Final = "_record_id"
+"""Unique within the file: the record's first line number when the file was scanned
+(``assemble``), else its line's row id (``line_records``)."""
+ODD_COLUMN: Final = "_odd_quotes"
+"""True for a line holding an odd number of quotes in a file read without a scan: the file may
+hold records that span lines, so it must be scanned and read again (``assemble``)."""
 RECORD_COLUMN: Final = "_record"
 """The record as read: its lines joined with ``\\n``, without its own line break."""
 PROBLEM_COLUMN: Final = "_problem"
@@ -99,6 +107,11 @@ thousands of fields, Python's does not."""
 
 class RecordLayoutError(ValueError):
     """The file's lines cannot be made into records; the message names the file and line."""
+
+
+ROW_IN_PARTITION_BITS: Final = 33
+"""``monotonically_increasing_id`` keeps the row's number within its partition in the lower
+33 bits (PySpark's documentation of the function)."""
 
 
 def raw_lines(spark: SparkSession, uri: str) -> DataFrame:
@@ -172,6 +185,16 @@ def _is_header(start: str, source: SourceFile) -> bool:
     return tuple(next(csv.reader([line]), [])) == source.header
 
 
+def check_first_line(start: str, uri: str, source: SourceFile) -> None:
+    """Refuse a file whose first line, split at LF (its first HEADER_PREFIX_CHARS characters
+    in ``start``), is not the header: it breaks lines with CR alone."""
+    if not _is_header(start, source):
+        raise RecordLayoutError(
+            f"{uri}: the first line is not the header when lines are split at LF; the file "
+            "breaks lines with CR alone (classic Mac). Save it with LF or CRLF line breaks"
+        )
+
+
 def scan_lines(spark: SparkSession, uri: str, source: SourceFile) -> LineScan:
     """One pass over the file: line counts per split and, when some line holds an odd number
     of quotes, a second look at those lines only, for the spans of multi-line records."""
@@ -208,11 +231,8 @@ def scan_lines(spark: SparkSession, uri: str, source: SourceFile) -> LineScan:
         splits.append(Split(int(row["start"]), int(row["first_row"]), total))
         total += count
     scan = LineScan(uri, tuple(splits), total)
-    if rows and not _is_header(str(rows[0]["first_line"]), source):
-        raise RecordLayoutError(
-            f"{uri}: the first line is not the header when lines are split at LF; the file "
-            "breaks lines with CR alone (classic Mac). Save it with LF or CRLF line breaks"
-        )
+    if rows:
+        check_first_line(str(rows[0]["first_line"]), uri, source)
     odd_lines = sum(int(row["odd"] or 0) for row in rows)
     if odd_lines == 0:
         return scan
@@ -262,18 +282,46 @@ def _strip_cr(column: str) -> Column:
     ).otherwise(value)
 
 
+def is_blank(text: Column) -> Column:
+    """As in Spark's own CSV reader, a line of spaces and control characters (a CR included)
+    is no record."""
+    # Most lines start with a visible character; only the others are trimmed (a copy).
+    return (F.substring(text, 1, 1) <= " ") & (F.btrim(text, F.lit(BLANK)) == "")
+
+
+def line_records(spark: SparkSession, uri: str) -> DataFrame:
+    """The file's lines as its records (``_record_id``, ``_record``, ``_problem``,
+    ``_odd_quotes``), header and blank lines left out, with no scan: right unless some line
+    holds an odd number of quotes (flagged), and then the file must be read with ``assemble``.
+    The header is the first line of the split that starts the file."""
+    raw = raw_lines(spark, uri)
+    row_in_partition = F.col(ROW_ID_COLUMN).bitwiseAND(F.lit((1 << ROW_IN_PARTITION_BITS) - 1))
+    header = (F.col(BLOCK_COLUMN) == 0) & (row_in_partition == 0)
+    text = F.col(TEXT_COLUMN)
+    return raw.where(~header & ~is_blank(text)).select(
+        F.col(ROW_ID_COLUMN).alias(RECORD_ID_COLUMN),
+        text.alias(RECORD_COLUMN),
+        F.lit(None).cast("string").alias(PROBLEM_COLUMN),
+        odd_quotes(text).alias(ODD_COLUMN),
+    )
+
+
 def assemble(spark: SparkSession, scan: LineScan) -> DataFrame:
     """The file's records as (``_line``, ``_record``, ``_problem``), header and blank lines
-    left out: as in Spark's own CSV reader, a line of spaces and control characters (a CR
-    included) is no record."""
+    (``is_blank``) left out, with ``_record_id`` (the line) and ``_odd_quotes`` (false: the
+    spans are known) as ``line_records`` gives them."""
+    return _assembled(spark, scan).select(
+        "*", F.col(LINE_COLUMN).alias(RECORD_ID_COLUMN), F.lit(False).alias(ODD_COLUMN)
+    )
+
+
+def _assembled(spark: SparkSession, scan: LineScan) -> DataFrame:
     raw = raw_lines(spark, scan.uri)
     first = scan.splits[0]
     header = (F.col(BLOCK_COLUMN) == first.start) & (F.col(ROW_ID_COLUMN) == first.first_row)
     text = F.col(TEXT_COLUMN)
-    # Most lines start with a visible character; only the others are trimmed (a copy).
-    blank = (F.substring(text, 1, 1) <= " ") & (F.btrim(text, F.lit(BLANK)) == "")
     lines = raw.where(~header).select(
-        scan.line_number().alias(LINE_COLUMN), text, blank.alias("_blank")
+        scan.line_number().alias(LINE_COLUMN), text, is_blank(text).alias("_blank")
     )
     blank = F.col("_blank")
     single = lines.select(
@@ -282,7 +330,6 @@ def assemble(spark: SparkSession, scan: LineScan) -> DataFrame:
         F.lit(None).cast("string").alias(PROBLEM_COLUMN),
     )
     if not scan.spans and not scan.unterminated:
-        # The line number is computed only if a caller keeps it; the job does not.
         return single.where(~blank)
     ranges = spark.createDataFrame(
         [(first, last, False) for first, last in scan.spans]
@@ -322,9 +369,12 @@ def assemble(spark: SparkSession, scan: LineScan) -> DataFrame:
 
 def parse_records(records: DataFrame, source: SourceFile, read_schema: str) -> DataFrame:
     """Screen each record, then parse the fields of those that pass: the source's typed
-    columns, ``_corrupt_record`` (set by the parser), and the record bookkeeping columns."""
+    columns, ``_corrupt_record`` (set by the parser), and the record bookkeeping columns
+    (``_record_id``, ``_record``, ``_problem``, ``_odd_quotes``)."""
     record = _strip_cr(RECORD_COLUMN)
-    screened = records.select(LINE_COLUMN, record.alias(RECORD_COLUMN), PROBLEM_COLUMN)
+    screened = records.select(
+        RECORD_ID_COLUMN, record.alias(RECORD_COLUMN), PROBLEM_COLUMN, ODD_COLUMN
+    )
     text = F.col(RECORD_COLUMN)
     problem = (
         F.when(F.col(PROBLEM_COLUMN).isNotNull(), F.col(PROBLEM_COLUMN))
@@ -342,7 +392,8 @@ def parse_records(records: DataFrame, source: SourceFile, read_schema: str) -> D
     return parsed.select(
         *(F.col(f"_fields.{c.name}").alias(c.name) for c in source.columns),
         F.col(f"_fields.{CORRUPT_COLUMN}").alias(CORRUPT_COLUMN),
-        LINE_COLUMN,
+        RECORD_ID_COLUMN,
         RECORD_COLUMN,
         PROBLEM_COLUMN,
+        ODD_COLUMN,
     )

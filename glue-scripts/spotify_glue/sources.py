@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 
@@ -10,8 +11,18 @@ from pyspark.sql import DataFrame, SparkSession
 from spotify_glue.classify import read_schema
 from spotify_glue.contract import SourceFile
 from spotify_glue.layout import join_uri
-from spotify_glue.records import LineScan, RecordLayoutError, assemble, parse_records, scan_lines
-from spotify_glue.storage import filesystem, first_line
+from spotify_glue.records import (
+    HEADER_PREFIX_CHARS,
+    LINE_SEPARATOR,
+    LineScan,
+    RecordLayoutError,
+    assemble,
+    check_first_line,
+    line_records,
+    parse_records,
+    scan_lines,
+)
+from spotify_glue.storage import filesystem, first_line, head
 
 
 class InputFileError(FileNotFoundError):
@@ -19,7 +30,8 @@ class InputFileError(FileNotFoundError):
 
 
 def check_input(spark: SparkSession, staging_path: str, source: SourceFile) -> str:
-    """The source file's URI, after checking it exists and has the contract's header.
+    """The source file's URI, after checking it is a file with the contract's header, its
+    lines broken with LF or CRLF.
 
     The error names the expected file, and a similarly named file if one is there.
     """
@@ -39,6 +51,8 @@ def check_input(spark: SparkSession, staging_path: str, source: SourceFile) -> s
             f"missing input file for {source.key}: expected {source.file_name!r} in "
             f"{staging_path!r} ({uri}).{rename}"
         )
+    if fs.getFileStatus(path).isDirectory():
+        raise InputFileError(f"{uri} is a folder; stage {source.file_name} as one file")
     line = first_line(spark, uri)
     if line is None:
         raise InputFileError(f"{uri} is empty; expected a header line {','.join(source.header)}")
@@ -55,6 +69,13 @@ def check_input(spark: SparkSession, staging_path: str, source: SourceFile) -> s
             f"{uri} does not have the {source.key} header of the Spotify 2023 files: {detail}. "
             f"Expected: {','.join(source.header)}"
         )
+    # Hadoop's line reader, which the job reads with, drops a UTF-8 byte order mark.
+    start = head(spark, uri, HEADER_PREFIX_CHARS).removeprefix(codecs.BOM_UTF8)
+    start = start.split(LINE_SEPARATOR.encode(), 1)[0]
+    try:
+        check_first_line(start.decode("utf-8", "replace"), uri, source)
+    except RecordLayoutError as error:
+        raise InputFileError(str(error)) from None
     return uri
 
 
@@ -66,8 +87,12 @@ def scan_source(spark: SparkSession, uri: str, source: SourceFile) -> LineScan:
         raise InputFileError(str(error)) from None
 
 
-def read_source(spark: SparkSession, scan: LineScan, source: SourceFile) -> DataFrame:
+def read_source(
+    spark: SparkSession, uri: str, source: SourceFile, scan: LineScan | None = None
+) -> DataFrame:
     """The file's records parsed with the contract's typed schema: the source's columns,
-    ``_corrupt_record``, and each record's text, first line number and any problem that
-    kept it from being parsed."""
-    return parse_records(assemble(spark, scan), source, read_schema(source))
+    ``_corrupt_record``, and each record's id, text, any problem that kept it from being
+    parsed and the odd-quotes flag (``spotify_glue.records``). Without a scan each line is a
+    record, which holds unless a line is flagged."""
+    records = line_records(spark, uri) if scan is None else assemble(spark, scan)
+    return parse_records(records, source, read_schema(source))

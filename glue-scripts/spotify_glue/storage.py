@@ -47,6 +47,18 @@ def first_line(spark: SparkSession, uri: str) -> str | None:
         stream.close()
 
 
+def head(spark: SparkSession, uri: str, size: int) -> bytes:
+    """The file's first ``size`` bytes (fewer if it is shorter)."""
+    fs, path = filesystem(spark, uri)
+    jvm: Any = spark.sparkContext._jvm
+    stream = fs.open(path)
+    try:
+        length = min(size, int(fs.getFileStatus(path).getLen()))
+        return bytes(jvm.org.apache.commons.io.IOUtils.toByteArray(stream, length))
+    finally:
+        stream.close()
+
+
 def file_bytes(spark: SparkSession, uri: str) -> int:
     fs, path = filesystem(spark, uri)
     return int(fs.getFileStatus(path).getLen())

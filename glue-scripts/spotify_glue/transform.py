@@ -28,7 +28,7 @@ from spotify_glue.contract import (
     WAREHOUSE_COLUMNS,
     SourceFile,
 )
-from spotify_glue.records import LINE_COLUMN
+from spotify_glue.records import ODD_COLUMN, RECORD_ID_COLUMN
 
 DEDUPE_KEYS: Final[dict[str, str]] = {
     ALBUMS.key: "track_id",
@@ -99,6 +99,11 @@ def rows_column(source: SourceFile) -> str:
     return f"_{source.key}_rows"
 
 
+def odd_quotes_column(source: SourceFile) -> str:
+    """The number of a source's lines with an odd number of quotes (``records.ODD_COLUMN``)."""
+    return f"_{source.key}_odd_quotes"
+
+
 def survivor_column(source: SourceFile) -> str:
     """The source's surviving row for a key, as a struct (null: none)."""
     return f"_{source.key}"
@@ -116,10 +121,10 @@ def winner(source: SourceFile) -> Column:
 
 def _tagged(classified: DataFrame, source: SourceFile) -> DataFrame:
     """A source's records as ``group_records`` input: usable ones under their key, each
-    quarantined one under its own (source and first line)."""
+    quarantined one under its own (source and record id)."""
     usable = F.col(REASON_COLUMN).isNull()
     kind = ARTIST if source is ARTISTS else TRACK
-    own_key = F.concat_ws(":", F.lit(source.key), F.col(LINE_COLUMN).cast("string"))
+    own_key = F.concat_ws(":", F.lit(source.key), F.col(RECORD_ID_COLUMN).cast("string"))
     quarantined = F.struct(
         F.lit(source.key).alias("source"),
         F.col(REASON_COLUMN).alias("reason"),
@@ -132,6 +137,7 @@ def _tagged(classified: DataFrame, source: SourceFile) -> DataFrame:
         F.when(usable, F.col(DEDUPE_KEYS[source.key])).otherwise(own_key).alias(KEY_COLUMN),
         F.when(usable, winner(source)).alias(survivor_column(source)),
         F.when(~usable, quarantined).alias(QUARANTINE_COLUMN),
+        F.col(ODD_COLUMN).cast("long").alias(odd_quotes_column(source)),
     )
 
 
@@ -143,7 +149,9 @@ def group_records(classified: Mapping[str, DataFrame]) -> DataFrame:
     - ``artist``: an artist id, with the surviving artists row and its count;
     - ``quarantined``: one quarantined record, with its source, reason and raw text.
 
-    ``classified`` holds each source's classified records with their first line number."""
+    Each row also counts each source's lines with an odd number of quotes among its records.
+    ``classified`` holds each source's classified records with their record id and odd-quotes
+    flag."""
     union = reduce(
         lambda a, b: a.unionByName(b, allowMissingColumns=True),
         (_tagged(classified[s.key], s) for s in JOB_SOURCES),
@@ -162,6 +170,7 @@ def group_records(classified: Mapping[str, DataFrame]) -> DataFrame:
         ),
         F.max(QUARANTINE_COLUMN).alias(QUARANTINE_COLUMN),
         F.count(QUARANTINE_COLUMN).alias(QUARANTINED_ROWS),
+        *(F.sum(odd_quotes_column(s)).alias(odd_quotes_column(s)) for s in JOB_SOURCES),
     )
 
 
@@ -237,6 +246,9 @@ class SourceCounts:
     """Distinct keys among the usable rows: the rows left after de-duplication."""
     quarantined: dict[str, dict[str, int]]
     """Source -> reason -> records."""
+    odd_quote_lines: dict[str, int]
+    """Lines with an odd number of quotes, in a file read a record per line; such a file must
+    be scanned for records that span lines (``records.ODD_COLUMN``)."""
 
     @property
     def rows_quarantined(self) -> dict[str, int]:
@@ -257,13 +269,14 @@ def source_counts(groups: DataFrame) -> SourceCounts:
         *(F.sum(rows_column(s)).alias(f"usable_{s.key}") for s in JOB_SOURCES),
         *(count_if(F.col(rows_column(s)) > 0).alias(f"keys_{s.key}") for s in JOB_SOURCES),
         count_if(F.col(QUARANTINED_ROWS) > 1).alias("shared_keys"),
+        *(F.sum(odd_quotes_column(s)).alias(f"odd_{s.key}") for s in JOB_SOURCES),
     ).first()
     assert row is not None  # a global aggregate has one row
     if row["shared_keys"]:
-        # Each quarantined record is keyed by its source and first line; a shared key would
+        # Each quarantined record is keyed by its source and record id; a shared key would
         # keep one record of several, and the counts would no longer add up.
         raise RuntimeError(
-            f"{row['shared_keys']} quarantined records share a source and line number: did "
+            f"{row['shared_keys']} quarantined records share a source and record id: did "
             "an input file change during the run? Run the job again"
         )
     quarantined: dict[str, dict[str, int]] = {s.key: {} for s in JOB_SOURCES}
@@ -273,6 +286,7 @@ def source_counts(groups: DataFrame) -> SourceCounts:
         usable={s.key: int(row[f"usable_{s.key}"] or 0) for s in JOB_SOURCES},
         keys={s.key: int(row[f"keys_{s.key}"] or 0) for s in JOB_SOURCES},
         quarantined=quarantined,
+        odd_quote_lines={s.key: int(row[f"odd_{s.key}"] or 0) for s in JOB_SOURCES},
     )
 
 

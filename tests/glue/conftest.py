@@ -12,11 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pyspark.sql import Row
-from spotify_glue.contract import ALBUMS, ARTISTS, FEATURES, TRACKS
+from pyspark.sql import Row, SparkSession
+from spotify_glue import etl
+from spotify_glue.contract import ALBUMS, ARTISTS, FEATURES, TRACKS, SourceFile
 from spotify_glue.etl import JobArgs, run
 from spotify_glue.gate import GateThresholds
+from spotify_glue.records import LineScan
 from spotify_glue.run_summary import RunSummary
+from spotify_glue.sources import scan_source
 
 from tests.glue.fake_glue import fake_glue  # noqa: F401 (a fixture for the test modules)
 
@@ -174,6 +177,34 @@ class Published:
     summary: RunSummary
     rows: list[Row]
     files: dict[str, str]
+    scanned: list[str]
+    """The sources the run scanned for records that span lines (``etl.scan_source``)."""
+
+
+def odd_quote_sources(staging: Path) -> list[str]:
+    """The sources whose staged file has a line holding an odd number of quotes, counted
+    here in Python: those the job must scan for records that span lines."""
+    return sorted(
+        source.key
+        for source in (ALBUMS, ARTISTS, TRACKS, FEATURES)
+        if any(
+            line.count(b'"') % 2 for line in (staging / source.file_name).read_bytes().split(b"\n")
+        )
+    )
+
+
+def run_spying_on_scans(
+    spark, args: JobArgs, patch: pytest.MonkeyPatch
+) -> tuple[RunSummary, list[str]]:
+    """``run``, with the sources it scanned (sorted)."""
+    scanned: list[str] = []
+
+    def spying_scan(spark: SparkSession, uri: str, source: SourceFile) -> LineScan:
+        scanned.append(source.key)
+        return scan_source(spark, uri, source)
+
+    patch.setattr(etl, "scan_source", spying_scan)
+    return run(spark, args), sorted(scanned)
 
 
 def table_files(location: str) -> dict[str, str]:
@@ -192,11 +223,13 @@ def published(spark, staging: Path, tmp_path_factory: pytest.TempPathFactory) ->
     of its warehouse."""
     warehouse = tmp_path_factory.mktemp("warehouse")
     args = JobArgs(str(staging), str(warehouse), LENIENT)
-    summary = run(spark, args)
+    with pytest.MonkeyPatch.context() as patch:
+        summary, scanned = run_spying_on_scans(spark, args, patch)
     return Published(
         warehouse=warehouse,
         args=args,
         summary=summary,
         rows=spark.read.parquet(summary.table_location).collect(),
         files=table_files(str(warehouse)),
+        scanned=scanned,
     )

@@ -18,7 +18,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 from spotify_glue import etl
 from spotify_glue.contract import ALBUMS, ARTISTS, FEATURES, TRACKS, WAREHOUSE_COLUMNS
-from spotify_glue.etl import JobArgs, run
+from spotify_glue.etl import JobArgs
 from spotify_glue.gate import GateThresholds
 from spotify_glue.records import MAX_RECORD_BYTES, NOT_UTF8, TOO_LONG, UNTERMINATED
 from spotify_glue.run_summary import RunSummary
@@ -32,7 +32,14 @@ from tests.glue.bad_input import (
     csv_record,
     features,
 )
-from tests.glue.conftest import ALBUM_LINES, ARTIST_LINES, FEATURE_LINES, TRACK_LINES
+from tests.glue.conftest import (
+    ALBUM_LINES,
+    ARTIST_LINES,
+    FEATURE_LINES,
+    TRACK_LINES,
+    odd_quote_sources,
+    run_spying_on_scans,
+)
 
 ANY_RATE = GateThresholds(min_rows=1, max_quarantine_rate=1.0, max_join_loss_rate=1.0)
 DATES = "release_date outside its domain (1877-01-01 to the end of next year)"
@@ -117,6 +124,8 @@ class BadRun:
     quarantine: list[tuple[str, str, str]]
     written_violations: dict[str, int]
     """Per contract column with a domain: values outside it that reached ``write_table``."""
+    scanned: list[str]
+    odd_quote_sources: list[str]
 
 
 def _violations(frame: DataFrame) -> dict[str, int]:
@@ -143,19 +152,29 @@ def bad_run(spark, tmp_path_factory: pytest.TempPathFactory) -> BadRun:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(etl, "write_table", spying_write)
-        summary = run(spark, JobArgs(str(staging), str(root / "warehouse"), ANY_RATE))
+        args = JobArgs(str(staging), str(root / "warehouse"), ANY_RATE)
+        summary, scanned = run_spying_on_scans(spark, args, patch)
     rows = spark.read.json(summary.quarantine_location).collect()
     return BadRun(
         summary=summary,
         table=spark.read.parquet(summary.table_location),
         quarantine=[(r["source"], r["reason"], r["raw"]) for r in rows],
         written_violations=reached,
+        scanned=scanned,
+        odd_quote_sources=odd_quote_sources(staging),
     )
 
 
 def test_the_run_publishes_despite_every_defect(bad_run):
     """No defect crashes the job or fails the write: the run is published."""
     assert bad_run.summary.status == "published"
+
+
+def test_files_with_odd_quote_lines_are_scanned_and_only_they(bad_run):
+    """A file with a line of odd quote count may hold records that span lines: the run
+    scans exactly those files (each once); the others it reads a record per line."""
+    assert bad_run.odd_quote_sources
+    assert bad_run.scanned == bad_run.odd_quote_sources
 
 
 def test_every_record_is_read_once(bad_run):

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from spotify_glue.classify import RAW_COLUMN, REASON_COLUMN
 from spotify_glue.contract import JOB_SOURCES, SourceFile
-from spotify_glue.records import LINE_COLUMN
+from spotify_glue.records import ODD_COLUMN, RECORD_ID_COLUMN
 from spotify_glue.transform import USED_COLUMNS, group_records, source_counts
 
 
@@ -17,9 +17,10 @@ def classified(spark, source: SourceFile, rows: list[dict[str, Any]]):
     used = [c for c in source.columns if c.name in USED_COLUMNS[source.key]]
     ddl = ", ".join(
         [f"`{c.name}` {c.type}" for c in used]
-        + [f"`{REASON_COLUMN}` string", f"`{RAW_COLUMN}` string", f"`{LINE_COLUMN}` long"]
+        + [f"`{REASON_COLUMN}` string", f"`{RAW_COLUMN}` string", f"`{RECORD_ID_COLUMN}` long"]
+        + [f"`{ODD_COLUMN}` boolean"]
     )
-    names = [*(c.name for c in used), REASON_COLUMN, RAW_COLUMN, LINE_COLUMN]
+    names = [*(c.name for c in used), REASON_COLUMN, RAW_COLUMN, RECORD_ID_COLUMN, ODD_COLUMN]
     return spark.createDataFrame([tuple(r.get(n) for n in names) for r in rows], ddl)
 
 
@@ -27,7 +28,8 @@ def bad(line: int) -> dict[str, Any]:
     return {
         REASON_COLUMN: "track_number is not a valid int",
         RAW_COLUMN: f"raw {line}",
-        LINE_COLUMN: line,
+        RECORD_ID_COLUMN: line,
+        ODD_COLUMN: False,
     }
 
 
@@ -44,8 +46,9 @@ def test_each_quarantined_record_is_kept_and_counted(spark):
     assert counts.rows_read["albums"] == 3
 
 
-def test_records_sharing_a_line_fail_the_run_rather_than_lose_one(spark):
-    """Two quarantined records under one source and line (possible only if a file changed
-    between reading its lines and its records) fail the run instead of counting one."""
-    with pytest.raises(RuntimeError, match="1 quarantined records share a source and line"):
+def test_records_sharing_an_id_fail_the_run_rather_than_lose_one(spark):
+    """Two quarantined records under one source and record id (possible only if a file
+    changed between scanning its lines and reading its records) fail the run instead of
+    counting one."""
+    with pytest.raises(RuntimeError, match="1 quarantined records share a source and record id"):
         source_counts(grouped(spark, [bad(2), {**bad(2), RAW_COLUMN: "other"}]))

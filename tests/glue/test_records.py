@@ -3,20 +3,25 @@ lines pair into multi-line records, line numbers across file splits, and the fil
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from pyspark.sql import SparkSession
 from spotify_glue.contract import TRACKS
 from spotify_glue.records import (
     LINE_COLUMN,
     MAX_RECORD_LINES,
     MAX_SPAN_LINES,
+    ODD_COLUMN,
     PROBLEM_COLUMN,
     RECORD_COLUMN,
     LineScan,
     RecordLayoutError,
     Split,
     assemble,
+    line_records,
     opens_quoted_field,
     scan_lines,
     with_spans,
@@ -82,20 +87,27 @@ def write(path: Path, text: str | bytes) -> str:
     return str(path)
 
 
+@contextmanager
+def small_splits(spark: SparkSession) -> Iterator[None]:
+    """Splits of a few hundred bytes, so a small file spans many partitions."""
+    conf = "spark.sql.files.maxPartitionBytes"
+    previous = spark.conf.get(conf) or "128m"
+    spark.conf.set(conf, "512")
+    try:
+        yield
+    finally:
+        spark.conf.set(conf, previous)
+
+
 def test_line_numbers_and_spans_hold_across_file_splits(spark, tmp_path):
     """With splits of a few hundred bytes, each line still gets its own number and a record
     whose lines fall in different splits is assembled whole."""
     body = [f"t{i},{i % 100},false" for i in range(2, 400)]
     body[150] = 't151,"multi\nline",false'  # lines 152-153 of the file
     uri = write(tmp_path / "tracks.csv", "\n".join([HEADER, *body]) + "\n")
-    conf = "spark.sql.files.maxPartitionBytes"
-    previous = spark.conf.get(conf)
-    spark.conf.set(conf, "512")
-    try:
+    with small_splits(spark):
         result = scan_lines(spark, uri, TRACKS)
         records = {r[LINE_COLUMN]: r[RECORD_COLUMN] for r in assemble(spark, result).collect()}
-    finally:
-        spark.conf.set(conf, previous)
     assert len(result.splits) > 5
     assert result.lines == 400
     assert result.spans == ((152, 153),)
@@ -104,6 +116,33 @@ def test_line_numbers_and_spans_hold_across_file_splits(spark, tmp_path):
     assert records[2] == "t2,2,false"
     assert records[400] == "t399,99,false"
     assert len(records) == 398
+
+
+def test_without_odd_quote_lines_each_line_is_a_record_as_a_scan_finds(spark, tmp_path):
+    """With no line of odd quote count, reading a record per line (no scan) gives the records
+    the scan finds, across many splits: the header left out once, blank lines skipped, quoted
+    commas, doubled quotes and CRLF kept; no line flagged."""
+    body = [f't{i},"a, ""b""",false' if i % 7 else "  " for i in range(2, 400)]
+    uri = write(tmp_path / "tracks.csv", "\r\n".join([HEADER, *body]) + "\r\n")
+    with small_splits(spark):
+        unscanned = line_records(spark, uri).collect()
+        scanned = assemble(spark, scan_lines(spark, uri, TRACKS)).collect()
+        partitions = line_records(spark, uri).rdd.getNumPartitions()
+    assert partitions > 5
+    assert sorted((r[RECORD_COLUMN], r[PROBLEM_COLUMN]) for r in unscanned) == sorted(
+        (r[RECORD_COLUMN], r[PROBLEM_COLUMN]) for r in scanned
+    )
+    assert len(unscanned) == len([line for line in body if line.strip()])
+    assert not any(r[ODD_COLUMN] for r in unscanned)
+
+
+def test_lines_with_odd_quotes_are_flagged(spark, tmp_path):
+    """The two lines of a record that spans lines, and a line with a stray quote, are flagged:
+    such a file must be scanned."""
+    text = f'{HEADER}\nt1,"multi\nline",false\nt2,12" Vinyl,true\nt3,"even",true\n'
+    rows = line_records(spark, write(tmp_path / "tracks.csv", text)).collect()
+    flagged = sorted(r[RECORD_COLUMN] for r in rows if r[ODD_COLUMN])
+    assert flagged == ['line",false', 't1,"multi', 't2,12" Vinyl,true']
 
 
 def test_blank_lines_are_no_records_unless_inside_a_quoted_field(spark, tmp_path):

@@ -24,7 +24,14 @@ from spotify_glue.gate import GateThresholds
 from spotify_glue.run_summary import RunSummary
 from spotify_glue.sources import InputFileError
 
-from tests.glue.conftest import ARTIST_LINES, LENIENT, Published, table_files, write_staging
+from tests.glue.conftest import (
+    ARTIST_LINES,
+    LENIENT,
+    Published,
+    odd_quote_sources,
+    table_files,
+    write_staging,
+)
 
 
 def published_row(published: Published, track_id: str) -> Row:
@@ -39,6 +46,13 @@ def quarantined(spark, published: Published) -> list[tuple[str, str, str]]:
 
 
 FEATURES_NULL: dict[str, Any] = dict.fromkeys(AUDIO_FEATURE_COLUMNS)
+
+
+def test_files_without_odd_quote_lines_are_read_once(published):
+    """The hand-written files hold quoted commas and doubled quotes, but no line with an odd
+    number of quotes: no file is scanned, each is read once, a record per line."""
+    assert odd_quote_sources(Path(published.args.staging_path)) == []
+    assert published.scanned == []
 
 
 def test_published_table_is_typed_and_exactly_the_expected_rows(spark, published):
@@ -311,6 +325,31 @@ def test_missing_input_file_names_the_expected_file(spark, tmp_path):
     (staging / TRACKS.file_name).unlink()
     args = JobArgs(str(staging), str(tmp_path / "warehouse"))
     with pytest.raises(InputFileError, match=r"missing input file for tracks: expected "):
+        run(spark, args)
+    assert not (tmp_path / "warehouse").exists()
+
+
+def test_a_folder_staged_as_a_file_is_refused_before_any_work(spark, tmp_path):
+    """A folder under a source's file name (e.g. a Spark output) fails, naming the fix."""
+    staging = write_staging(tmp_path / "staging")
+    text = (staging / TRACKS.file_name).read_text(encoding="utf-8")
+    (staging / TRACKS.file_name).unlink()
+    (staging / TRACKS.file_name).mkdir()
+    (staging / TRACKS.file_name / "part-0.csv").write_text(text, encoding="utf-8")
+    args = JobArgs(str(staging), str(tmp_path / "warehouse"))
+    with pytest.raises(InputFileError, match=f"is a folder; stage {TRACKS.file_name} as one file"):
+        run(spark, args)
+    assert not (tmp_path / "warehouse").exists()
+
+
+def test_a_file_with_cr_line_breaks_is_refused_before_any_work(spark, tmp_path):
+    """A file that breaks lines with CR alone would be read as one line: it fails, naming the
+    fix, before any file is read (whatever its header looks like to a CR-aware reader)."""
+    staging = write_staging(tmp_path / "staging")
+    path = staging / TRACKS.file_name
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r"))
+    args = JobArgs(str(staging), str(tmp_path / "warehouse"))
+    with pytest.raises(InputFileError, match="Save it with LF or CRLF line breaks"):
         run(spark, args)
     assert not (tmp_path / "warehouse").exists()
 
