@@ -278,14 +278,25 @@ class Step:
         return self.rows_in / self.seconds if self.seconds else 0.0
 
 
+@dataclass(frozen=True)
+class Scanned:
+    """The bytes an insight query would scan in each table (None: the seed cannot answer)."""
+
+    ours: int
+    seed: int | None
+    """The seed's table, counting tracks as that table must: distinct track ids."""
+    seed_same_text: int | None
+    """The seed's table, running our query's text as is."""
+
+
 @dataclass
 class ScaleResult:
     scale: float
     album_rows: int
     csv_bytes: int
     steps: dict[str, Step] = field(default_factory=dict)
-    scanned: dict[str, tuple[int, int | None]] = field(default_factory=dict)
-    """Insight query -> (bytes our table would scan, bytes the seed's would; None: n/a)."""
+    scanned: dict[str, Scanned] = field(default_factory=dict)
+    """Insight query -> the bytes it would scan."""
 
 
 def measure(engine: str, staging: Path, out: Path, album_rows: int, *extra: str) -> Step:
@@ -356,16 +367,32 @@ def query_columns(sql: str, table_columns: set[str]) -> set[str]:
     return {col.name for col in tree.find_all(exp.Column) if col.name in table_columns}
 
 
-def scanned_bytes(ours: Path, seed: Path) -> dict[str, tuple[int, int | None]]:
+def counts_rows(sql: str) -> bool:
+    """Whether the query holds a ``COUNT(*)``."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(sql, read="athena")
+    return any(isinstance(count.this, exp.Star) for count in tree.find_all(exp.Count))
+
+
+def scanned_bytes(ours: Path, seed: Path) -> dict[str, Scanned]:
     ours_sizes, seed_sizes = column_chunk_bytes(ours), column_chunk_bytes(seed)
-    result: dict[str, tuple[int, int | None]] = {}
+    result: dict[str, Scanned] = {}
     for path in sorted(INSIGHTS_DIR.glob("*.sql")):
-        columns = query_columns(path.read_text(encoding="utf-8"), set(ours_sizes))
+        sql = path.read_text(encoding="utf-8")
+        columns = query_columns(sql, set(ours_sizes))
         seed_columns = {SEED_EQUIVALENT.get(c, c) for c in columns}
-        ours_bytes = sum(ours_sizes[c] for c in columns)
-        answerable = None not in seed_columns
-        seed_bytes = sum(seed_sizes[c] for c in seed_columns if c) if answerable else None
-        result[path.stem] = (ours_bytes, seed_bytes)
+        if None in seed_columns:
+            result[path.stem] = Scanned(sum(ours_sizes[c] for c in columns), None, None)
+            continue
+        same_text = sum(seed_sizes[c] for c in seed_columns if c)
+        if counts_rows(sql):
+            # Our table holds each track once (the gate), so a query counts tracks by rows;
+            # the seed's keeps duplicate tracks and must count distinct track ids.
+            seed_columns.add("track_id")
+        seed_bytes = sum(seed_sizes[c] for c in seed_columns if c)
+        result[path.stem] = Scanned(sum(ours_sizes[c] for c in columns), seed_bytes, same_text)
     return result
 
 
@@ -445,20 +472,30 @@ def report(results: list[ScaleResult]) -> str:
             "",
             f"Bytes the insight queries would scan at {r.scale:g}x (Parquet column chunks):",
             "",
-            "| query | ours KiB | seed KiB | ours / seed |",
-            "|---|---:|---:|---:|",
+            "| query | ours KiB | seed KiB | ours / seed | seed KiB, same text | ours / that |",
+            "|---|---:|---:|---:|---:|---:|",
         ]
-        for name, (ours, seed) in r.scanned.items():
-            ratio = f"{ours / seed:.2f}" if seed else "n/a (seed lacks the columns)"
-            seed_text = f"{seed / 1024:,.0f}" if seed is not None else "n/a"
-            lines.append(f"| {name} | {ours / 1024:,.0f} | {seed_text} | {ratio} |")
-        comparable = [(o, s) for o, s in r.scanned.values() if s]
-        if comparable:
-            total_ours = sum(o for o, _ in comparable)
-            total_seed = sum(s for _, s in comparable)
+
+        def kib(n: int | None) -> str:
+            return f"{n / 1024:,.0f}" if n is not None else "n/a"
+
+        def ratio(ours: int, seed: int | None) -> str:
+            return f"{ours / seed:.2f}" if seed else "n/a (seed lacks the columns)"
+
+        for name, q in r.scanned.items():
             lines.append(
-                f"| **all comparable** | {total_ours / 1024:,.0f} | {total_seed / 1024:,.0f} "
-                f"| **{total_ours / total_seed:.2f}** |"
+                f"| {name} | {kib(q.ours)} | {kib(q.seed)} | {ratio(q.ours, q.seed)} "
+                f"| {kib(q.seed_same_text)} | {ratio(q.ours, q.seed_same_text)} |"
+            )
+        comparable = [q for q in r.scanned.values() if q.seed]
+        if comparable:
+            ours_total = sum(q.ours for q in comparable)
+            seed_total = sum(q.seed or 0 for q in comparable)
+            same_total = sum(q.seed_same_text or 0 for q in comparable)
+            lines.append(
+                f"| **all comparable** | {kib(ours_total)} | {kib(seed_total)} "
+                f"| **{ours_total / seed_total:.2f}** | {kib(same_total)} "
+                f"| {ours_total / same_total:.2f} |"
             )
     lines += ["", *goals(results)]
     return "\n".join(lines)
@@ -508,12 +545,17 @@ def goals(results: list[ScaleResult]) -> list[str]:
             1.0,
         )
     )
-    comparable = [(o, s) for o, s in base.scanned.values() if s]
+    comparable = [q for q in base.scanned.values() if q.seed]
     if comparable:
-        ratio = sum(o for o, _ in comparable) / sum(s for _, s in comparable)
-        out.append(_judged(f"scanned bytes ours/seed {at}", ratio, 0.33))
-        seed_total = sum(s for _, s in comparable)
-        readers = track_id_readers({q for q, (_, s) in base.scanned.items() if s})
+        ours_total = sum(q.ours for q in comparable)
+        seed_total = sum(q.seed or 0 for q in comparable)
+        same_total = sum(q.seed_same_text or 0 for q in comparable)
+        out.append(_judged(f"scanned bytes ours/seed {at}", ours_total / seed_total, 0.33))
+        out.append(
+            f"- scanned bytes ours/seed {at}, the seed running our queries' text as is (its "
+            f"track counts then count duplicates): {ours_total / same_total:.2f}"
+        )
+        readers = track_id_readers({name for name, q in base.scanned.items() if q.seed})
         least = track_id_floor_bytes(ours.rows_out)
         out.append(
             f"- scanned-bytes floor {at}: {len(readers)} of the {len(comparable)} comparable "

@@ -2,7 +2,7 @@
 SELECT
     album_name,
     artist_name,
-    COUNT(track_id) AS tracks,
+    COUNT(*) AS tracks,
     MAX(total_tracks) AS declared_tracks
 FROM spotify_tracks
 GROUP BY album_name, artist_name

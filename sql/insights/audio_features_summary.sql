@@ -1,7 +1,7 @@
 -- Audio features: explicit and clean tracks: Mean audio features of explicit and clean tracks that have features.
 SELECT
     explicit,
-    COUNT(track_id) AS tracks,
+    COUNT(*) AS tracks,
     COUNT(danceability) AS with_features,
     AVG(danceability) AS danceability,
     AVG(energy) AS energy,

@@ -4,13 +4,13 @@ WITH top_rows AS (
     FROM spotify_tracks
     WHERE primary_genre IS NOT NULL AND release_year IS NOT NULL
     GROUP BY primary_genre
-    ORDER BY COUNT(track_id) DESC, primary_genre
+    ORDER BY COUNT(*) DESC, primary_genre
     LIMIT 8
 )
 SELECT
     primary_genre,
     release_year,
-    COUNT(track_id) AS tracks
+    COUNT(*) AS tracks
 FROM spotify_tracks INNER JOIN top_rows USING (primary_genre)
 WHERE primary_genre IS NOT NULL AND release_year IS NOT NULL
 GROUP BY primary_genre, release_year

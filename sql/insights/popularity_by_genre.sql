@@ -5,6 +5,6 @@ SELECT
 FROM spotify_tracks
 WHERE primary_genre IS NOT NULL
 GROUP BY primary_genre
-HAVING COUNT(track_id) >= 10 AND COUNT(DISTINCT artist_id) >= 2
+HAVING COUNT(*) >= 10 AND COUNT(DISTINCT artist_id) >= 2
 ORDER BY average_track_popularity DESC, primary_genre
 LIMIT 25

@@ -2,7 +2,7 @@
 SELECT
     release_year,
     COUNT(DISTINCT album_id) AS albums,
-    COUNT(track_id) AS tracks
+    COUNT(*) AS tracks
 FROM spotify_tracks
 WHERE release_year IS NOT NULL
 GROUP BY release_year

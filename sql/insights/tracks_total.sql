@@ -1,4 +1,4 @@
 -- Tracks: How many tracks the published table holds.
 SELECT
-    COUNT(track_id) AS tracks
+    COUNT(*) AS tracks
 FROM spotify_tracks
