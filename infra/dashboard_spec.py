@@ -316,8 +316,9 @@ DASHBOARD: Final = DashboardSpec(
                 Dimension("duration_sec", "Duration (s)", format="decimal"),
                 Dimension("track_popularity", "Track popularity"),
             ),
-            # QuickSight draws up to the limit; the preview takes a stable sample by track id.
-            sort=(Sort("track_id"),),
+            # QuickSight draws up to the limit; the preview takes a stable sample of whole
+            # albums (their ids are random): album_id is a fifth of track_id's bytes to read.
+            sort=(Sort("album_id"),),
             limit=2000,
             filters=(NotNull("duration_sec"), NotNull("track_popularity")),
         ),

@@ -4,5 +4,5 @@ SELECT
     track_popularity
 FROM spotify_tracks
 WHERE duration_sec IS NOT NULL AND track_popularity IS NOT NULL
-ORDER BY track_id, duration_sec, track_popularity
+ORDER BY album_id, duration_sec, track_popularity
 LIMIT 2000
