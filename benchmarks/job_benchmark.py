@@ -480,7 +480,9 @@ def report(results: list[ScaleResult]) -> str:
             return f"{n / 1024:,.0f}" if n is not None else "n/a"
 
         def ratio(ours: int, seed: int | None) -> str:
-            return f"{ours / seed:.2f}" if seed else "n/a (seed lacks the columns)"
+            if seed is None:
+                return "n/a (seed lacks the columns)"
+            return f"{ours / seed:.2f}" if seed else "n/a (reads no column)"
 
         for name, q in r.scanned.items():
             lines.append(
@@ -557,12 +559,13 @@ def goals(results: list[ScaleResult]) -> list[str]:
         )
         readers = track_id_readers({name for name, q in base.scanned.items() if q.seed})
         least = track_id_floor_bytes(ours.rows_out)
-        out.append(
-            f"- scanned-bytes floor {at}: {len(readers)} of the {len(comparable)} comparable "
-            f"queries read track_id ({', '.join(readers)}); stored at its information content "
-            f"({ours.rows_out:,} random ids: {least / 1024:,.0f} KiB) those reads alone are "
-            f"{len(readers) * least / seed_total:.2f} of the seed's total, whatever the layout"
-        )
+        if readers:
+            out.append(
+                f"- scanned-bytes floor {at}: {len(readers)} of the {len(comparable)} comparable "
+                f"queries read track_id ({', '.join(readers)}); stored at its information content "
+                f"({ours.rows_out:,} random ids: {least / 1024:,.0f} KiB) those reads alone are "
+                f"{len(readers) * least / seed_total:.2f} of the seed's total, whatever the layout"
+            )
     out.append(
         _judged(
             f"job time ours/DuckDB {at} ({ours.seconds:.1f} s / {duck.seconds:.1f} s; an aim)",
