@@ -50,6 +50,7 @@ from spotify_ops.out_folder import (
     scratch,
 )
 from spotify_ops.progress import JobLogQueue, JobStages, RunProgress, job_log, spark_tasks
+from spotify_ops.spark import SHORT_RUN_INPUT_BYTES
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -200,11 +201,19 @@ class LocalSpark:
     """Started by this run (and stopped by it), rather than given or already active."""
 
 
+def is_short_run(staged: list[Path]) -> bool:
+    """Whether the staged files are small enough for a short-run JVM (``SHORT_RUN_INPUT_BYTES``)."""
+    return sum(path.stat().st_size for path in staged) < SHORT_RUN_INPUT_BYTES
+
+
 @contextmanager
-def spark_session(existing: SparkSession | None, log_file: Path) -> Iterator[LocalSpark]:
-    """The given session, or a new local one (logging to ``log_file``) that is stopped
-    afterwards. A session already active in this process (a test's) is reused and left
-    running. Ctrl-C while a session starts or stops takes effect once it has."""
+def spark_session(
+    existing: SparkSession | None, log_file: Path, short_run: bool = False
+) -> Iterator[LocalSpark]:
+    """The given session, or a new local one (logging to ``log_file``; see
+    ``local_spark_session`` for ``short_run``) that is stopped afterwards. A session already
+    active in this process (a test's) is reused and left running. Ctrl-C while a session
+    starts or stops takes effect once it has."""
     if existing is not None:
         yield LocalSpark(existing, owned=False)
         return
@@ -223,7 +232,9 @@ def spark_session(existing: SparkSession | None, log_file: Path) -> Iterator[Loc
     try:
         with sigint_deferred():
             try:
-                session = local_spark_session("spotify-local-run", log_file=log_file)
+                session = local_spark_session(
+                    "spotify-local-run", log_file=log_file, short_run=short_run
+                )
             except JavaMissingError as error:
                 raise LocalRunError(str(error), ExitCode.ENVIRONMENT) from error
         yield LocalSpark(session, owned=True)
@@ -403,7 +414,9 @@ def _pipeline(
     rejection: etl.QualityGateError | None = None
     with ExitStack() as spark_scope:
         with progress.stage("spark", "starting local Spark") as stage:
-            local_spark = spark_scope.enter_context(spark_session(spark, layout.spark_log))
+            local_spark = spark_scope.enter_context(
+                spark_session(spark, layout.spark_log, is_short_run(staged))
+            )
             stage.detail = f"Spark {local_spark.session.version} started"
         try:
             summary = watch_job(local_spark, layout, gate, progress)

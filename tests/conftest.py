@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from spotify_ops.spark import JIT_C1_ONLY
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -21,7 +23,6 @@ SAMPLE_DIR = REPO_ROOT / "data" / "sample"
 # - Spark caches 100 generated classes by default, fewer than one job run compiles, so every
 #   run compiled all of its classes again.
 # A variable already set wins: set it empty for the JVM's defaults (faster at full scale).
-JIT_C1_ONLY = "-XX:TieredStopAtLevel=1"
 os.environ.setdefault(
     "SPARK_SUBMIT_OPTS", f"{JIT_C1_ONLY} -Dspark.sql.codegen.cache.maxEntries=2000"
 )

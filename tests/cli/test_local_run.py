@@ -26,6 +26,7 @@ from spotify_ops.local_run import (
     find_input_problems,
     local_run,
 )
+from spotify_ops.spark import SHORT_RUN_INPUT_BYTES
 from tests.cli.conftest import copy_sample, invoke_local_run
 from tests.conftest import SAMPLE_DIR
 
@@ -232,3 +233,14 @@ def test_wrong_header_exits_2_naming_the_users_file_before_spark(tmp_path, monke
 
 def _no_spark(*_args, **_kwargs):
     raise AssertionError("Spark was started")
+
+
+def test_the_sample_makes_a_short_run_and_the_real_scale_does_not(tmp_path):
+    """The bundled sample starts a JVM with the quick compiler only; real-scale inputs (about
+    229 MB) start one with both compilers, which their runs need."""
+    sample = sorted(SAMPLE_DIR.glob("*.csv"))
+    assert local_run_module.is_short_run(sample)
+    big = tmp_path / "albums.csv"
+    with big.open("wb") as handle:  # sparse: the size without the bytes
+        handle.truncate(SHORT_RUN_INPUT_BYTES)
+    assert not local_run_module.is_short_run([*sample, big])
