@@ -486,7 +486,7 @@ def _select_item(item: Field) -> str:
 def _aggregate(measure: Measure) -> str:
     if measure.aggregation == "COUNT" and measure.column == PRIMARY_KEY:
         # The gate publishes no null track id, so counting ids is counting rows, and
-        # COUNT(*) reads no column: Athena bills the bytes a query reads.
+        # COUNT(*) reads no column (Athena scans, and bills, less as the table grows).
         return "COUNT(*)"
     return SQL_AGGREGATES[measure.aggregation].format(measure.column)
 

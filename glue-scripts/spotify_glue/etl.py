@@ -201,8 +201,8 @@ def grouped_sources(spark: SparkSession, uris: Mapping[str, str]) -> tuple[DataF
     """Every record grouped (``group_records``), cached, and counted.
 
     Each file is read once, a record per line. A file with a line holding an odd number of
-    quotes may hold records that span lines: it is then scanned for them and everything is
-    grouped again, so such a file is read three times. The caller unpersists the groups."""
+    quotes may hold records that span lines: it is then scanned for them, and if it does,
+    every file is read and grouped again. The caller unpersists the groups."""
     scans: dict[str, LineScan] = {}
     while True:
         groups = group_records(classified_sources(spark, uris, scans))
@@ -212,22 +212,26 @@ def grouped_sources(spark: SparkSession, uris: Mapping[str, str]) -> tuple[DataF
         groups = groups.persist(StorageLevel.DISK_ONLY)
         try:
             counts = source_counts(groups)
+            unscanned = [
+                s for s in JOB_SOURCES if counts.odd_quote_lines[s.key] and s.key not in scans
+            ]
+            for source in unscanned:
+                LOG.info(
+                    "%s: %d lines hold an odd number of quotes; scanning %s for records that "
+                    "span lines",
+                    source.key,
+                    counts.odd_quote_lines[source.key],
+                    uris[source.key],
+                )
+                scans[source.key] = scan_source(spark, uris[source.key], source)
         except BaseException:
             groups.unpersist()
             raise
-        unscanned = [s for s in JOB_SOURCES if counts.odd_quote_lines[s.key] and s.key not in scans]
-        if not unscanned:
+        # A scan that finds no record spanning lines (a stray quote, 12" Vinyl) gives the
+        # records already read: they stand.
+        if not any(scans[s.key].spans or scans[s.key].unterminated for s in unscanned):
             return groups, counts
         groups.unpersist()
-        for source in unscanned:
-            LOG.info(
-                "%s: %d lines hold an odd number of quotes; scanning %s for records that span "
-                "lines",
-                source.key,
-                counts.odd_quote_lines[source.key],
-                uris[source.key],
-            )
-            scans[source.key] = scan_source(spark, uris[source.key], source)
 
 
 def log_counts(counts: SourceCounts, uris: Mapping[str, str]) -> None:

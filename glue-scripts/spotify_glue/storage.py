@@ -50,11 +50,9 @@ def first_line(spark: SparkSession, uri: str) -> str | None:
 def head(spark: SparkSession, uri: str, size: int) -> bytes:
     """The file's first ``size`` bytes (fewer if it is shorter)."""
     fs, path = filesystem(spark, uri)
-    jvm: Any = spark.sparkContext._jvm
     stream = fs.open(path)
     try:
-        length = min(size, int(fs.getFileStatus(path).getLen()))
-        return bytes(jvm.org.apache.commons.io.IOUtils.toByteArray(stream, length))
+        return bytes(stream.readNBytes(size))
     finally:
         stream.close()
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pyspark.sql import Row
+from pyspark.sql import DataFrame, Row
 from pyspark.testing import assertDataFrameEqual, assertSchemaEqual
+from spotify_glue import etl
 from spotify_glue.contract import (
     ALBUMS,
     ARTISTS,
@@ -23,12 +25,14 @@ from spotify_glue.etl import JobArgs, QualityGateError, run
 from spotify_glue.gate import GateThresholds
 from spotify_glue.run_summary import RunSummary
 from spotify_glue.sources import InputFileError
+from spotify_glue.transform import group_records
 
 from tests.glue.conftest import (
     ARTIST_LINES,
     LENIENT,
     Published,
     odd_quote_sources,
+    run_spying_on_scans,
     table_files,
     write_staging,
 )
@@ -53,6 +57,32 @@ def test_files_without_odd_quote_lines_are_read_once(published):
     number of quotes: no file is scanned, each is read once, a record per line."""
     assert odd_quote_sources(Path(published.args.staging_path)) == []
     assert published.scanned == []
+
+
+def test_a_stray_quote_is_scanned_for_but_the_records_read_stand(spark, tmp_path):
+    """A quote inside an unquoted field (an album named 12" Vinyl) makes a line of odd quote
+    count: the file is scanned, finds no record spanning lines, and the records already read
+    are kept (grouped once); the value is published as written."""
+    staging = write_staging(tmp_path / "staging")
+    albums = staging / ALBUMS.file_name
+    albums.write_text(
+        albums.read_text(encoding="utf-8").replace(",Brain Salad Surgery,", ',12" Vinyl,'),
+        encoding="utf-8",
+    )
+    groupings: list[int] = []
+
+    def counting_group(classified: Mapping[str, DataFrame]) -> DataFrame:
+        groupings.append(1)
+        return group_records(classified)
+
+    args = JobArgs(str(staging), str(tmp_path / "warehouse"), LENIENT)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(etl, "group_records", counting_group)
+        summary, scanned = run_spying_on_scans(spark, args, patch)
+    assert scanned == odd_quote_sources(staging) == ["albums"]
+    assert len(groupings) == 1
+    table = spark.read.parquet(summary.table_location)
+    assert {r["album_name"] for r in table.where("track_id = 't1'").collect()} == {'12" Vinyl'}
 
 
 def test_published_table_is_typed_and_exactly_the_expected_rows(spark, published):
