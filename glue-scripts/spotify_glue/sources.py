@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 import difflib
+import re
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -22,7 +23,7 @@ from spotify_glue.records import (
     parse_records,
     scan_lines,
 )
-from spotify_glue.storage import filesystem, first_line, head
+from spotify_glue.storage import filesystem, head
 
 
 class InputFileError(FileNotFoundError):
@@ -53,10 +54,14 @@ def check_input(spark: SparkSession, staging_path: str, source: SourceFile) -> s
         )
     if fs.getFileStatus(path).isDirectory():
         raise InputFileError(f"{uri} is a folder; stage {source.file_name} as one file")
-    line = first_line(spark, uri)
-    if line is None:
+    # Hadoop's line reader, which the job reads with, drops a UTF-8 byte order mark.
+    start = head(spark, uri, HEADER_PREFIX_CHARS).removeprefix(codecs.BOM_UTF8)
+    if not start:
         raise InputFileError(f"{uri} is empty; expected a header line {','.join(source.header)}")
-    header = tuple(next(csv.reader([line])))
+    text = start.decode("utf-8", "replace")
+    # The header as a line reader that ends lines at CR, LF or CRLF sees it.
+    line = re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
+    header = tuple(next(csv.reader([line]), []))
     if header != source.header:
         missing = [name for name in source.header if name not in header]
         unexpected = [name for name in header if name not in source.header]
@@ -69,11 +74,8 @@ def check_input(spark: SparkSession, staging_path: str, source: SourceFile) -> s
             f"{uri} does not have the {source.key} header of the Spotify 2023 files: {detail}. "
             f"Expected: {','.join(source.header)}"
         )
-    # Hadoop's line reader, which the job reads with, drops a UTF-8 byte order mark.
-    start = head(spark, uri, HEADER_PREFIX_CHARS).removeprefix(codecs.BOM_UTF8)
-    start = start.split(LINE_SEPARATOR.encode(), 1)[0]
     try:
-        check_first_line(start.decode("utf-8", "replace"), uri, source)
+        check_first_line(text.split(LINE_SEPARATOR, 1)[0], uri, source)
     except RecordLayoutError as error:
         raise InputFileError(str(error)) from None
     return uri

@@ -35,18 +35,6 @@ def write_text(spark: SparkSession, uri: str, text: str) -> None:
         stream.close()
 
 
-def first_line(spark: SparkSession, uri: str) -> str | None:
-    fs, path = filesystem(spark, uri)
-    jvm: Any = spark.sparkContext._jvm
-    stream = fs.open(path)
-    try:
-        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
-        line = reader.readLine()
-        return None if line is None else str(line).lstrip("\ufeff")
-    finally:
-        stream.close()
-
-
 def head(spark: SparkSession, uri: str, size: int) -> bytes:
     """The file's first ``size`` bytes (fewer if it is shorter)."""
     fs, path = filesystem(spark, uri)
