@@ -38,15 +38,14 @@ from spotify_glue.sources import check_input, read_source, scan_source
 from spotify_glue.storage import delete_folder, file_bytes, read_text, write_text
 from spotify_glue.transform import (
     USED_COLUMNS,
-    JoinStats,
+    GroupCounts,
     SourceCounts,
+    count_groups,
     count_if,
     enrich,
     group_records,
-    join_stats,
     publishable,
     quarantined_records,
-    source_counts,
 )
 
 LOG: Final = logging.getLogger("spotify_glue.etl")
@@ -197,8 +196,8 @@ def classified_sources(
     }
 
 
-def grouped_sources(spark: SparkSession, uris: Mapping[str, str]) -> tuple[DataFrame, SourceCounts]:
-    """Every record grouped (``group_records``), cached, and counted.
+def grouped_sources(spark: SparkSession, uris: Mapping[str, str]) -> tuple[DataFrame, GroupCounts]:
+    """Every record grouped (``group_records``), cached, and counted (``count_groups``).
 
     Each file is read once, a record per line. A file with a line holding an odd number of
     quotes may hold records that span lines: it is then scanned for them, and if it does,
@@ -211,16 +210,15 @@ def grouped_sources(spark: SparkSession, uris: Mapping[str, str]) -> tuple[DataF
         # 1x disk costs no measurable time.
         groups = groups.persist(StorageLevel.DISK_ONLY)
         try:
-            counts = source_counts(groups)
-            unscanned = [
-                s for s in JOB_SOURCES if counts.odd_quote_lines[s.key] and s.key not in scans
-            ]
+            counts = count_groups(groups)
+            odd_lines = counts.sources.odd_quote_lines
+            unscanned = [s for s in JOB_SOURCES if odd_lines[s.key] and s.key not in scans]
             for source in unscanned:
                 LOG.info(
                     "%s: %d lines hold an odd number of quotes; scanning %s for records that "
                     "span lines",
                     source.key,
-                    counts.odd_quote_lines[source.key],
+                    odd_lines[source.key],
                     uris[source.key],
                 )
                 scans[source.key] = scan_source(spark, uris[source.key], source)
@@ -256,18 +254,19 @@ def write_quarantine(groups: DataFrame, location: str) -> None:
 
 
 def judge(
-    run_id: str, started_at: str, args: JobArgs, counts: SourceCounts, joins: JoinStats
+    run_id: str, started_at: str, args: JobArgs, counts: GroupCounts
 ) -> tuple[RunSummary, list[str]]:
     """The run's summary as if published, and the gate rules it breaks (empty: publish).
     The key rules are judged again on the written files (``written_keys``)."""
+    sources, joins = counts.sources, counts.joins
     summary = RunSummary(
         run_id=run_id,
         status="published",
         started_at=started_at,
         finished_at=started_at,
-        rows_read=counts.rows_read,
-        rows_quarantined=counts.rows_quarantined,
-        duplicates_removed=counts.duplicates,
+        rows_read=sources.rows_read,
+        rows_quarantined=sources.rows_quarantined,
+        duplicates_removed=sources.duplicates,
         dropped_no_artist=joins.dropped_no_artist,
         dropped_no_track=joins.dropped_no_track,
         rows_without_features=joins.rows_without_features,
@@ -361,13 +360,12 @@ def run(
     with job_settings(spark, uris):
         groups, counts = grouped_sources(spark, uris)
         try:
-            log_counts(counts, uris)
+            log_counts(counts.sources, uris)
             write_quarantine(groups, layout.quarantine_location(run_id))
-            enriched = enrich(groups)
-            summary, failures = judge(run_id, started_at, args, counts, join_stats(enriched))
+            summary, failures = judge(run_id, started_at, args, counts)
             if failures:
                 raise reject(spark, layout, summary, failures)
-            write_table(enriched, summary.table_location)
+            write_table(enrich(groups), summary.table_location)
         finally:
             groups.unpersist()
         null_keys, duplicate_keys = written_keys(spark, summary)

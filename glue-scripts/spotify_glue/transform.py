@@ -157,9 +157,11 @@ def group_records(classified: Mapping[str, DataFrame]) -> DataFrame:
         (_tagged(classified[s.key], s) for s in JOB_SOURCES),
     )
     # Keys are almost all distinct, so a map-side partial aggregate would sort every row
-    # before the shuffle for nothing; shuffled by key first, only the reduce side sorts.
-    by_key = union.repartition(KIND_COLUMN, KEY_COLUMN)
-    return by_key.groupBy(KIND_COLUMN, KEY_COLUMN).agg(
+    # before the shuffle for nothing; shuffled by key first, only the reduce side sorts. The
+    # key leads the sort: its first bytes (the sort prefix) then tell rows apart, where the
+    # kind's are the same for almost every row.
+    by_key = union.repartition(KEY_COLUMN, KIND_COLUMN)
+    return by_key.groupBy(KEY_COLUMN, KIND_COLUMN).agg(
         *(
             aggregate
             for s in JOB_SOURCES
@@ -186,13 +188,10 @@ def surviving_artists(groups: DataFrame) -> DataFrame:
     )
 
 
-def enrich(groups: DataFrame) -> DataFrame:
-    """Every track id in the warehouse shape, with match flags and each source's row count.
-
-    ``_has_album`` marks the keys the table is built from; ``_has_artist`` and ``_has_track``
-    mark the rows the visual job's inner joins keep. Joining left and flagging lets one pass
-    both count the rows those joins drop and keep the rest. Audio features join left: a
-    track without them keeps null features. Artists are few: broadcast, not shuffled."""
+def with_artists(groups: DataFrame) -> DataFrame:
+    """Every group with its album's surviving artist row (``_artist_key`` and the artist's
+    table columns; null when the group has no album or the album's artist has no row).
+    Artists are few: broadcast, not shuffled."""
     artists = F.broadcast(surviving_artists(groups)).select(
         ARTIST_KEY,
         F.col("name").alias("artist_name"),
@@ -202,9 +201,19 @@ def enrich(groups: DataFrame) -> DataFrame:
             "genres"
         ),
     )
+    album = survivor_column(ALBUMS)
+    return groups.join(artists, F.col(f"{album}.artist_id") == artists[ARTIST_KEY], "left")
+
+
+def enrich(groups: DataFrame) -> DataFrame:
+    """Every track id in the warehouse shape, with match flags and each source's row count.
+
+    ``_has_album`` marks the keys the table is built from; ``_has_artist`` and ``_has_track``
+    mark the rows the visual job's inner joins keep. Joining left and flagging keeps the
+    rows those joins drop countable (``count_groups``). Audio features join left: a track
+    without them keeps null features."""
     album, track, features = (survivor_column(s) for s in TRACK_SOURCES)
-    tracks = groups.where(F.col(KIND_COLUMN) == TRACK)
-    joined = tracks.join(artists, F.col(f"{album}.artist_id") == artists[ARTIST_KEY], "left")
+    tracks = with_artists(groups).where(F.col(KIND_COLUMN) == TRACK)
     release_date = parse_release_date(F.col(f"{album}.release_date"))
     columns = {
         **{c: F.col(f"{album}.{c}") for c in USED_COLUMNS[ALBUMS.key] if c != PRIMARY_KEY},
@@ -217,13 +226,22 @@ def enrich(groups: DataFrame) -> DataFrame:
         "release_year": F.year(release_date),
         "primary_genre": F.get(F.col("genres"), 0),
     }
-    return joined.select(
+    return tracks.select(
         *(columns[c.name].cast(c.type).alias(c.name) for c in WAREHOUSE_COLUMNS),
-        F.col(album).isNotNull().alias(HAS_ALBUM),
-        F.col(ARTIST_KEY).isNotNull().alias(HAS_ARTIST),
-        F.col(track).isNotNull().alias(HAS_TRACK),
-        F.col(features).isNotNull().alias(HAS_FEATURES),
+        *(flag.alias(name) for name, flag in _match_flags().items()),
     )
+
+
+def _match_flags() -> dict[str, Column]:
+    """Whether a group (after ``with_artists``) has an album, its artist, a tracks row and
+    a features row."""
+    album, track, features = (survivor_column(s) for s in TRACK_SOURCES)
+    return {
+        HAS_ALBUM: F.col(album).isNotNull(),
+        HAS_ARTIST: F.col(ARTIST_KEY).isNotNull(),
+        HAS_TRACK: F.col(track).isNotNull(),
+        HAS_FEATURES: F.col(features).isNotNull(),
+    }
 
 
 def publishable(enriched: DataFrame) -> DataFrame:
@@ -263,33 +281,6 @@ class SourceCounts:
         return {key: self.usable[key] - self.keys[key] for key in self.usable}
 
 
-def source_counts(groups: DataFrame) -> SourceCounts:
-    """``SourceCounts`` from the grouped records, in two small aggregates."""
-    row = groups.agg(
-        *(F.sum(rows_column(s)).alias(f"usable_{s.key}") for s in JOB_SOURCES),
-        *(count_if(F.col(rows_column(s)) > 0).alias(f"keys_{s.key}") for s in JOB_SOURCES),
-        count_if(F.col(QUARANTINED_ROWS) > 1).alias("shared_keys"),
-        *(F.sum(odd_quotes_column(s)).alias(f"odd_{s.key}") for s in JOB_SOURCES),
-    ).first()
-    assert row is not None  # a global aggregate has one row
-    if row["shared_keys"]:
-        # Each quarantined record is keyed by its source and record id; a shared key would
-        # keep one record of several, and the counts would no longer add up.
-        raise RuntimeError(
-            f"{row['shared_keys']} quarantined records share a source and record id: did "
-            "an input file change during the run? Run the job again"
-        )
-    quarantined: dict[str, dict[str, int]] = {s.key: {} for s in JOB_SOURCES}
-    for reason in quarantined_records(groups).groupBy("source", "reason").count().collect():
-        quarantined[reason["source"]][reason["reason"]] = int(reason["count"])
-    return SourceCounts(
-        usable={s.key: int(row[f"usable_{s.key}"] or 0) for s in JOB_SOURCES},
-        keys={s.key: int(row[f"keys_{s.key}"] or 0) for s in JOB_SOURCES},
-        quarantined=quarantined,
-        odd_quote_lines={s.key: int(row[f"odd_{s.key}"] or 0) for s in JOB_SOURCES},
-    )
-
-
 @dataclass(frozen=True)
 class JoinStats:
     """What the joins did to the de-duplicated album rows."""
@@ -301,19 +292,70 @@ class JoinStats:
     """Candidate table rows: album rows the inner joins keep."""
 
 
-def join_stats(enriched: DataFrame) -> JoinStats:
-    album, artist, track = F.col(HAS_ALBUM), F.col(HAS_ARTIST), F.col(HAS_TRACK)
+@dataclass(frozen=True)
+class GroupCounts:
+    """Everything the run counts, from the grouped records."""
+
+    sources: SourceCounts
+    joins: JoinStats
+
+
+def _join_counts() -> dict[str, Column]:
+    flags = _match_flags()
+    album, artist, track = flags[HAS_ALBUM], flags[HAS_ARTIST], flags[HAS_TRACK]
     matched = album & artist & track
-    row = enriched.agg(
-        count_if(album & ~artist).alias("no_artist"),
-        count_if(album & artist & ~track).alias("no_track"),
-        count_if(matched & ~F.col(HAS_FEATURES)).alias("no_features"),
-        count_if(matched).alias("rows"),
-    ).first()
-    assert row is not None  # a global aggregate has one row
-    return JoinStats(
-        dropped_no_artist=int(row["no_artist"] or 0),
-        dropped_no_track=int(row["no_track"] or 0),
-        rows_without_features=int(row["no_features"] or 0),
-        rows=int(row["rows"] or 0),
+    return {
+        "no_artist": count_if(album & ~artist),
+        "no_track": count_if(album & artist & ~track),
+        "no_features": count_if(matched & ~flags[HAS_FEATURES]),
+        "rows": count_if(matched),
+    }
+
+
+def count_groups(groups: DataFrame) -> GroupCounts:
+    """``SourceCounts`` and ``JoinStats`` in one aggregate over the grouped records, by
+    quarantine source and reason: the first read of the groups, so it also fills the job's
+    cache of them."""
+    sums = {
+        **{f"usable_{s.key}": F.sum(rows_column(s)) for s in JOB_SOURCES},
+        **{f"keys_{s.key}": count_if(F.col(rows_column(s)) > 0) for s in JOB_SOURCES},
+        **{f"odd_{s.key}": F.sum(odd_quotes_column(s)) for s in JOB_SOURCES},
+        "quarantined": F.sum(QUARANTINED_ROWS),
+        "shared_keys": count_if(F.col(QUARANTINED_ROWS) > 1),
+        **_join_counts(),
+    }
+    rows = (
+        with_artists(groups)
+        .groupBy(
+            F.col(f"{QUARANTINE_COLUMN}.source").alias("source"),
+            F.col(f"{QUARANTINE_COLUMN}.reason").alias("reason"),
+        )
+        .agg(*(total.alias(name) for name, total in sums.items()))
+        .collect()
+    )
+    total = {name: sum(int(row[name] or 0) for row in rows) for name in sums}
+    if total["shared_keys"]:
+        # Each quarantined record is keyed by its source and record id; a shared key would
+        # keep one record of several, and the counts would no longer add up.
+        raise RuntimeError(
+            f"{total['shared_keys']} quarantined records share a source and record id: did "
+            "an input file change during the run? Run the job again"
+        )
+    quarantined: dict[str, dict[str, int]] = {s.key: {} for s in JOB_SOURCES}
+    for row in rows:
+        if row["source"] is not None:
+            quarantined[row["source"]][row["reason"]] = int(row["quarantined"])
+    return GroupCounts(
+        sources=SourceCounts(
+            usable={s.key: total[f"usable_{s.key}"] for s in JOB_SOURCES},
+            keys={s.key: total[f"keys_{s.key}"] for s in JOB_SOURCES},
+            quarantined=quarantined,
+            odd_quote_lines={s.key: total[f"odd_{s.key}"] for s in JOB_SOURCES},
+        ),
+        joins=JoinStats(
+            dropped_no_artist=total["no_artist"],
+            dropped_no_track=total["no_track"],
+            rows_without_features=total["no_features"],
+            rows=total["rows"],
+        ),
     )

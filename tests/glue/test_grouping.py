@@ -9,7 +9,7 @@ import pytest
 from spotify_glue.classify import RAW_COLUMN, REASON_COLUMN
 from spotify_glue.contract import JOB_SOURCES, SourceFile
 from spotify_glue.records import ODD_COLUMN, RECORD_ID_COLUMN
-from spotify_glue.transform import USED_COLUMNS, group_records, source_counts
+from spotify_glue.transform import USED_COLUMNS, count_groups, group_records
 
 
 def classified(spark, source: SourceFile, rows: list[dict[str, Any]]):
@@ -41,7 +41,7 @@ def grouped(spark, album_rows: list[dict[str, Any]]):
 
 def test_each_quarantined_record_is_kept_and_counted(spark):
     """Quarantined records with the same text but their own lines stay separate records."""
-    counts = source_counts(grouped(spark, [bad(2), bad(3), {**bad(4), RAW_COLUMN: "raw 2"}]))
+    counts = count_groups(grouped(spark, [bad(2), bad(3), {**bad(4), RAW_COLUMN: "raw 2"}])).sources
     assert counts.quarantined["albums"] == {"track_number is not a valid int": 3}
     assert counts.rows_read["albums"] == 3
 
@@ -51,4 +51,4 @@ def test_records_sharing_an_id_fail_the_run_rather_than_lose_one(spark):
     changed between scanning its lines and reading its records) fail the run instead of
     counting one."""
     with pytest.raises(RuntimeError, match="1 quarantined records share a source and record id"):
-        source_counts(grouped(spark, [bad(2), {**bad(2), RAW_COLUMN: "other"}]))
+        count_groups(grouped(spark, [bad(2), {**bad(2), RAW_COLUMN: "other"}]))
