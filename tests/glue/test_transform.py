@@ -120,6 +120,7 @@ def test_transform_dedupes_joins_and_types(spark, warehouse_schema, tmp_path):
             album("t3", "ar-missing"),  # no artist row
             album("t4", "ar1"),  # no tracks row
             album("t5", "ar2", release_date=None),  # no features row, no date
+            album("t6", "ar-missing"),  # neither: dropped once, by the artists join
         ],
     )
     stage(
@@ -215,7 +216,7 @@ def test_transform_dedupes_joins_and_types(spark, warehouse_schema, tmp_path):
     assertDataFrameEqual(actual, expected)
     assert summary.rows_quarantined == dict.fromkeys(summary.rows_read, 0)
     assert summary.duplicates_removed == {"albums": 1, "artists": 1, "tracks": 1, "features": 1}
-    assert (summary.dropped_no_artist, summary.dropped_no_track) == (1, 1)  # t3, t4
+    assert (summary.dropped_no_artist, summary.dropped_no_track) == (2, 1)  # t3 t6, t4
     assert summary.rows_without_features == 1  # t5
 
 
