@@ -8,10 +8,17 @@ memory and JVM start-up are measured alike:
 - ``duckdb``: DuckDB doing the seed's joins on the same CSVs, writing Snappy Parquet;
 - ``ours-warm`` and ``seed-warm``: the two Spark jobs run twice in one session, the second
   run timed (a warm JVM, as in a long-lived session);
-- ``floor-warm``: the least the job's input and output cost on the same Spark, warm: the four
-  files parsed with the contract's typed schemas by Spark's own CSV reader (to a no-op sink),
-  plus ``ours``' rows written again as Snappy Parquet. No classification, de-duplication, join,
-  count or gate: what any job reading these files typed and writing this table must spend.
+- ``floor`` and ``floor-warm``: the least the job's input and output cost on the same Spark,
+  cold (in a fresh process) and warm (the second time in one session): the four files parsed
+  with the contract's typed schemas by Spark's own CSV reader (to a no-op sink), plus
+  ``ours``' rows read from its Parquet and written again as Snappy Parquet. No classification,
+  de-duplication, join, count or gate: what any job reading these files typed and writing
+  this table must spend.
+
+With ``--repeat N`` the cold engines run N times, in turn (ours, seed, duckdb, ours, ...), so
+a drift in the machine's speed hits each alike; each figure is then the median, and the
+report lists every run. Peak memory in particular moves by a fifth or more from run to run
+(the JVM sizes its heap to the garbage it sees).
 
 It reports generation time, job time, wall time (with start-up), rows/s, peak memory of the
 process tree (sampled from /proc), output files and bytes, and the Parquet bytes each insight
@@ -20,6 +27,7 @@ table against the seed's.
 
     python -m benchmarks.job_benchmark                   # real scale and 10x
     python -m benchmarks.job_benchmark --scales 0.05     # a quick run
+    python -m benchmarks.job_benchmark --scales 1 --repeat 3
 """
 
 from __future__ import annotations
@@ -29,13 +37,14 @@ import contextlib
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -46,7 +55,8 @@ INSIGHTS_DIR: Final = REPO_ROOT / "sql" / "insights"
 ENGINES: Final = ("ours", "seed", "duckdb")
 WARM_ENGINES: Final = ("ours-warm", "seed-warm")
 """The JVM jobs again, each run twice in one Spark session; the second run is timed."""
-FLOOR: Final = "floor-warm"
+FLOORS: Final = ("floor", "floor-warm")
+"""The floor, cold and warm."""
 
 SEED_EQUIVALENT: Final[dict[str, str | None]] = {
     "artist_name": "name",
@@ -167,14 +177,14 @@ def _worker_seed(staging: Path, out: Path, warm: bool = False) -> dict[str, Any]
     return {"seconds": seconds, "rows_out": rows_out, "table": table}
 
 
-def _worker_floor(staging: Path, out: Path, table: Path) -> dict[str, Any]:
+def _worker_floor(staging: Path, out: Path, table: Path, warm: bool) -> dict[str, Any]:
     from spotify_glue.contract import JOB_SOURCES
     from spotify_glue.layout import join_uri
     from spotify_glue.records import CSV_FORMAT
 
     spark = _spark()
-    rows = spark.read.parquet(str(table)).cache()
-    rows_out = rows.count()
+    # Nothing runs before the timed part, so the cold floor starts as cold as the jobs do.
+    rows = spark.read.parquet(str(table))
 
     def parse() -> float:
         started = time.perf_counter()
@@ -189,8 +199,10 @@ def _worker_floor(staging: Path, out: Path, table: Path) -> dict[str, Any]:
         rows.write.option("compression", "snappy").parquet(str(target))
         return time.perf_counter() - started
 
-    parse(), write(out / "first-run")
+    if warm:
+        parse(), write(out / "first-run")
     parts = {"parse": parse(), "write": write(out / "table")}
+    rows_out = spark.read.parquet(str(out / "table")).count()
     spark.stop()
     return {
         "seconds": sum(parts.values()),
@@ -243,8 +255,8 @@ def worker_main(argv: list[str]) -> None:
         result = _worker_ours(staging, out, warm=engine.endswith("-warm"))
     elif engine in ("seed", "seed-warm"):
         result = _worker_seed(staging, out, warm=engine.endswith("-warm"))
-    elif engine == FLOOR:
-        result = _worker_floor(staging, out, Path(argv[4]))
+    elif engine in FLOORS:
+        result = _worker_floor(staging, out, Path(argv[4]), warm=engine.endswith("-warm"))
     else:
         result = _worker_duckdb(staging, out)
     print("RESULT " + json.dumps(result), flush=True)
@@ -268,6 +280,10 @@ class Step:
     table: str = ""
     parts: dict[str, float] = field(default_factory=dict)
     """Seconds of each part of the step, where it has parts."""
+    runs: list[float] = field(default_factory=list)
+    """Job seconds of each run, when the step ran more than once (``seconds`` is the median)."""
+    peaks: list[int] = field(default_factory=list)
+    """Peak bytes of each run, likewise (``peak_rss_bytes`` is the median)."""
 
     @property
     def rows_per_second(self) -> float:
@@ -392,7 +408,28 @@ def scanned_bytes(ours: Path, seed: Path) -> dict[str, Scanned]:
     return result
 
 
-def run_scale(scale: float, workdir: Path, keep: bool) -> ScaleResult:
+def median_step(runs: list[Step]) -> Step:
+    """The first run's outputs with the median of the runs' times and peaks, and each run's."""
+    if len(runs) == 1:
+        return runs[0]
+    return replace(
+        runs[0],
+        seconds=statistics.median(r.seconds for r in runs),
+        wall_seconds=statistics.median(r.wall_seconds for r in runs),
+        peak_rss_bytes=round(statistics.median(r.peak_rss_bytes for r in runs)),
+        runs=[r.seconds for r in runs],
+        peaks=[r.peak_rss_bytes for r in runs],
+    )
+
+
+def _printed(step: Step) -> str:
+    return (
+        f"   {step.engine}: job {step.seconds:.1f}s, wall {step.wall_seconds:.1f}s, "
+        f"peak {step.peak_rss_bytes / 2**20:,.0f} MiB, {step.rows_out:,} rows out"
+    )
+
+
+def run_scale(scale: float, workdir: Path, keep: bool, repeat: int = 1) -> ScaleResult:
     from spotify_ops.generate import REAL_ALBUM_ROWS
 
     album_rows = max(1, round(REAL_ALBUM_ROWS * scale))
@@ -404,18 +441,22 @@ def run_scale(scale: float, workdir: Path, keep: bool) -> ScaleResult:
     result = ScaleResult(scale=scale, album_rows=album_rows, csv_bytes=csv_bytes)
     result.steps["generate"] = generated
     print(f"   generate: {generated.seconds:.1f}s, {csv_bytes / 1e6:,.0f} MB of CSV", flush=True)
-    for engine in (*ENGINES, *WARM_ENGINES):
-        out = root / engine
-        step = measure(engine, staging, out, album_rows)
-        result.steps[engine] = step
-        print(
-            f"   {engine}: job {step.seconds:.1f}s, wall {step.wall_seconds:.1f}s, "
-            f"peak {step.peak_rss_bytes / 2**20:,.0f} MiB, {step.rows_out:,} rows out",
-            flush=True,
-        )
-    floor = measure(FLOOR, staging, root / FLOOR, album_rows, result.steps["ours"].table)
-    result.steps[FLOOR] = floor
-    print(f"   {FLOOR}: {floor.parts}", flush=True)
+    cold: dict[str, list[Step]] = {engine: [] for engine in ENGINES}
+    for turn in range(repeat):
+        for engine in ENGINES:
+            # each run its own output folder: the seed appends
+            out = root / (engine if turn == 0 else f"{engine}-{turn}")
+            cold[engine].append(measure(engine, staging, out, album_rows))
+            print(_printed(cold[engine][-1]), flush=True)
+    for engine in ENGINES:
+        result.steps[engine] = median_step(cold[engine])
+    for engine in WARM_ENGINES:
+        result.steps[engine] = measure(engine, staging, root / engine, album_rows)
+        print(_printed(result.steps[engine]), flush=True)
+    for engine in FLOORS:
+        floor = measure(engine, staging, root / engine, album_rows, result.steps["ours"].table)
+        result.steps[engine] = floor
+        print(f"   {engine}: {floor.parts}", flush=True)
     result.scanned = scanned_bytes(
         Path(result.steps["ours"].table), Path(result.steps["seed"].table)
     )
@@ -447,6 +488,15 @@ def report(results: list[ScaleResult]) -> str:
                 f"| {s.seconds:.1f} | {s.wall_seconds:.1f} | {s.rows_per_second:,.0f} "
                 f"| {_mib(s.peak_rss_bytes)} | {out or ' | | '} |"
             )
+    for r in results:
+        for name, s in r.steps.items():
+            if s.runs:
+                times = ", ".join(f"{t:.1f}" for t in s.runs)
+                peaks = ", ".join(_mib(p) for p in s.peaks)
+                lines.append(
+                    f"\n{name} at {r.scale:g}x, {len(s.runs)} cold runs: job s {times}; "
+                    f"peak MiB {peaks} (the table gives the medians)"
+                )
     for r in results:
         lines += [
             "",
@@ -510,15 +560,19 @@ def goals(results: list[ScaleResult]) -> list[str]:
                 0.9,
             )
         )
-    if FLOOR in steps and "seed-warm" in steps:
-        floor, seed_warm = steps[FLOOR], steps["seed-warm"]
-        out.append(
-            f"- floor, warm {at}: Spark's CSV reader parsing the four files typed "
-            f"{floor.parts['parse']:.1f} s + writing our table's rows {floor.parts['write']:.1f} s "
-            f"= {floor.seconds:.1f} s, {floor.seconds / seed_warm.seconds:.2f}x the seed's warm "
-            "job: what reading these files typed and writing this table costs before any other "
-            "work"
-        )
+    for floor_engine, seed_engine, when in (
+        ("floor", "seed", "cold"),
+        (FLOORS[1], "seed-warm", "warm"),
+    ):
+        if floor_engine in steps and seed_engine in steps:
+            floor, seed_run = steps[floor_engine], steps[seed_engine]
+            out.append(
+                f"- floor, {when} {at}: Spark's CSV reader parsing the four files typed "
+                f"{floor.parts['parse']:.1f} s + writing our table's rows "
+                f"{floor.parts['write']:.1f} s = {floor.seconds:.1f} s, "
+                f"{floor.seconds / seed_run.seconds:.2f}x the seed's {when} job: what reading "
+                "these files typed and writing this table costs before any other work"
+            )
     out.append(
         _judged(
             f"peak memory ours/seed, cold {at} ({_mib(ours.peak_rss_bytes)} MiB / "
@@ -579,12 +633,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workdir", type=Path, help="where to generate and write (default: temp)")
     parser.add_argument("--keep", action="store_true", help="keep generated CSVs and outputs")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="cold runs of each engine, in turn; figures are the medians (default: 1)",
+    )
     options = parser.parse_args(argv)
+    if options.repeat < 1:
+        parser.error(f"--repeat must be 1 or more, not {options.repeat}")
     scales = [float(s) for s in options.scales.split(",") if s.strip()]
     workdir = options.workdir or Path(tempfile.mkdtemp(prefix="spotify-benchmark-"))
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}, workdir {workdir}")
-    results = [run_scale(scale, workdir, options.keep) for scale in scales]
+    results = [run_scale(scale, workdir, options.keep, options.repeat) for scale in scales]
     print("\n" + report(results))
     if options.json:
         options.json.write_text(json.dumps([_as_json(r) for r in results], indent=2) + "\n")
