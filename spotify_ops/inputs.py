@@ -3,18 +3,25 @@
 Every message names the user's own file (not the staged copy) and, for a header, its line.
 The rules are the job's own input check (``spotify_glue.sources.check_input``): the contract's
 file names (``JOB_SOURCES``), a first line that is the contract's header, read as the job
-reads it (UTF-8, a byte-order mark ignored, CSV-quoted). Only first lines are read, so the
-check takes milliseconds at any file size.
+reads it (UTF-8, a byte-order mark ignored, CSV-quoted, lines split at LF). Only the head of
+each file is read, so the check takes milliseconds at any file size.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 from pathlib import Path
 from typing import Final
 
 from spotify_glue.contract import DENORMALISED_FILE_NAME, JOB_SOURCES, SourceFile
+from spotify_glue.records import (
+    HEADER_PREFIX_CHARS,
+    LINE_SEPARATOR,
+    RecordLayoutError,
+    check_first_line,
+)
 
 NEAR_MISS_SIMILARITY: Final = 0.85
 """How alike (difflib ratio, case-insensitive) a stray file name must be to suggest it."""
@@ -51,15 +58,30 @@ def missing_file_problems(input_dir: Path) -> list[str]:
     return problems
 
 
-def first_line(path: Path) -> bytes | None:
-    """Line 1 without its line break (``\\n``, ``\\r\\n`` or ``\\r``, as Java's readLine
-    ends lines); None for an empty file."""
+def read_head(path: Path) -> bytes:
+    """The file's first HEADER_READ_LIMIT bytes."""
     with path.open("rb") as handle:
-        head = handle.read(HEADER_READ_LIMIT)
-    if not head:
-        return None
+        return handle.read(HEADER_READ_LIMIT)
+
+
+def first_line(head: bytes) -> bytes:
+    """Line 1 without its line break (``\\n``, ``\\r\\n`` or ``\\r``, as Java's readLine
+    ends lines)."""
     ends = [i for i in (head.find(b"\n"), head.find(b"\r")) if i >= 0]
     return head[: min(ends)] if ends else head
+
+
+def line_break_problem(head: bytes, path: Path, source: SourceFile) -> str | None:
+    """The job's own rule (``records.check_first_line``): split at LF, as the job splits
+    lines, line 1 must be the header; it is not when the file breaks lines with CR alone.
+    Read as the job's check reads it: its first HEADER_PREFIX_CHARS bytes, less a BOM."""
+    start = head[:HEADER_PREFIX_CHARS].removeprefix(codecs.BOM_UTF8)
+    line = start.decode("utf-8", "replace").split(LINE_SEPARATOR, 1)[0]
+    try:
+        check_first_line(line, str(path), source)
+    except RecordLayoutError as error:
+        return str(error)
+    return None
 
 
 def header_problem(source: SourceFile, header: tuple[str, ...]) -> str | None:
@@ -80,11 +102,12 @@ def file_problem(path: Path, source: SourceFile) -> str | None:
     if not path.is_file():
         return f"{path} is not a file; it must be the {source.key} CSV"
     try:
-        line = first_line(path)
+        head = read_head(path)
     except OSError as error:
         return f"cannot read {path}: {error.strerror or error}"
-    if line is None:
+    if not head:
         return f"{path} is empty; line 1 must be the {source.key} header: {expected}"
+    line = first_line(head)
     try:
         text = line.decode("utf-8").lstrip("\ufeff")
     except UnicodeDecodeError as error:
@@ -97,7 +120,7 @@ def file_problem(path: Path, source: SourceFile) -> str | None:
     header = tuple(next(csv.reader([text])))
     problem = header_problem(source, header)
     if problem is None:
-        return None
+        return line_break_problem(head, path, source)
     return (
         f"{path} line 1 is not the {source.key} header of the Spotify 2023 files: {problem}. "
         f"Expected: {expected}"
