@@ -109,7 +109,7 @@ def file_problem(path: Path, source: SourceFile) -> str | None:
         return f"{path} is empty; line 1 must be the {source.key} header: {expected}"
     line = first_line(head)
     try:
-        text = line.decode("utf-8").lstrip("\ufeff")
+        text = line.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as error:
         return (
             f"{path} line 1 is not UTF-8 (byte 0x{line[error.start]:02x} at column "

@@ -271,6 +271,10 @@ def _latin1_header(text: str) -> bytes:
     return header.encode() + b",caf\xe9\n" + rest.encode()
 
 
+def _two_byte_order_marks(text: str) -> bytes:
+    return ("\ufeff\ufeff" + text).encode()
+
+
 def _cr_line_breaks(text: str) -> bytes:
     return text.replace("\n", "\r").encode()
 
@@ -281,6 +285,7 @@ BAD_FILES = [
     (ARTISTS, _renamed_column, "missing columns ['followers'], unexpected columns ['follower']"),
     (FEATURES, _swapped_columns, "{path} line 1 is not the features header"),
     (ARTISTS, _latin1_header, "{path} line 1 is not UTF-8 (byte 0xe9 at column"),
+    (ALBUMS, _two_byte_order_marks, "{path} line 1 is not the albums header"),
     (TRACKS, _cr_line_breaks, "{path}: the first line is not the header when lines are split"),
 ]
 
