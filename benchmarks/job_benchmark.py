@@ -11,14 +11,14 @@ memory and JVM start-up are measured alike:
 - ``floor`` and ``floor-warm``: the least the job's input and output cost on the same Spark,
   cold (in a fresh process) and warm (the second time in one session): the four files parsed
   with the contract's typed schemas by Spark's own CSV reader (to a no-op sink), plus
-  ``ours``' rows read from its Parquet and written again as Snappy Parquet. No classification,
-  de-duplication, join, count or gate: what any job reading these files typed and writing
-  this table must spend.
+  ``ours``' rows (held in memory, untimed) written again as Snappy Parquet. No
+  classification, de-duplication, join, count or gate: what any job reading these files typed
+  and writing this table must spend.
 
-With ``--repeat N`` the cold engines run N times, in turn (ours, seed, duckdb, ours, ...), so
-a drift in the machine's speed hits each alike; each figure is then the median, and the
-report lists every run. Peak memory in particular moves by a fifth or more from run to run
-(the JVM sizes its heap to the garbage it sees).
+With ``--repeat N`` the cold engines (the cold floor too) run N times, in turn (ours, seed,
+duckdb, floor, ours, ...), so a drift in the machine's speed hits each alike; each figure is
+then the median, and the report lists every run. Peak memory in particular can move by a
+quarter between identical runs (the JVM sizes its heap to the garbage it sees).
 
 It reports generation time, job time, wall time (with start-up), rows/s, peak memory of the
 process tree (sampled from /proc), output files and bytes, and the Parquet bytes each insight
@@ -183,8 +183,7 @@ def _worker_floor(staging: Path, out: Path, table: Path, warm: bool) -> dict[str
     from spotify_glue.records import CSV_FORMAT
 
     spark = _spark()
-    # Nothing runs before the timed part, so the cold floor starts as cold as the jobs do.
-    rows = spark.read.parquet(str(table))
+    rows = spark.read.parquet(str(table)).cache()
 
     def parse() -> float:
         started = time.perf_counter()
@@ -201,8 +200,12 @@ def _worker_floor(staging: Path, out: Path, table: Path, warm: bool) -> dict[str
 
     if warm:
         parse(), write(out / "first-run")
-    parts = {"parse": parse(), "write": write(out / "table")}
-    rows_out = spark.read.parquet(str(out / "table")).count()
+    # Cold, the parse is the first work of the session, as the jobs' is; the rows to write
+    # are then read into memory untimed, so the write is timed alone (the job never reads
+    # its table back): a floor.
+    parse_seconds = parse()
+    rows_out = rows.count()
+    parts = {"parse": parse_seconds, "write": write(out / "table")}
     spark.stop()
     return {
         "seconds": sum(parts.values()),
@@ -409,7 +412,8 @@ def scanned_bytes(ours: Path, seed: Path) -> dict[str, Scanned]:
 
 
 def median_step(runs: list[Step]) -> Step:
-    """The first run's outputs with the median of the runs' times and peaks, and each run's."""
+    """The first run's outputs with the median of the runs' times, parts and peaks, and each
+    run's time and peak."""
     if len(runs) == 1:
         return runs[0]
     return replace(
@@ -417,6 +421,7 @@ def median_step(runs: list[Step]) -> Step:
         seconds=statistics.median(r.seconds for r in runs),
         wall_seconds=statistics.median(r.wall_seconds for r in runs),
         peak_rss_bytes=round(statistics.median(r.peak_rss_bytes for r in runs)),
+        parts={part: statistics.median(r.parts[part] for r in runs) for part in runs[0].parts},
         runs=[r.seconds for r in runs],
         peaks=[r.peak_rss_bytes for r in runs],
     )
@@ -441,22 +446,23 @@ def run_scale(scale: float, workdir: Path, keep: bool, repeat: int = 1) -> Scale
     result = ScaleResult(scale=scale, album_rows=album_rows, csv_bytes=csv_bytes)
     result.steps["generate"] = generated
     print(f"   generate: {generated.seconds:.1f}s, {csv_bytes / 1e6:,.0f} MB of CSV", flush=True)
-    cold: dict[str, list[Step]] = {engine: [] for engine in ENGINES}
+    cold_floor, warm_floor = FLOORS
+    cold: dict[str, list[Step]] = {engine: [] for engine in (*ENGINES, cold_floor)}
     for turn in range(repeat):
-        for engine in ENGINES:
+        for engine in (*ENGINES, cold_floor):
             # each run its own output folder: the seed appends
             out = root / (engine if turn == 0 else f"{engine}-{turn}")
-            cold[engine].append(measure(engine, staging, out, album_rows))
-            print(_printed(cold[engine][-1]), flush=True)
-    for engine in ENGINES:
-        result.steps[engine] = median_step(cold[engine])
+            extra = (cold["ours"][0].table,) if engine == cold_floor else ()
+            cold[engine].append(measure(engine, staging, out, album_rows, *extra))
+            print(_printed(cold[engine][-1]), cold[engine][-1].parts or "", flush=True)
+    for engine, runs in cold.items():
+        result.steps[engine] = median_step(runs)
     for engine in WARM_ENGINES:
         result.steps[engine] = measure(engine, staging, root / engine, album_rows)
         print(_printed(result.steps[engine]), flush=True)
-    for engine in FLOORS:
-        floor = measure(engine, staging, root / engine, album_rows, result.steps["ours"].table)
-        result.steps[engine] = floor
-        print(f"   {engine}: {floor.parts}", flush=True)
+    floor = measure(warm_floor, staging, root / warm_floor, album_rows, result.steps["ours"].table)
+    result.steps[warm_floor] = floor
+    print(f"   {warm_floor}: {floor.parts}", flush=True)
     result.scanned = scanned_bytes(
         Path(result.steps["ours"].table), Path(result.steps["seed"].table)
     )
