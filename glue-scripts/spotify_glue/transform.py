@@ -206,7 +206,7 @@ def with_artists(groups: DataFrame) -> DataFrame:
 
 
 def enrich(groups: DataFrame) -> DataFrame:
-    """Every track id in the warehouse shape, with match flags and each source's row count.
+    """Every track id in the warehouse shape, with match flags.
 
     ``_has_album`` marks the keys the table is built from; ``_has_artist`` and ``_has_track``
     mark the rows the visual job's inner joins keep. Joining left and flagging keeps the
