@@ -9,19 +9,13 @@ each file is read, so the check takes milliseconds at any file size.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import difflib
 from pathlib import Path
 from typing import Final
 
 from spotify_glue.contract import DENORMALISED_FILE_NAME, JOB_SOURCES, SourceFile
-from spotify_glue.records import (
-    HEADER_PREFIX_CHARS,
-    LINE_SEPARATOR,
-    RecordLayoutError,
-    check_first_line,
-)
+from spotify_glue.records import RecordLayoutError, check_head, header_problem
 
 NEAR_MISS_SIMILARITY: Final = 0.85
 """How alike (difflib ratio, case-insensitive) a stray file name must be to suggest it."""
@@ -72,27 +66,13 @@ def first_line(head: bytes) -> bytes:
 
 
 def line_break_problem(head: bytes, path: Path, source: SourceFile) -> str | None:
-    """The job's own rule (``records.check_first_line``): split at LF, as the job splits
-    lines, line 1 must be the header; it is not when the file breaks lines with CR alone.
-    Read as the job's check reads it: its first HEADER_PREFIX_CHARS bytes, less a BOM."""
-    start = head[:HEADER_PREFIX_CHARS].removeprefix(codecs.BOM_UTF8)
-    line = start.decode("utf-8", "replace").split(LINE_SEPARATOR, 1)[0]
+    """The job's own rule (``records.check_head``): split at LF, as the job splits lines,
+    line 1 must be the header; it is not when the file breaks lines with CR alone."""
     try:
-        check_first_line(line, str(path), source)
+        check_head(head, str(path), source)
     except RecordLayoutError as error:
         return str(error)
     return None
-
-
-def header_problem(source: SourceFile, header: tuple[str, ...]) -> str | None:
-    """How ``header`` differs from the source's contract header; None when it is the same."""
-    if header == source.header:
-        return None
-    missing = [name for name in source.header if name not in header]
-    unexpected = [name for name in header if name not in source.header]
-    if missing or unexpected:
-        return f"missing columns {missing}, unexpected columns {unexpected}"
-    return "the columns are in a different order"
 
 
 def file_problem(path: Path, source: SourceFile) -> str | None:

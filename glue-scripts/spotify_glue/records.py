@@ -25,6 +25,7 @@ the same CSV parser (``from_csv``), bounded so that it cannot fail.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import re
 from dataclasses import dataclass
@@ -193,6 +194,26 @@ def check_first_line(start: str, uri: str, source: SourceFile) -> None:
             f"{uri}: the first line is not the header when lines are split at LF; the file "
             "breaks lines with CR alone (classic Mac). Save it with LF or CRLF line breaks"
         )
+
+
+def check_head(head: bytes, uri: str, source: SourceFile) -> None:
+    """``check_first_line`` on a file's first bytes, read as the job's line reader reads them:
+    one UTF-8 byte order mark dropped, the first HEADER_PREFIX_CHARS bytes decoded, split at
+    LF."""
+    start = head[:HEADER_PREFIX_CHARS].removeprefix(codecs.BOM_UTF8)
+    text = start.decode("utf-8", "replace")
+    check_first_line(text.split(LINE_SEPARATOR, 1)[0], uri, source)
+
+
+def header_problem(source: SourceFile, header: tuple[str, ...]) -> str | None:
+    """How ``header`` differs from the source's contract header; None when it is the same."""
+    if header == source.header:
+        return None
+    missing = [name for name in source.header if name not in header]
+    unexpected = [name for name in header if name not in source.header]
+    if missing or unexpected:
+        return f"missing columns {missing}, unexpected columns {unexpected}"
+    return "the columns are in a different order"
 
 
 def scan_lines(spark: SparkSession, uri: str, source: SourceFile) -> LineScan:

@@ -14,11 +14,11 @@ from spotify_glue.contract import SourceFile
 from spotify_glue.layout import join_uri
 from spotify_glue.records import (
     HEADER_PREFIX_CHARS,
-    LINE_SEPARATOR,
     LineScan,
     RecordLayoutError,
     assemble,
-    check_first_line,
+    check_head,
+    header_problem,
     line_records,
     parse_records,
     scan_lines,
@@ -54,28 +54,22 @@ def check_input(spark: SparkSession, staging_path: str, source: SourceFile) -> s
         )
     if fs.getFileStatus(path).isDirectory():
         raise InputFileError(f"{uri} is a folder; stage {source.file_name} as one file")
+    first_bytes = head(spark, uri, HEADER_PREFIX_CHARS)
     # Hadoop's line reader, which the job reads with, drops a UTF-8 byte order mark.
-    start = head(spark, uri, HEADER_PREFIX_CHARS).removeprefix(codecs.BOM_UTF8)
+    start = first_bytes.removeprefix(codecs.BOM_UTF8)
     if not start:
         raise InputFileError(f"{uri} is empty; expected a header line {','.join(source.header)}")
     text = start.decode("utf-8", "replace")
     # The header as a line reader that ends lines at CR, LF or CRLF sees it.
     line = re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
-    header = tuple(next(csv.reader([line]), []))
-    if header != source.header:
-        missing = [name for name in source.header if name not in header]
-        unexpected = [name for name in header if name not in source.header]
-        detail = (
-            f"missing columns {missing}, unexpected columns {unexpected}"
-            if missing or unexpected
-            else "the columns are in a different order"
-        )
+    problem = header_problem(source, tuple(next(csv.reader([line]), [])))
+    if problem is not None:
         raise InputFileError(
-            f"{uri} does not have the {source.key} header of the Spotify 2023 files: {detail}. "
-            f"Expected: {','.join(source.header)}"
+            f"{uri} does not have the {source.key} header of the Spotify 2023 files: "
+            f"{problem}. Expected: {','.join(source.header)}"
         )
     try:
-        check_first_line(text.split(LINE_SEPARATOR, 1)[0], uri, source)
+        check_head(first_bytes, uri, source)
     except RecordLayoutError as error:
         raise InputFileError(str(error)) from None
     return uri
