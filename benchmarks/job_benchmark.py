@@ -13,12 +13,16 @@ memory and JVM start-up are measured alike:
   with the contract's typed schemas by Spark's own CSV reader (to a no-op sink), plus
   ``ours``' rows (held in memory, untimed) written again as Snappy Parquet. No
   classification, de-duplication, join, count or gate: what any job reading these files typed
-  and writing this table must spend.
+  and writing this table must spend;
+- ``floor-joins``: the seed's job on the four files parsed typed, every column (no CSV column
+  pruning), with the audio features joined left, written as Snappy Parquet, cold. No
+  de-duplication, quarantine, count or gate: what typing the files the table is built from,
+  and joining them as the seed does, costs on its own.
 
-With ``--repeat N`` the cold engines (the cold floor too) run N times, in turn (ours, seed,
-duckdb, floor, ours, ...), so a drift in the machine's speed hits each alike; each figure is
-then the median, and the report lists every run. Peak memory in particular can move by a
-quarter between identical runs (the JVM sizes its heap to the garbage it sees).
+With ``--repeat N`` the cold engines (the cold floors too) run N times, in turn (ours, seed,
+duckdb, floor, floor-joins, ours, ...), so a drift in the machine's speed hits each alike;
+each figure is then the median, and the report lists every run. Peak memory in particular
+can move by a quarter between identical runs (the JVM sizes its heap to the garbage it sees).
 
 It reports generation time, job time, wall time (with start-up), rows/s, peak memory of the
 process tree (sampled from /proc), output files and bytes, and the Parquet bytes each insight
@@ -57,6 +61,9 @@ WARM_ENGINES: Final = ("ours-warm", "seed-warm")
 """The JVM jobs again, each run twice in one Spark session; the second run is timed."""
 FLOORS: Final = ("floor", "floor-warm")
 """The floor, cold and warm."""
+JOIN_FLOOR: Final = "floor-joins"
+"""The seed's joins on the four files typed: cold, in the repeat turns."""
+CSV_PRUNING: Final = "spark.sql.csv.parser.columnPruning.enabled"
 
 SEED_EQUIVALENT: Final[dict[str, str | None]] = {
     "artist_name": "name",
@@ -215,6 +222,39 @@ def _worker_floor(staging: Path, out: Path, table: Path, warm: bool) -> dict[str
     }
 
 
+def _worker_floor_joins(staging: Path, out: Path) -> dict[str, Any]:
+    from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
+    from spotify_glue.contract import ALBUMS, ARTISTS, FEATURES, TRACKS, SourceFile
+    from spotify_glue.layout import join_uri
+    from spotify_glue.records import CSV_FORMAT
+    from spotify_glue.transform import FEATURE_COLUMNS
+
+    from benchmarks.seed_job import seed_transform
+
+    spark = _spark()
+    # Every field parsed and typed, as the job must: with pruning, Spark would parse only
+    # the columns the output uses, and a junk value elsewhere would pass unseen.
+    spark.conf.set(CSV_PRUNING, "false")
+
+    def typed(source: SourceFile) -> Any:
+        reader = spark.read.options(header="true", **CSV_FORMAT).schema(source.ddl())
+        return reader.csv(join_uri(str(staging), source.file_name))
+
+    table = out / "table"
+    started = time.perf_counter()
+    seed = seed_transform(typed(ALBUMS), typed(ARTISTS), typed(TRACKS))
+    features = typed(FEATURES).select(
+        F.col("id").alias("features_key"),
+        *(F.col(src).alias(dst) for src, dst in FEATURE_COLUMNS.items()),
+    )
+    joined = seed.join(features, seed["track_id"] == features["features_key"], "left")
+    joined.drop("features_key").write.option("compression", "snappy").parquet(str(table))
+    seconds = time.perf_counter() - started
+    rows_out = spark.read.parquet(str(table)).count()
+    spark.stop()
+    return {"seconds": seconds, "rows_out": rows_out, "table": str(table)}
+
+
 def _worker_duckdb(staging: Path, out: Path) -> dict[str, Any]:
     import duckdb
     from spotify_glue.contract import ALBUMS, ARTISTS, TRACKS
@@ -260,6 +300,8 @@ def worker_main(argv: list[str]) -> None:
         result = _worker_seed(staging, out, warm=engine.endswith("-warm"))
     elif engine in FLOORS:
         result = _worker_floor(staging, out, Path(argv[4]), warm=engine.endswith("-warm"))
+    elif engine == JOIN_FLOOR:
+        result = _worker_floor_joins(staging, out)
     else:
         result = _worker_duckdb(staging, out)
     print("RESULT " + json.dumps(result), flush=True)
@@ -447,9 +489,9 @@ def run_scale(scale: float, workdir: Path, keep: bool, repeat: int = 1) -> Scale
     result.steps["generate"] = generated
     print(f"   generate: {generated.seconds:.1f}s, {csv_bytes / 1e6:,.0f} MB of CSV", flush=True)
     cold_floor, warm_floor = FLOORS
-    cold: dict[str, list[Step]] = {engine: [] for engine in (*ENGINES, cold_floor)}
+    cold: dict[str, list[Step]] = {engine: [] for engine in (*ENGINES, cold_floor, JOIN_FLOOR)}
     for turn in range(repeat):
-        for engine in (*ENGINES, cold_floor):
+        for engine in cold:
             # each run its own output folder: the seed appends
             out = root / (engine if turn == 0 else f"{engine}-{turn}")
             extra = (cold["ours"][0].table,) if engine == cold_floor else ()
@@ -579,6 +621,15 @@ def goals(results: list[ScaleResult]) -> list[str]:
                 f"{floor.seconds / seed_run.seconds:.2f}x the seed's {when} job: what reading "
                 "these files typed and writing this table costs before any other work"
             )
+    if JOIN_FLOOR in steps:
+        joins = steps[JOIN_FLOOR]
+        out.append(
+            f"- {JOIN_FLOOR}, cold {at}: the seed's joins on the four files parsed typed, "
+            f"features joined left, {joins.seconds:.1f} s, {joins.seconds / seed.seconds:.2f}x "
+            f"the seed's cold job, peak {_mib(joins.peak_rss_bytes)} MiB, "
+            f"{joins.peak_rss_bytes / seed.peak_rss_bytes:.2f}x the seed's: typing the "
+            "files and joining them, before de-duplication, quarantine, counts or the gate"
+        )
     out.append(
         _judged(
             f"peak memory ours/seed, cold {at} ({_mib(ours.peak_rss_bytes)} MiB / "
