@@ -107,15 +107,34 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def _tree_rss_bytes(root: int) -> int:
+def _image(pid: int) -> tuple[str, bytes] | None:
+    """The program a process runs and its command line (None: gone or unreadable)."""
+    try:
+        proc = Path(f"/proc/{pid}")
+        return str((proc / "exe").readlink()), (proc / "cmdline").read_bytes()
+    except OSError:
+        return None
+
+
+def tree_rss_bytes(root: int) -> int:
+    """Resident bytes of ``root`` and its descendants, each page once.
+
+    A child running its parent's program with its parent's command line has been forked and
+    has not yet replaced itself with another program: it shares the parent's pages, and
+    ``/proc`` reports them again as its own. The JVM starts every helper process (``chmod``
+    for each file Hadoop writes locally, ``bash``) that way, so counting such a child would
+    count the JVM twice."""
     tree = _children()
     page = os.sysconf("SC_PAGE_SIZE")
-    total, stack = 0, [root]
+    total = 0
+    stack: list[tuple[int, tuple[str, bytes] | None]] = [(root, None)]
     while stack:
-        pid = stack.pop()
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
-        stack.extend(tree.get(pid, []))
+        pid, parent_image = stack.pop()
+        image = _image(pid)
+        if image is None or image != parent_image:
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+        stack.extend((child, image) for child in tree.get(pid, []))
     return total
 
 
@@ -131,7 +150,7 @@ class PeakMemory:
         if not Path("/proc").is_dir():
             return
         while not self._stop.is_set():
-            self.peak = max(self.peak, _tree_rss_bytes(self.pid))
+            self.peak = max(self.peak, tree_rss_bytes(self.pid))
             self._stop.wait(self.interval)
 
     def __enter__(self) -> PeakMemory:
