@@ -117,13 +117,14 @@ def _image(pid: int) -> tuple[str, bytes] | None:
 
 
 def tree_rss_bytes(root: int) -> int:
-    """Resident bytes of ``root`` and its descendants, each page once.
+    """Resident bytes of ``root`` and its descendants, a forked copy not counted again.
 
     A child running its parent's program with its parent's command line has been forked and
     has not yet replaced itself with another program: it shares the parent's pages, and
     ``/proc`` reports them again as its own. The JVM starts every helper process (``chmod``
     for each file Hadoop writes locally, ``bash``) that way, so counting such a child would
-    count the JVM twice."""
+    count the JVM twice. A long-lived forked worker (a PySpark Python worker, for a Python
+    UDF) would be skipped too: the benchmarked jobs start none."""
     tree = _children()
     page = os.sysconf("SC_PAGE_SIZE")
     total = 0
