@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from spotify_glue.contract import DENORMALISED_FILE_NAME, JOB_SOURCES, SourceFile
-from spotify_glue.records import RecordLayoutError, check_head, header_problem
+from spotify_glue.records import RecordLayoutError, check_head, header_line, header_problem
 
 NEAR_MISS_SIMILARITY: Final = 0.85
 """How alike (difflib ratio, case-insensitive) a stray file name must be to suggest it."""
@@ -58,13 +58,6 @@ def read_head(path: Path) -> bytes:
         return handle.read(HEADER_READ_LIMIT)
 
 
-def first_line(head: bytes) -> bytes:
-    """Line 1 without its line break (``\\n``, ``\\r\\n`` or ``\\r``, as Java's readLine
-    ends lines)."""
-    ends = [i for i in (head.find(b"\n"), head.find(b"\r")) if i >= 0]
-    return head[: min(ends)] if ends else head
-
-
 def line_break_problem(head: bytes, path: Path, source: SourceFile) -> str | None:
     """The job's own rule (``records.check_head``): split at LF, as the job splits lines,
     line 1 must be the header; it is not when the file breaks lines with CR alone."""
@@ -87,7 +80,7 @@ def file_problem(path: Path, source: SourceFile) -> str | None:
         return f"cannot read {path}: {error.strerror or error}"
     if not head:
         return f"{path} is empty; line 1 must be the {source.key} header: {expected}"
-    line = first_line(head)
+    line = header_line(head)
     try:
         text = line.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as error:

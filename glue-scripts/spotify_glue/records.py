@@ -205,6 +205,13 @@ def check_head(head: bytes, uri: str, source: SourceFile) -> None:
     check_first_line(text.split(LINE_SEPARATOR, 1)[0], uri, source)
 
 
+def header_line(head: bytes) -> bytes:
+    """Line 1 of a file's first bytes without its line break (LF, CRLF or CR, as Java's
+    readLine ends lines): the header as a reader of lines sees it."""
+    ends = [i for i in (head.find(b"\n"), head.find(b"\r")) if i >= 0]
+    return head[: min(ends)] if ends else head
+
+
 def header_problem(source: SourceFile, header: tuple[str, ...]) -> str | None:
     """How ``header`` differs from the source's contract header; None when it is the same."""
     if header == source.header:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import codecs
 import csv
 import difflib
-import re
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -18,6 +17,7 @@ from spotify_glue.records import (
     RecordLayoutError,
     assemble,
     check_head,
+    header_line,
     header_problem,
     line_records,
     parse_records,
@@ -59,9 +59,7 @@ def check_input(spark: SparkSession, staging_path: str, source: SourceFile) -> s
     start = first_bytes.removeprefix(codecs.BOM_UTF8)
     if not start:
         raise InputFileError(f"{uri} is empty; expected a header line {','.join(source.header)}")
-    text = start.decode("utf-8", "replace")
-    # The header as a line reader that ends lines at CR, LF or CRLF sees it.
-    line = re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
+    line = header_line(start).decode("utf-8", "replace")
     problem = header_problem(source, tuple(next(csv.reader([line]), [])))
     if problem is not None:
         raise InputFileError(
