@@ -213,10 +213,20 @@ def _worker_seed(staging: Path, out: Path, warm: bool = False) -> dict[str, Any]
     return {"seconds": seconds, "rows_out": rows_out, "table": table}
 
 
-def _worker_floor(staging: Path, out: Path, table: Path, warm: bool) -> dict[str, Any]:
-    from spotify_glue.contract import JOB_SOURCES
+def _typed_csv(spark: Any, staging: Path, source: Any) -> Any:
+    """A source file parsed by Spark's own CSV reader with the contract's typed schema, every
+    field: with column pruning Spark would parse only the columns a query uses, and a junk
+    value elsewhere would pass unseen, where the job must judge each."""
     from spotify_glue.layout import join_uri
     from spotify_glue.records import CSV_FORMAT
+
+    spark.conf.set(CSV_PRUNING, "false")
+    reader = spark.read.options(header="true", **CSV_FORMAT).schema(source.ddl())
+    return reader.csv(join_uri(str(staging), source.file_name))
+
+
+def _worker_floor(staging: Path, out: Path, table: Path, warm: bool) -> dict[str, Any]:
+    from spotify_glue.contract import JOB_SOURCES
 
     spark = _spark()
     rows = spark.read.parquet(str(table)).cache()
@@ -224,9 +234,7 @@ def _worker_floor(staging: Path, out: Path, table: Path, warm: bool) -> dict[str
     def parse() -> float:
         started = time.perf_counter()
         for source in JOB_SOURCES:
-            typed = spark.read.options(header="true", **CSV_FORMAT).schema(source.ddl())
-            csv = typed.csv(join_uri(str(staging), source.file_name))
-            csv.write.format("noop").mode("overwrite").save()
+            _typed_csv(spark, staging, source).write.format("noop").mode("overwrite").save()
         return time.perf_counter() - started
 
     def write(target: Path) -> float:
@@ -254,20 +262,14 @@ def _worker_floor(staging: Path, out: Path, table: Path, warm: bool) -> dict[str
 def _worker_floor_joins(staging: Path, out: Path) -> dict[str, Any]:
     from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
     from spotify_glue.contract import ALBUMS, ARTISTS, FEATURES, TRACKS, SourceFile
-    from spotify_glue.layout import join_uri
-    from spotify_glue.records import CSV_FORMAT
     from spotify_glue.transform import FEATURE_COLUMNS
 
     from benchmarks.seed_job import seed_transform
 
     spark = _spark()
-    # Every field parsed and typed, as the job must: with pruning, Spark would parse only
-    # the columns the output uses, and a junk value elsewhere would pass unseen.
-    spark.conf.set(CSV_PRUNING, "false")
 
     def typed(source: SourceFile) -> Any:
-        reader = spark.read.options(header="true", **CSV_FORMAT).schema(source.ddl())
-        return reader.csv(join_uri(str(staging), source.file_name))
+        return _typed_csv(spark, staging, source)
 
     table = out / "table"
     started = time.perf_counter()
@@ -294,21 +296,17 @@ def _worker_floor_groups(staging: Path, out: Path) -> dict[str, Any]:
     from spotify_glue.contract import JOB_SOURCES
     from spotify_glue.etl import job_settings
     from spotify_glue.layout import join_uri
-    from spotify_glue.records import CSV_FORMAT, ODD_COLUMN, RECORD_ID_COLUMN
+    from spotify_glue.records import ODD_COLUMN, RECORD_ID_COLUMN
     from spotify_glue.transform import USED_COLUMNS, enrich, group_records, publishable
 
     spark = _spark()
-    spark.conf.set(CSV_PRUNING, "false")
     uris = {s.key: join_uri(str(staging), s.file_name) for s in JOB_SOURCES}
     table = out / "table"
     with job_settings(spark, uris):
         started = time.perf_counter()
         # Every record usable, as if classified: the columns the job's aggregate reads.
         records = {
-            s.key: spark.read.options(header="true", **CSV_FORMAT)
-            .schema(s.ddl())
-            .csv(uris[s.key])
-            .select(
+            s.key: _typed_csv(spark, staging, s).select(
                 *USED_COLUMNS[s.key],
                 F.lit(None).cast("string").alias(REASON_COLUMN),
                 F.lit(None).cast("string").alias(RAW_COLUMN),
