@@ -83,24 +83,11 @@ def launch_jvm_logging_to(
     SparkContext._jvm = gateway.jvm
 
 
-def local_spark_session(
-    app_name: str = "spotify-local",
-    cores: int = 2,
-    log_file: Path | None = None,
-    short_run: bool = False,
-) -> SparkSession:
-    """Build (or reuse) a local session. Shuffle partitions are small because local data is.
-
-    With ``log_file``, a new JVM writes all its logging (WARN and up) and output there and
-    the terminal gets none; without, only ERROR lines reach the terminal after start-up.
-    ``short_run`` (small inputs) starts a new JVM with the quick compiler only."""
-    require_java()
-    # Python workers must be this interpreter, so the venv's packages are seen.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+def session_builder(app_name: str, cores: int) -> SparkSession.Builder:
+    """The local session's settings. Shuffle partitions are small because local data is."""
     from pyspark.sql import SparkSession
 
-    builder = (
+    return (
         SparkSession.builder.master(f"local[{cores}]")
         .appName(app_name)
         .config("spark.sql.shuffle.partitions", str(cores * 2))
@@ -113,7 +100,28 @@ def local_spark_session(
         # second run in the same session compiled them all again.
         .config("spark.sql.codegen.cache.maxEntries", "2000")
     )
-    java_options = JIT_C1_ONLY if short_run else ""
+
+
+def local_spark_session(
+    app_name: str = "spotify-local",
+    cores: int = 2,
+    log_file: Path | None = None,
+    short_run: bool = False,
+) -> SparkSession:
+    """Build (or reuse) a local session (``session_builder``).
+
+    With ``log_file``, a new JVM writes all its logging (WARN and up) and output there and
+    the terminal gets none; without, only ERROR lines reach the terminal after start-up.
+    A new JVM maps the class archive when it has been built (``spotify_ops.class_archive``);
+    ``short_run`` (small inputs) also gives it the quick compiler only."""
+    require_java()
+    # Python workers must be this interpreter, so the venv's packages are seen.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    from spotify_ops.class_archive import sharing_options
+
+    builder = session_builder(app_name, cores)
+    java_options = " ".join(o for o in (sharing_options(), JIT_C1_ONLY if short_run else "") if o)
     if log_file is not None:
         launch_jvm_logging_to(builder, log_file, java_options)
     elif java_options:
