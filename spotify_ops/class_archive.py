@@ -88,23 +88,27 @@ def sharing_options(archive: Path | None = None) -> str:
 def _check(java: Path, archive: Path, class_path: str) -> None:
     """A JVM that must map the archive (``-Xshare:on``) starts with it and the class path
     it was made with; it fails on an archive that is incomplete or does not fit."""
-    result = subprocess.run(
-        [
-            str(java),
-            "-Xshare:on",
-            f"-XX:SharedArchiveFile={archive}",
-            "-cp",
-            class_path,
-            "-version",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    # In a folder of its own: a JVM that crashes on the archive writes its error file there.
+    with tempfile.TemporaryDirectory() as scratch:
+        result = subprocess.run(
+            [
+                str(java),
+                "-Xshare:on",
+                f"-XX:SharedArchiveFile={archive}",
+                "-cp",
+                class_path,
+                "-version",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+            cwd=scratch,
+        )
     if result.returncode != 0:
-        detail = " ".join(result.stdout.split() + result.stderr.split())
-        raise ArchiveError(f"a JVM could not use the new archive: {detail}")
+        lines = (result.stdout + result.stderr).splitlines()
+        detail = " ".join(line.strip() for line in lines if line.strip() and line.strip() != "#")
+        raise ArchiveError(f"a JVM could not use the new archive: {detail[:300]}")
 
 
 def build(archive: Path, log_file: Path) -> None:

@@ -84,7 +84,7 @@ def test_the_built_archive_passes_the_check_it_had_to_pass(spark: SparkSession):
 
 
 @pytest.mark.parametrize("damage", ["truncated", "not an archive"])
-def test_an_archive_a_jvm_cannot_map_is_refused(spark: SparkSession, tmp_path, damage):
+def test_an_archive_a_jvm_cannot_map_is_refused(spark: SparkSession, tmp_path, monkeypatch, damage):
     built = built_archive()
     candidate = tmp_path / "candidate.jsa"
     if damage == "truncated":
@@ -94,8 +94,12 @@ def test_an_archive_a_jvm_cannot_map_is_refused(spark: SparkSession, tmp_path, d
             part.write(whole.read(2**20))
     else:
         candidate.write_bytes(b"not an archive")
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
     with pytest.raises(ArchiveError, match="could not use the new archive"):
         class_archive._check(java(), candidate, jvm_class_path(spark))
+    assert list(workdir.iterdir()) == []  # a crashing JVM's hs_err file stays out of the way
 
 
 def test_main_builds_nothing_when_the_archive_exists(tmp_path, monkeypatch):
