@@ -751,6 +751,15 @@ def goals(results: list[ScaleResult]) -> list[str]:
     return out
 
 
+def class_archive_note() -> str:
+    """Whether the Spark engines' JVMs map the class archive: it changes their fixed cost."""
+    from spotify_ops.class_archive import archive_path, sharing_options
+
+    if sharing_options():
+        return f"Spark JVMs map the class archive {archive_path()}"
+    return "Spark JVMs load every class (no class archive: scripts/bootstrap builds it)"
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--worker":
@@ -778,6 +787,7 @@ def main(argv: list[str] | None = None) -> None:
     workdir = options.workdir or Path(tempfile.mkdtemp(prefix="spotify-benchmark-"))
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}, workdir {workdir}")
+    print(class_archive_note(), flush=True)
     results = [run_scale(scale, workdir, options.keep, options.repeat) for scale in scales]
     print("\n" + report(results))
     if options.json:
