@@ -49,6 +49,11 @@ sample's local run took 19-21 s end to end with both compilers and 16.5 s with C
 the real scale (229 MB read) cold runs measured alike either way, and warm runs need C2."""
 SHORT_RUN_INPUT_BYTES: Final = 64 * 2**20
 """Inputs smaller than this make a short run (the bundled sample is under 3 MB)."""
+SHORT_RUN_SETTINGS: Final = {"spark.sql.adaptive.enabled": "false"}
+"""Adaptive execution plans each query stage again once the stages before it have run, to
+merge small partitions and choose joins from real sizes. On inputs this small there is
+nothing to gain, and the planning cost the sample's local run 0.7 to 1.0 s of its 11 to 12 s
+(three runs each). The job's results do not change (``tests/glue/test_run.py``)."""
 
 
 def log4j2_options(log_file: Path) -> str:
@@ -102,6 +107,13 @@ def session_builder(app_name: str, cores: int) -> SparkSession.Builder:
     )
 
 
+def driver_java_options(short_run: bool) -> str:
+    """The class archive when it has been built, and for a short run the quick compiler only."""
+    from spotify_ops.class_archive import sharing_options
+
+    return " ".join(o for o in (sharing_options(), JIT_C1_ONLY if short_run else "") if o)
+
+
 def local_spark_session(
     app_name: str = "spotify-local",
     cores: int = 2,
@@ -112,16 +124,17 @@ def local_spark_session(
 
     With ``log_file``, a new JVM writes all its logging (WARN and up) and output there and
     the terminal gets none; without, only ERROR lines reach the terminal after start-up.
-    A new JVM maps the class archive when it has been built (``spotify_ops.class_archive``);
-    ``short_run`` (small inputs) also gives it the quick compiler only."""
+    A new JVM maps the class archive when it has been built (``spotify_ops.class_archive``).
+    ``short_run`` (small inputs) also gives it the quick compiler only and
+    ``SHORT_RUN_SETTINGS``."""
     require_java()
     # Python workers must be this interpreter, so the venv's packages are seen.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    from spotify_ops.class_archive import sharing_options
-
     builder = session_builder(app_name, cores)
-    java_options = " ".join(o for o in (sharing_options(), JIT_C1_ONLY if short_run else "") if o)
+    for key, value in (SHORT_RUN_SETTINGS if short_run else {}).items():
+        builder = builder.config(key, value)
+    java_options = driver_java_options(short_run)
     if log_file is not None:
         launch_jvm_logging_to(builder, log_file, java_options)
     elif java_options:

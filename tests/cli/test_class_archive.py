@@ -11,6 +11,7 @@ import pytest
 
 from spotify_ops import class_archive
 from spotify_ops.class_archive import ArchiveError, archive_path, sharing_options
+from spotify_ops.spark import JIT_C1_ONLY, driver_java_options
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -58,6 +59,19 @@ def built_archive() -> Path:
     assert archive is not None, "Java and PySpark are required: scripts/bootstrap installs them"
     assert archive.is_file(), f"no class archive at {archive}: scripts/bootstrap builds it"
     return archive
+
+
+@pytest.mark.parametrize("short_run", [False, True])
+def test_every_local_jvm_gets_the_archive_once_built_and_short_runs_the_quick_compiler(
+    tmp_path, monkeypatch, short_run
+):
+    archive = tmp_path / "spark-classes-x.jsa"
+    monkeypatch.setattr(class_archive, "archive_path", lambda: archive)
+    assert driver_java_options(short_run) == (JIT_C1_ONLY if short_run else "")
+    archive.write_bytes(b"built")
+    options = driver_java_options(short_run)
+    assert options.startswith(sharing_options(archive))
+    assert options.endswith(JIT_C1_ONLY) == short_run
 
 
 def test_the_test_sessions_jvm_maps_the_archive_bootstrap_built(spark: SparkSession):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from spotify_glue.run_summary import RunSummary
 from spotify_glue.sources import InputFileError
 from spotify_glue.transform import group_records
 
+from spotify_ops.spark import SHORT_RUN_SETTINGS
 from tests.glue.conftest import (
     ARTIST_LINES,
     LENIENT,
@@ -320,6 +322,28 @@ def test_rerun_on_the_same_input_yields_the_same_table(spark, published, tmp_pat
     assertDataFrameEqual(table, published.rows)
     assert again.rows_written == table.count() == published.summary.rows_written
     assert again.run_id != published.summary.run_id
+
+
+def test_the_local_short_run_settings_leave_the_result_unchanged(spark, published, tmp_path):
+    """The local session's settings for small inputs (adaptive execution off) change how
+    Spark plans the job, not what it publishes: the same rows and the same counts."""
+    for key in SHORT_RUN_SETTINGS:
+        assert spark.conf.get(key) != SHORT_RUN_SETTINGS[key]  # else this compares nothing
+    saved = {key: spark.conf.get(key) for key in SHORT_RUN_SETTINGS}
+    try:
+        for key, value in SHORT_RUN_SETTINGS.items():
+            spark.conf.set(key, value)
+        short = run(spark, JobArgs(published.args.staging_path, str(tmp_path), LENIENT))
+        assertDataFrameEqual(spark.read.parquet(short.table_location), published.rows)
+    finally:
+        for key, value in saved.items():
+            spark.conf.set(key, value)
+    moved = {"run_id", "started_at", "finished_at", "table_location", "quarantine_location"}
+
+    def counts(summary: RunSummary) -> dict[str, Any]:
+        return {k: v for k, v in asdict(summary).items() if k not in moved}
+
+    assert counts(short) == counts(published.summary)
 
 
 def test_rejected_run_leaves_the_published_table_untouched(spark, published, tmp_path):
