@@ -1,8 +1,9 @@
 """A class-data-sharing archive for local Spark: the classes a job run loads, stored once so
 that each new JVM maps them instead of loading, verifying and linking them one by one.
 
-On the bundled sample, local-run took 14.0-16.1 s without it and 10.7-11.2 s with it, and
-Spark started in 1.2 s instead of 2.1 s. It is local only; Glue starts its own JVMs.
+On the bundled sample, local-run took 13.9-17.2 s without it (median 14.8 s) and scripts/demo
+11.4-13.3 s with it (median 12.3 s), six runs each; Spark started in 1.1-1.5 s instead of
+1.9-2.4 s. It is local only; Glue starts its own JVMs.
 
 Java 17 writes such an archive when a JVM run with ``-XX:ArchiveClassesAtExit`` exits, which
 takes about 9 s. So ``scripts/bootstrap`` builds it once (``python -m spotify_ops.class_archive``)
