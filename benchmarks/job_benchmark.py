@@ -173,10 +173,19 @@ def _worker_generate(staging: Path, album_rows: int) -> dict[str, Any]:
     return {"seconds": summary.seconds, "rows_in": album_rows, "bytes_in": summary.total_bytes}
 
 
+ARCHIVE_MAPPED: dict[str, bool] = {}
+"""Whether this worker's JVM mapped the class archive (set when its session starts)."""
+
+
 def _spark() -> Any:
+    from spotify_ops.class_archive import archive_path, mapped_by
     from spotify_ops.spark import local_spark_session
 
-    return local_spark_session("spotify-benchmark", cores=2)
+    spark = local_spark_session("spotify-benchmark", cores=2)
+    archive = archive_path()
+    pid = int(spark.sparkContext._jvm.ProcessHandle.current().pid())  # type: ignore[union-attr]
+    ARCHIVE_MAPPED["mapped"] = archive is not None and mapped_by(pid, archive)
+    return spark
 
 
 def _worker_ours(staging: Path, out: Path, warm: bool = False) -> dict[str, Any]:
@@ -375,6 +384,8 @@ def worker_main(argv: list[str]) -> None:
         result = _worker_floor_groups(staging, out)
     else:
         result = _worker_duckdb(staging, out)
+    if ARCHIVE_MAPPED:
+        result["class_archive"] = ARCHIVE_MAPPED["mapped"]
     print("RESULT " + json.dumps(result), flush=True)
 
 
@@ -400,6 +411,8 @@ class Step:
     """Job seconds of each run, when the step ran more than once (``seconds`` is the median)."""
     peaks: list[int] = field(default_factory=list)
     """Peak bytes of each run, likewise (``peak_rss_bytes`` is the median)."""
+    class_archive: bool | None = None
+    """Whether the step's Spark JVM mapped the class archive (None: no Spark)."""
 
     @property
     def rows_per_second(self) -> float:
@@ -459,6 +472,7 @@ def measure(engine: str, staging: Path, out: Path, album_rows: int, *extra: str)
         rows_out=int(result.get("rows_out", 0)),
         table=str(result.get("table", "")),
         parts={k: float(v) for k, v in result.get("parts", {}).items()},
+        class_archive=result.get("class_archive"),
     )
     if step.table:
         parquet = list(_parquet_files(Path(step.table)))
@@ -537,6 +551,7 @@ def median_step(runs: list[Step]) -> Step:
         parts={part: statistics.median(r.parts[part] for r in runs) for part in runs[0].parts},
         runs=[r.seconds for r in runs],
         peaks=[r.peak_rss_bytes for r in runs],
+        class_archive=None if runs[0].class_archive is None else all(r.class_archive for r in runs),
     )
 
 
@@ -544,6 +559,9 @@ def _printed(step: Step) -> str:
     return (
         f"   {step.engine}: job {step.seconds:.1f}s, wall {step.wall_seconds:.1f}s, "
         f"peak {step.peak_rss_bytes / 2**20:,.0f} MiB, {step.rows_out:,} rows out"
+        + {True: ", class archive mapped", False: ", NO class archive", None: ""}[
+            step.class_archive
+        ]
     )
 
 
@@ -608,6 +626,14 @@ def report(results: list[ScaleResult]) -> str:
                 f"| {s.seconds:.1f} | {s.wall_seconds:.1f} | {s.rows_per_second:,.0f} "
                 f"| {_mib(s.peak_rss_bytes)} | {out or ' | | '} |"
             )
+    for r in results:
+        spark = [name for name, s in r.steps.items() if s.class_archive is not None]
+        without = [name for name in spark if not r.steps[name].class_archive]
+        lines.append(
+            f"\nClass archive at {r.scale:g}x: mapped by every Spark engine's JVM"
+            if not without
+            else f"\nClass archive at {r.scale:g}x: NOT mapped by {', '.join(without)}"
+        )
     for r in results:
         for name, s in r.steps.items():
             if s.runs:
@@ -752,11 +778,12 @@ def goals(results: list[ScaleResult]) -> list[str]:
 
 
 def class_archive_note() -> str:
-    """Whether the Spark engines' JVMs map the class archive: it changes their fixed cost."""
+    """Whether the Spark engines' JVMs will be given the class archive: it changes their fixed
+    cost. Each engine's line says whether its JVM mapped it."""
     from spotify_ops.class_archive import archive_path, sharing_options
 
     if sharing_options():
-        return f"Spark JVMs map the class archive {archive_path()}"
+        return f"Spark JVMs are given the class archive {archive_path()}"
     return "Spark JVMs load every class (no class archive: scripts/bootstrap builds it)"
 
 

@@ -1,9 +1,7 @@
 """A class-data-sharing archive for local Spark: the classes a job run loads, stored once so
-that each new JVM maps them instead of loading, verifying and linking them one by one.
-
-On the bundled sample, local-run took 13.9-17.2 s without it (median 14.8 s) and scripts/demo
-11.4-13.3 s with it (median 12.3 s), six runs each; Spark started in 1.1-1.5 s instead of
-1.9-2.4 s. It is local only; Glue starts its own JVMs.
+that each new JVM maps them instead of reading, verifying and linking them one by one. It
+takes seconds off every local run (docs/local-run.md, "Timing of the demo"). It is local
+only; Glue starts its own JVMs.
 
 Java 17 writes such an archive when a JVM run with ``-XX:ArchiveClassesAtExit`` exits, which
 takes about 9 s. So ``scripts/bootstrap`` builds it once (``python -m spotify_ops.class_archive``)
@@ -13,19 +11,23 @@ An archive fits one Java runtime and one set of Spark jars. The JVM checks both 
 an archive that does not fit, so the archive's name holds a digest of them: a new Java or
 PySpark gets an archive of its own. A JVM that maps a partly written archive crashes, so the
 archive is written under a temporary name and checked by a JVM that requires it, and only
-then renamed into place.
+then renamed into place. A build that fails leaves a note, so that bootstrap does not spend
+the same half minute again on every run; deleting the note tries again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Final
 
@@ -33,6 +35,9 @@ ARCHIVE_DIR: Final = Path(sys.prefix) / "var" / "spotify-ops"
 """Beside the Python environment whose PySpark jars the archive holds."""
 ARCHIVE_PREFIX: Final = "spark-classes-"
 BUILD_LOG_NAME: Final = "spark-classes-build.log"
+FAILED_SUFFIX: Final = ".failed"
+"""Beside the archive's name: why its last build failed."""
+PARTIAL_SUFFIX: Final = ".partial"
 QUIET: Final = "-Xlog:cds=off -Xlog:cds+dynamic=off"
 """An archive the JVM cannot use costs time, not correctness: say nothing about it."""
 EXIT_SECONDS: Final = 300
@@ -78,12 +83,25 @@ def archive_path(java: Path | None = None, jars: Path | None = None) -> Path | N
     return ARCHIVE_DIR / f"{ARCHIVE_PREFIX}{digest.hexdigest()[:16]}.jsa"
 
 
+def java_option(name: str, path: Path) -> str:
+    """``-XX:name=path`` for a Spark options string, which Spark's launcher splits as a shell
+    would: quoted, so a path with spaces stays one option."""
+    escaped = str(path).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"-XX:{name}={escaped}"'
+
+
 def sharing_options(archive: Path | None = None) -> str:
     """JVM options that map the archive, when it has been built; else none."""
     archive = archive or archive_path()
     if archive is None or not archive.is_file():
         return ""
-    return f'"-XX:SharedArchiveFile={archive}" {QUIET}'
+    return f"{java_option('SharedArchiveFile', archive)} {QUIET}"
+
+
+def mapped_by(pid: int, archive: Path) -> bool:
+    """Whether the process maps ``archive`` (a JVM does, for as long as it runs)."""
+    maps = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    return any(line.split(maxsplit=5)[5:] == [str(archive)] for line in maps)
 
 
 def _check(java: Path, archive: Path, class_path: str) -> None:
@@ -127,9 +145,10 @@ def build(archive: Path, log_file: Path) -> None:
     if SparkContext._gateway is not None:
         raise ArchiveError("this process already has a JVM; build the archive in a new one")
     archive.parent.mkdir(parents=True, exist_ok=True)
-    partial = archive.with_name(f"{archive.name}.{os.getpid()}.partial")
+    token = f"{os.getpid()}-{secrets.token_hex(4)}"
+    partial = archive.with_name(f"{archive.name}.{token}{PARTIAL_SUFFIX}")
     builder = session_builder("spotify-class-archive", cores=2)
-    launch_jvm_logging_to(builder, log_file, f"-XX:ArchiveClassesAtExit={partial}")
+    launch_jvm_logging_to(builder, log_file, java_option("ArchiveClassesAtExit", partial))
     gateway = SparkContext._gateway
     assert gateway is not None  # just launched
     try:
@@ -153,41 +172,60 @@ def build(archive: Path, log_file: Path) -> None:
         SparkContext._gateway = None
         SparkContext._jvm = None
         partial.unlink(missing_ok=True)
-    remove_others(archive)
 
 
-def remove_others(archive: Path) -> None:
-    """Delete the archives beside ``archive``: made for another Java or other jars, they are
-    never used again (a JVM that maps one keeps its pages until it exits)."""
-    for old in archive.parent.glob(f"{ARCHIVE_PREFIX}*.jsa"):
-        if old != archive:
-            old.unlink()
+def remove_others(archive: Path, now: float | None = None) -> None:
+    """Delete the archives and notes beside ``archive``: made for another Java or other jars,
+    they are never used again (a JVM that maps one keeps its pages until it exits). Also the
+    partial archives of builds that ended without cleaning up (their builder was killed), once
+    older than any build can take."""
+    now = time.time() if now is None else now
+    for old in archive.parent.glob(f"{ARCHIVE_PREFIX}*"):
+        if old.name.endswith(PARTIAL_SUFFIX):
+            if old.stat().st_mtime < now - 2 * EXIT_SECONDS:
+                old.unlink(missing_ok=True)
+        elif old.suffix in (".jsa", FAILED_SUFFIX) and old != archive:
+            old.unlink(missing_ok=True)
+
+
+def failure_note(archive: Path) -> Path:
+    return archive.with_name(archive.name + FAILED_SUFFIX)
 
 
 def main() -> int:
-    """Build the archive unless it exists. Exit 1 when it cannot be built; local runs then
-    work as before, only slower."""
+    """Build the archive unless it exists, or its last build failed. Exit 1 when there is none;
+    local runs then work as before, only slower."""
     archive = archive_path()
     if archive is None:
         print("class archive: Java or PySpark not found; skipped", file=sys.stderr)
         return 1
     if archive.is_file():
         return 0
+    note = failure_note(archive)
+    if note.is_file():
+        reason = note.read_text(encoding="utf-8").strip()
+        print(f"class archive: not built ({reason}); delete {note} to try again", file=sys.stderr)
+        return 1
     log_file = archive.parent / BUILD_LOG_NAME
     # The job's own log lines (rows quarantined in the sample) are not news here.
     logging.basicConfig(handlers=[logging.NullHandler()])
-    print("class archive: building it once for local Spark (about 30 s)", file=sys.stderr)
+    print("class archive: building it once for local Spark (about 35 s)", file=sys.stderr)
     try:
         archive.parent.mkdir(parents=True, exist_ok=True)
+        remove_others(archive)
         build(archive, log_file)
-    except ArchiveError as error:
-        print(f"class archive: not built: {error}", file=sys.stderr)
-        return 1
+    except KeyboardInterrupt:
+        print("class archive: interrupted; not built", file=sys.stderr)
+        return 130
     except Exception as error:  # optional: a failure only makes local runs slower
-        print(
-            f"class archive: not built: {type(error).__name__}: {error} (Spark's log: {log_file})",
-            file=sys.stderr,
+        reason = (
+            str(error) if isinstance(error, ArchiveError) else f"{type(error).__name__}: {error}"
         )
+        if log_file.is_file() and str(log_file) not in reason:
+            reason += f" (Spark's log: {log_file})"
+        print(f"class archive: not built: {reason}", file=sys.stderr)
+        with contextlib.suppress(OSError):
+            note.write_text(reason + "\n", encoding="utf-8")
         return 1
     return 0
 

@@ -4,6 +4,10 @@ in place unless a JVM can map it."""
 
 from __future__ import annotations
 
+import os
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,11 +57,23 @@ def test_jvms_get_the_archive_only_once_it_is_built(tmp_path):
     assert "-Xlog:cds=off" in options
 
 
+def test_an_archive_path_with_spaces_or_quotes_stays_one_jvm_option(tmp_path):
+    # Spark's launcher splits its options strings as a shell would (CommandBuilderUtils).
+    archive = tmp_path / 'a folder "quoted" \\ here' / "spark-classes-x.jsa"
+    archive.parent.mkdir()
+    archive.write_bytes(b"built")
+    assert shlex.split(sharing_options(archive))[0] == f"-XX:SharedArchiveFile={archive}"
+    option = class_archive.java_option("ArchiveClassesAtExit", archive)
+    assert shlex.split(option) == [f"-XX:ArchiveClassesAtExit={archive}"]
+
+
 def built_archive() -> Path:
     """The archive for this Java and PySpark, which scripts/bootstrap builds."""
     archive = archive_path()
     assert archive is not None, "Java and PySpark are required: scripts/bootstrap installs them"
-    assert archive.is_file(), f"no class archive at {archive}: scripts/bootstrap builds it"
+    note = class_archive.failure_note(archive)
+    why = note.read_text(encoding="utf-8") if note.is_file() else "scripts/bootstrap builds it"
+    assert archive.is_file(), f"no class archive at {archive}: {why}"
     return archive
 
 
@@ -70,15 +86,15 @@ def test_every_local_jvm_gets_the_archive_once_built_and_short_runs_the_quick_co
     assert driver_java_options(short_run) == (JIT_C1_ONLY if short_run else "")
     archive.write_bytes(b"built")
     options = driver_java_options(short_run)
-    assert options.startswith(sharing_options(archive))
+    assert f'"-XX:SharedArchiveFile={archive}"' in options
     assert options.endswith(JIT_C1_ONLY) == short_run
 
 
 def test_the_test_sessions_jvm_maps_the_archive_bootstrap_built(spark: SparkSession):
     archive = built_archive()
     pid = spark.sparkContext._jvm.ProcessHandle.current().pid()  # type: ignore[union-attr]
-    mapped = {line.split()[-1] for line in Path(f"/proc/{pid}/maps").read_text().splitlines()}
-    assert str(archive) in mapped
+    assert class_archive.mapped_by(pid, archive)
+    assert not class_archive.mapped_by(pid, archive.with_name("another.jsa"))
 
 
 def java() -> Path:
@@ -128,27 +144,97 @@ def test_main_builds_nothing_when_the_archive_exists(tmp_path, monkeypatch):
     assert class_archive.main() == 0
 
 
-def test_main_reports_a_failed_build_and_leaves_no_archive(tmp_path, monkeypatch, capsys):
+def test_a_failed_build_is_not_tried_again_until_its_note_is_deleted(tmp_path, monkeypatch, capsys):
     archive = tmp_path / "var" / "spark-classes-x.jsa"
     monkeypatch.setattr(class_archive, "archive_path", lambda: archive)
+    builds: list[Path] = []
 
     def failing_build(target: Path, log_file: Path) -> None:
-        raise ArchiveError(f"the archiving JVM exited with code 1; see {log_file}")
+        builds.append(target)
+        raise ArchiveError("the archiving JVM exited with code 1")
 
     monkeypatch.setattr(class_archive, "build", failing_build)
     assert class_archive.main() == 1
-    assert "class archive: not built: the archiving JVM exited with code 1" in (
+    assert "not built: the archiving JVM exited with code 1" in capsys.readouterr().err
+    assert class_archive.main() == 1  # the next bootstrap: no second half-minute build
+    note = class_archive.failure_note(archive)
+    assert f"the archiving JVM exited with code 1); delete {note} to try again" in (
         capsys.readouterr().err
     )
+    assert len(builds) == 1
+    note.unlink()
+    assert class_archive.main() == 1
+    assert len(builds) == 2
     assert not archive.exists()
 
 
-def test_an_archive_for_another_runtime_is_removed_once_a_new_one_is_built(tmp_path):
-    # The archives are this module's own files in its own folder.
-    old = tmp_path / f"{class_archive.ARCHIVE_PREFIX}old.jsa"
-    new = tmp_path / f"{class_archive.ARCHIVE_PREFIX}new.jsa"
-    other = tmp_path / "notes.txt"
-    for path in (old, new, other):
+def test_old_archives_notes_and_abandoned_partial_files_are_removed(tmp_path):
+    # Everything named spark-classes-* in the folder is this module's own.
+    prefix = class_archive.ARCHIVE_PREFIX
+    current = tmp_path / f"{prefix}new.jsa"
+    names = {
+        "current": current,
+        "old archive": tmp_path / f"{prefix}old.jsa",
+        "old note": tmp_path / f"{prefix}old.jsa.failed",
+        "abandoned": tmp_path / f"{prefix}new.jsa.1-aa.partial",
+        "being written": tmp_path / f"{prefix}new.jsa.2-bb.partial",
+        "someone else's": tmp_path / "notes.txt",
+    }
+    for path in names.values():
         path.write_bytes(b"x")
-    class_archive.remove_others(new)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([new.name, other.name])
+    now = 1_000_000.0
+    os.utime(names["abandoned"], (now - 3 * class_archive.EXIT_SECONDS,) * 2)
+    os.utime(names["being written"], (now - 10,) * 2)
+    class_archive.remove_others(current, now=now)
+    assert {p.name for p in tmp_path.iterdir()} == {
+        names[k].name for k in ("current", "being written", "someone else's")
+    }
+
+
+BUILD_FAILING_IN_THE_JOB = """
+import sys
+from pathlib import Path
+from pyspark import SparkContext
+from spotify_glue import etl
+from spotify_ops import class_archive, spark
+
+def failing_job(*args, **kwargs):
+    raise RuntimeError("the job failed")
+
+def launch_and_tell(*args, **kwargs):
+    launch(*args, **kwargs)
+    print(SparkContext._gateway.proc.pid, flush=True)  # the archiving JVM
+
+launch = spark.launch_jvm_logging_to
+spark.launch_jvm_logging_to = launch_and_tell
+etl.run = failing_job
+archive = Path(sys.argv[1])
+class_archive.archive_path = lambda: archive
+sys.exit(class_archive.main())
+"""
+
+
+def test_a_build_that_fails_midway_leaves_no_archive_and_no_running_jvm(tmp_path):
+    """The real build, in a process of its own (this one already has a JVM), failing inside
+    the job: the archiving JVM is stopped before it can write, nothing is left but the note
+    and Spark's log."""
+    archive = tmp_path / "var" / "spark-classes-x.jsa"
+    result = subprocess.run(
+        [sys.executable, "-c", BUILD_FAILING_IN_THE_JOB, str(archive)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "class archive: not built: RuntimeError: the job failed" in result.stderr
+    assert "Traceback" not in result.stderr
+    jvm = int(result.stdout.split()[-1])
+    assert not Path(f"/proc/{jvm}").exists()  # left running, it would write the archive
+    assert sorted(p.name for p in archive.parent.iterdir()) == sorted(
+        [
+            class_archive.failure_note(archive).name,
+            class_archive.BUILD_LOG_NAME,
+            Path(class_archive.BUILD_LOG_NAME).with_suffix(".log4j2.properties").name,
+        ]
+    )

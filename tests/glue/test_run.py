@@ -326,7 +326,7 @@ def test_rerun_on_the_same_input_yields_the_same_table(spark, published, tmp_pat
 
 def test_the_local_short_run_settings_leave_the_result_unchanged(spark, published, tmp_path):
     """The local session's settings for small inputs (adaptive execution off) change how
-    Spark plans the job, not what it publishes: the same rows and the same counts."""
+    Spark plans the job, not what it publishes: the same rows, quarantine and counts."""
     for key in SHORT_RUN_SETTINGS:
         assert spark.conf.get(key) != SHORT_RUN_SETTINGS[key]  # else this compares nothing
     saved = {key: spark.conf.get(key) for key in SHORT_RUN_SETTINGS}
@@ -335,6 +335,10 @@ def test_the_local_short_run_settings_leave_the_result_unchanged(spark, publishe
             spark.conf.set(key, value)
         short = run(spark, JobArgs(published.args.staging_path, str(tmp_path), LENIENT))
         assertDataFrameEqual(spark.read.parquet(short.table_location), published.rows)
+        assertDataFrameEqual(
+            spark.read.json(short.quarantine_location),
+            spark.read.json(published.summary.quarantine_location),
+        )
     finally:
         for key, value in saved.items():
             spark.conf.set(key, value)
