@@ -51,9 +51,9 @@ SHORT_RUN_INPUT_BYTES: Final = 64 * 2**20
 """Inputs smaller than this make a short run (the bundled sample is under 3 MB)."""
 SHORT_RUN_SETTINGS: Final = {"spark.sql.adaptive.enabled": "false"}
 """Adaptive execution plans each query stage again once the stages before it have run, to
-merge small partitions and choose joins from real sizes. On inputs this small there is
-nothing to gain, and the planning cost the sample's local run 0.7 to 1.0 s of its 11 to 12 s
-(three runs each). The job's results do not change (``tests/glue/test_run.py``)."""
+merge small partitions and choose joins from real sizes: on inputs this small there is
+nothing to gain, and the planning costs about a second (docs/local-run.md). The job's
+results do not change (``tests/glue/test_run.py``)."""
 
 
 def log4j2_options(log_file: Path) -> str:
