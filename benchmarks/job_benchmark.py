@@ -178,13 +178,11 @@ ARCHIVE_MAPPED: dict[str, bool] = {}
 
 
 def _spark() -> Any:
-    from spotify_ops.class_archive import archive_path, mapped_by
+    from spotify_ops.class_archive import session_maps_archive
     from spotify_ops.spark import local_spark_session
 
     spark = local_spark_session("spotify-benchmark", cores=2)
-    archive = archive_path()
-    pid = int(spark.sparkContext._jvm.ProcessHandle.current().pid())  # type: ignore[union-attr]
-    ARCHIVE_MAPPED["mapped"] = archive is not None and mapped_by(pid, archive)
+    ARCHIVE_MAPPED["mapped"] = session_maps_archive(spark)
     return spark
 
 

@@ -29,7 +29,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 ARCHIVE_DIR: Final = Path(sys.prefix) / "var" / "spotify-ops"
 """Beside the Python environment whose PySpark jars the archive holds."""
@@ -104,6 +107,29 @@ def mapped_by(pid: int, archive: Path) -> bool:
     return any(line.split(maxsplit=5)[5:] == [str(archive)] for line in maps)
 
 
+def _jvm(session: SparkSession) -> Any:
+    jvm = session.sparkContext._jvm
+    if jvm is None:
+        raise ArchiveError("the Spark session has no JVM")
+    return jvm
+
+
+def jvm_pid(session: SparkSession) -> int:
+    """The process id of the session's JVM."""
+    return int(_jvm(session).ProcessHandle.current().pid())
+
+
+def jvm_class_path(session: SparkSession) -> str:
+    """The class path the session's JVM started with: an archive is checked against it."""
+    return str(_jvm(session).System.getProperty("java.class.path"))
+
+
+def session_maps_archive(session: SparkSession) -> bool:
+    """Whether the session's JVM maps the archive for this Java and PySpark."""
+    archive = archive_path()
+    return archive is not None and mapped_by(jvm_pid(session), archive)
+
+
 def _check(java: Path, archive: Path, class_path: str) -> None:
     """A JVM that must map the archive (``-Xshare:on``) starts with it and the class path
     it was made with; it fails on an archive that is incomplete or does not fit."""
@@ -153,7 +179,7 @@ def build(archive: Path, log_file: Path) -> None:
     assert gateway is not None  # just launched
     try:
         session = builder.getOrCreate()
-        class_path = str(session.sparkContext._jvm.System.getProperty("java.class.path"))
+        class_path = jvm_class_path(session)
         with tempfile.TemporaryDirectory() as warehouse:
             etl.run(session, etl.JobArgs(str(DEFAULT_INPUT), warehouse))
         session.stop()

@@ -39,12 +39,13 @@ def test_the_archive_name_changes_with_the_java_runtime_and_with_each_jar(tmp_pa
     assert first == archive_path(java, jars)
     assert first.parent == class_archive.ARCHIVE_DIR
 
-    names = {first}
+    names: set[Path | None] = {first}
     for changed in (java.parent.parent / "lib" / "server" / "libjvm.so", jars / "spark-sql.jar"):
         changed.write_bytes(b"version 2")
-        names.add(archive_path(java, jars))  # type: ignore[arg-type]
+        names.add(archive_path(java, jars))
     (jars / "extra.jar").write_bytes(b"v1")
-    names.add(archive_path(java, jars))  # type: ignore[arg-type]
+    names.add(archive_path(java, jars))
+    assert None not in names
     assert len(names) == 4
 
 
@@ -92,7 +93,8 @@ def test_every_local_jvm_gets_the_archive_once_built_and_short_runs_the_quick_co
 
 def test_the_test_sessions_jvm_maps_the_archive_bootstrap_built(spark: SparkSession):
     archive = built_archive()
-    pid = spark.sparkContext._jvm.ProcessHandle.current().pid()  # type: ignore[union-attr]
+    assert class_archive.session_maps_archive(spark)
+    pid = class_archive.jvm_pid(spark)
     assert class_archive.mapped_by(pid, archive)
     assert not class_archive.mapped_by(pid, archive.with_name("another.jsa"))
 
@@ -103,14 +105,9 @@ def java() -> Path:
     return found
 
 
-def jvm_class_path(spark: SparkSession) -> str:
-    """The class path of the test session's JVM: the one its archive was checked with."""
-    return str(spark.sparkContext._jvm.System.getProperty("java.class.path"))  # type: ignore[union-attr]
-
-
 def test_the_built_archive_passes_the_check_it_had_to_pass(spark: SparkSession):
     built = built_archive()
-    class_archive._check(java(), built, jvm_class_path(spark))
+    class_archive._check(java(), built, class_archive.jvm_class_path(spark))
 
 
 @pytest.mark.parametrize("damage", ["truncated", "not an archive"])
@@ -128,7 +125,7 @@ def test_an_archive_a_jvm_cannot_map_is_refused(spark: SparkSession, tmp_path, m
     workdir.mkdir()
     monkeypatch.chdir(workdir)
     with pytest.raises(ArchiveError, match="could not use the new archive"):
-        class_archive._check(java(), candidate, jvm_class_path(spark))
+        class_archive._check(java(), candidate, class_archive.jvm_class_path(spark))
     assert list(workdir.iterdir()) == []  # a crashing JVM's hs_err file stays out of the way
 
 
