@@ -244,11 +244,16 @@ def _match_flags() -> dict[str, Column]:
     }
 
 
+def kept_by_inner_joins(flags: Mapping[str, Column]) -> Column:
+    """Whether the visual job's inner joins keep a group, from its ``_match_flags``: it has an
+    album, the album's artist and a tracks row."""
+    return flags[HAS_ALBUM] & flags[HAS_ARTIST] & flags[HAS_TRACK]
+
+
 def publishable(enriched: DataFrame) -> DataFrame:
     """The rows the visual job's inner joins keep, in the contract's columns and order."""
-    return enriched.where(F.col(HAS_ALBUM) & F.col(HAS_ARTIST) & F.col(HAS_TRACK)).select(
-        *(c.name for c in WAREHOUSE_COLUMNS)
-    )
+    flags = {name: F.col(name) for name in _match_flags()}
+    return enriched.where(kept_by_inner_joins(flags)).select(*(c.name for c in WAREHOUSE_COLUMNS))
 
 
 def count_if(condition: Column) -> Column:
@@ -303,7 +308,7 @@ class GroupCounts:
 def _join_counts() -> dict[str, Column]:
     flags = _match_flags()
     album, artist, track = flags[HAS_ALBUM], flags[HAS_ARTIST], flags[HAS_TRACK]
-    matched = album & artist & track
+    matched = kept_by_inner_joins(flags)
     return {
         "no_artist": count_if(album & ~artist),
         "no_track": count_if(album & artist & ~track),
