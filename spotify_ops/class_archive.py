@@ -43,6 +43,12 @@ FAILED_SUFFIX: Final = ".failed"
 PARTIAL_SUFFIX: Final = ".partial"
 QUIET: Final = "-Xlog:cds=off -Xlog:cds+dynamic=off"
 """An archive the JVM cannot use costs time, not correctness: say nothing about it."""
+JVM_OPTION_VARIABLES: Final = ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS")
+"""Environment variables that add options to every JVM this process starts."""
+CLASS_LOAD_HOOKS: Final = ("-XX:StartFlightRecording", "-javaagent", "-agentlib", "-agentpath")
+"""Options that can give a JVM a class-file-load hook: Flight Recorder, Java and native agents.
+Java 17 crashes (SIGSEGV in ``KlassFactory::check_shared_class_file_load_hook``) when such a
+JVM maps a dynamic archive: tried with Flight Recorder, which runs without the archive."""
 EXIT_SECONDS: Final = 300
 """How long the archiving JVM may take to write the archive and exit."""
 
@@ -93,10 +99,20 @@ def java_option(name: str, path: Path) -> str:
     return f'"-XX:{name}={escaped}"'
 
 
+def class_load_hook() -> str | None:
+    """The environment variable that gives this process's JVMs a class-file-load hook
+    (``CLASS_LOAD_HOOKS``), if one does."""
+    for name in JVM_OPTION_VARIABLES:
+        if any(hook in os.environ.get(name, "") for hook in CLASS_LOAD_HOOKS):
+            return name
+    return None
+
+
 def sharing_options(archive: Path | None = None) -> str:
-    """JVM options that map the archive, when it has been built; else none."""
+    """JVM options that map the archive, when it has been built and no JVM option in the
+    environment would crash a JVM that maps it (``class_load_hook``); else none."""
     archive = archive or archive_path()
-    if archive is None or not archive.is_file():
+    if archive is None or not archive.is_file() or class_load_hook():
         return ""
     return f"{java_option('SharedArchiveFile', archive)} {QUIET}"
 
@@ -227,6 +243,15 @@ def main() -> int:
         return 1
     if archive.is_file():
         return 0
+    hook = class_load_hook()
+    if hook:
+        # No note: the variable is this shell's, and the next bootstrap may run without it.
+        print(
+            f"class archive: not built while {hook} gives Java Flight Recorder or an agent "
+            "(Java crashes mapping the archive with one); run scripts/bootstrap again without it",
+            file=sys.stderr,
+        )
+        return 1
     note = failure_note(archive)
     if note.is_file():
         reason = note.read_text(encoding="utf-8").strip()

@@ -129,6 +129,65 @@ def test_an_archive_a_jvm_cannot_map_is_refused(spark: SparkSession, tmp_path, m
     assert list(workdir.iterdir()) == []  # a crashing JVM's hs_err file stays out of the way
 
 
+JFR_WITHOUT_ITS_START_LINE = "-XX:StartFlightRecording -Xlog:jfr+startup=off"
+"""Flight Recorder for every JVM; its start-up line on standard output would confuse Spark's
+launcher, which reads its command from there."""
+
+
+SESSION_COUNTING_THREE_ROWS = """
+from spotify_ops.spark import local_spark_session
+print(local_spark_session("flight-recorder").range(3).count())
+"""
+
+
+@pytest.mark.parametrize("variable", class_archive.JVM_OPTION_VARIABLES)
+@pytest.mark.parametrize("hook", class_archive.CLASS_LOAD_HOOKS)
+def test_jvms_do_without_the_archive_when_the_environment_gives_them_a_class_load_hook(
+    tmp_path, monkeypatch, variable, hook
+):
+    archive = tmp_path / "spark-classes-x.jsa"
+    archive.write_bytes(b"built")
+    for name in class_archive.JVM_OPTION_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, "-Xmx1g -Dfile.encoding=UTF-8")
+    assert sharing_options(archive)
+    monkeypatch.setenv(variable, f"-Xmx1g {hook}:settings")
+    assert sharing_options(archive) == ""
+
+
+def test_a_local_session_with_flight_recorder_in_the_environment_runs(tmp_path):
+    """A real JVM, in a process of its own: Java crashes mapping the archive with Flight
+    Recorder on, so the session must start without it."""
+    environment = {**os.environ, "JDK_JAVA_OPTIONS": JFR_WITHOUT_ITS_START_LINE}
+    result = subprocess.run(
+        [sys.executable, "-c", SESSION_COUNTING_THREE_ROWS],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=tmp_path,  # where a crashing JVM would leave its report
+        env=environment,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split()[-1] == "3"
+
+
+def test_main_builds_nothing_while_the_environment_gives_jvms_a_class_load_hook(
+    tmp_path, monkeypatch, capsys
+):
+    archive = tmp_path / "var" / "spark-classes-x.jsa"
+    monkeypatch.setattr(class_archive, "archive_path", lambda: archive)
+
+    def no_build(*_: object) -> None:
+        raise AssertionError("built with a class-load hook")
+
+    monkeypatch.setattr(class_archive, "build", no_build)
+    monkeypatch.setenv("JAVA_TOOL_OPTIONS", "-javaagent:/opt/agent.jar")
+    assert class_archive.main() == 1
+    assert "not built while JAVA_TOOL_OPTIONS gives Java" in capsys.readouterr().err
+    assert not class_archive.failure_note(archive).exists()  # the next bootstrap tries
+
+
 def test_main_builds_nothing_when_the_archive_exists(tmp_path, monkeypatch):
     archive = tmp_path / "spark-classes-x.jsa"
     archive.write_bytes(b"built")
