@@ -244,8 +244,8 @@ ARROW_SPLIT_BYTES: Final = 32 * 2**20
 
 
 def owned_lines(path: Path, start: int, end: int) -> bytes:
-    """The lines whose first byte lies in [start, end) of the file, without the header: each
-    line belongs to exactly one range, as in Spark's own line reader."""
+    """The lines whose first byte lies in [start, end) of the file, without the header: ranges
+    that cover the file read each line once."""
     with path.open("rb") as file:
         file.seek(max(start - 1, 0))
         # From 0 this skips the header; from later, the line holding byte start - 1, which
@@ -256,6 +256,14 @@ def owned_lines(path: Path, start: int, end: int) -> bytes:
         if data and not data.endswith(b"\n"):
             data += file.readline()  # a line that starts before end is this range's
     return data
+
+
+def _as_strings(names: list[str]) -> Any:
+    """pyarrow's conversion options reading every field as a string: no typing."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    return pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()))
 
 
 def _arrow_strings(spark: Any, staging: Path, source: Any) -> Any:
@@ -273,16 +281,12 @@ def _arrow_strings(spark: Any, staging: Path, source: Any) -> Any:
     def parse(batches: Iterator[Any]) -> Iterator[Any]:
         read = pacsv.ReadOptions(column_names=names, use_threads=False)
         quoting = pacsv.ParseOptions(quote_char='"', double_quote=True)
-        convert = pacsv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.string()),
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        )
         for batch in batches:
             for start, end in zip(*(batch.column(i).to_pylist() for i in range(2)), strict=True):
                 data = owned_lines(path, start, end)
-                table = pacsv.read_csv(pa.BufferReader(data), read, quoting, convert)
-                yield from table.to_batches()
+                if data:  # a range inside the last line owns none; pyarrow refuses empty input
+                    table = pacsv.read_csv(pa.BufferReader(data), read, quoting, _as_strings(names))
+                    yield from table.to_batches()
 
     splits = spark.sparkContext.parallelize(ranges, len(ranges)).toDF("start long, end long")
     return splits.mapInArrow(parse, ", ".join(f"`{n}` string" for n in names))
@@ -290,18 +294,12 @@ def _arrow_strings(spark: Any, staging: Path, source: Any) -> Any:
 
 def _arrow_alone(staging: Path) -> float:
     """pyarrow's CSV parser reading the four files to strings in this process, no Spark."""
-    import pyarrow as pa
     import pyarrow.csv as pacsv
     from spotify_glue.contract import JOB_SOURCES
 
     started = time.perf_counter()
     for source in JOB_SOURCES:
-        pacsv.read_csv(
-            staging / source.file_name,
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(source.header, pa.string())
-            ),
-        )
+        pacsv.read_csv(staging / source.file_name, convert_options=_as_strings(list(source.header)))
     return time.perf_counter() - started
 
 
@@ -326,7 +324,7 @@ def _worker_parse_arrow(staging: Path) -> dict[str, Any]:
     parts["arrow_alone"] = _arrow_alone(staging)
     rows = 0
     for source in JOB_SOURCES:
-        # The same rows from both, or the comparison is void.
+        # As many rows from both, or the comparison is void.
         arrow_rows, spark_rows = (
             reader(spark, staging, source).count() for reader in readers.values()
         )

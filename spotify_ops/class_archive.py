@@ -47,8 +47,11 @@ JVM_OPTION_VARIABLES: Final = ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_O
 """Environment variables that add options to every JVM this process starts."""
 CLASS_LOAD_HOOKS: Final = ("-XX:StartFlightRecording", "-javaagent", "-agentlib", "-agentpath")
 """Options that can give a JVM a class-file-load hook: Flight Recorder, Java and native agents.
-Java 17 crashes (SIGSEGV in ``KlassFactory::check_shared_class_file_load_hook``) when such a
-JVM maps a dynamic archive: tried with Flight Recorder, which runs without the archive."""
+Java 17 crashed (SIGSEGV in ``KlassFactory::check_shared_class_file_load_hook``) when a JVM
+with Flight Recorder mapped the archive, and ran without it; agents are left out as a
+precaution (a JVM without the archive is only slower). Not seen: options in files
+(``-XX:VMOptionsFile``), legacy ``-Xrun`` agents, Spark's own settings, and Flight Recorder
+started later with ``jcmd``."""
 EXIT_SECONDS: Final = 300
 """How long the archiving JVM may take to write the archive and exit."""
 
@@ -99,7 +102,7 @@ def java_option(name: str, path: Path) -> str:
     return f'"-XX:{name}={escaped}"'
 
 
-def class_load_hook() -> str | None:
+def hook_variable() -> str | None:
     """The environment variable that gives this process's JVMs a class-file-load hook
     (``CLASS_LOAD_HOOKS``), if one does."""
     for name in JVM_OPTION_VARIABLES:
@@ -110,9 +113,9 @@ def class_load_hook() -> str | None:
 
 def sharing_options(archive: Path | None = None) -> str:
     """JVM options that map the archive, when it has been built and no JVM option in the
-    environment would crash a JVM that maps it (``class_load_hook``); else none."""
+    environment would crash a JVM that maps it (``hook_variable``); else none."""
     archive = archive or archive_path()
-    if archive is None or not archive.is_file() or class_load_hook():
+    if archive is None or not archive.is_file() or hook_variable():
         return ""
     return f"{java_option('SharedArchiveFile', archive)} {QUIET}"
 
@@ -243,7 +246,7 @@ def main() -> int:
         return 1
     if archive.is_file():
         return 0
-    hook = class_load_hook()
+    hook = hook_variable()
     if hook:
         # No note: the variable is this shell's, and the next bootstrap may run without it.
         print(

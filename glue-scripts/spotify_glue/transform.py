@@ -252,7 +252,7 @@ def kept_by_inner_joins(flags: Mapping[str, Column]) -> Column:
 
 def publishable(enriched: DataFrame) -> DataFrame:
     """The rows the visual job's inner joins keep, in the contract's columns and order."""
-    flags = {name: F.col(name) for name in _match_flags()}
+    flags = {name: F.col(name) for name in (HAS_ALBUM, HAS_ARTIST, HAS_TRACK)}
     return enriched.where(kept_by_inner_joins(flags)).select(*(c.name for c in WAREHOUSE_COLUMNS))
 
 

@@ -21,6 +21,17 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 
+HOOK_VARIABLE_AT_START = class_archive.hook_variable()
+"""Set in the shell that ran the tests, it keeps the test session's JVM from the archive."""
+
+
+@pytest.fixture(autouse=True)
+def no_jvm_options_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests decide which JVM options the environment holds, not the developer's shell."""
+    for name in class_archive.JVM_OPTION_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
 def fake_runtime(root: Path) -> tuple[Path, Path]:
     """A java binary, its libjvm.so and a jars folder, as files whose identity can change."""
     java = root / "jdk" / "bin" / "java"
@@ -93,7 +104,11 @@ def test_every_local_jvm_gets_the_archive_once_built_and_short_runs_the_quick_co
 
 def test_the_test_sessions_jvm_maps_the_archive_bootstrap_built(spark: SparkSession):
     archive = built_archive()
-    assert class_archive.session_maps_archive(spark)
+    assert class_archive.session_maps_archive(spark), (
+        f"{HOOK_VARIABLE_AT_START} gave the test session's JVM Flight Recorder or an agent"
+        if HOOK_VARIABLE_AT_START
+        else f"the test session's JVM does not map {archive}"
+    )
     pid = class_archive.jvm_pid(spark)
     assert class_archive.mapped_by(pid, archive)
     assert not class_archive.mapped_by(pid, archive.with_name("another.jsa"))
@@ -147,8 +162,6 @@ def test_jvms_do_without_the_archive_when_the_environment_gives_them_a_class_loa
 ):
     archive = tmp_path / "spark-classes-x.jsa"
     archive.write_bytes(b"built")
-    for name in class_archive.JVM_OPTION_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(variable, "-Xmx1g -Dfile.encoding=UTF-8")
     assert sharing_options(archive)
     monkeypatch.setenv(variable, f"-Xmx1g {hook}:settings")
@@ -158,6 +171,7 @@ def test_jvms_do_without_the_archive_when_the_environment_gives_them_a_class_loa
 def test_a_local_session_with_flight_recorder_in_the_environment_runs(tmp_path):
     """A real JVM, in a process of its own: Java crashes mapping the archive with Flight
     Recorder on, so the session must start without it."""
+    built_archive()  # else the session would run without it whatever the guard does
     environment = {**os.environ, "JDK_JAVA_OPTIONS": JFR_WITHOUT_ITS_START_LINE}
     result = subprocess.run(
         [sys.executable, "-c", SESSION_COUNTING_THREE_ROWS],
@@ -178,12 +192,11 @@ def test_main_builds_nothing_while_the_environment_gives_jvms_a_class_load_hook(
     archive = tmp_path / "var" / "spark-classes-x.jsa"
     monkeypatch.setattr(class_archive, "archive_path", lambda: archive)
 
-    def no_build(*_: object) -> None:
-        raise AssertionError("built with a class-load hook")
-
-    monkeypatch.setattr(class_archive, "build", no_build)
+    builds: list[Path] = []
+    monkeypatch.setattr(class_archive, "build", lambda target, _log: builds.append(target))
     monkeypatch.setenv("JAVA_TOOL_OPTIONS", "-javaagent:/opt/agent.jar")
     assert class_archive.main() == 1
+    assert builds == []
     assert "not built while JAVA_TOOL_OPTIONS gives Java" in capsys.readouterr().err
     assert not class_archive.failure_note(archive).exists()  # the next bootstrap tries
 
