@@ -60,18 +60,34 @@ def parse_release_date(value: Column) -> Column:
     return F.when(value.rlike(RELEASE_DATE_PATTERN), F.make_date(*digits))
 
 
+TOKENS_COLUMN: Final = "_tokens"
+"""A flagged record's ``_corrupt_record`` split into its fields, as text; null for the
+records the parser took."""
+TOKENS_CORRUPT: Final = "_tokens_corrupt"
+"""Set when a flagged record does not even split into the source's number of fields."""
+
+
+def _tokens(source: SourceFile) -> Column:
+    """A flagged record split into its fields as text. A column of its own, parsed once per
+    record: the reason checks read it, where inlined into each check every check would build
+    a CSV parser of its own in every task."""
+    as_strings = ", ".join(f"`{c.name}` string" for c in source.columns)
+    corrupt = F.col(CORRUPT_COLUMN)
+    return F.when(
+        corrupt.isNotNull(),
+        F.from_csv(
+            corrupt,
+            f"{as_strings}, `{TOKENS_CORRUPT}` string",
+            {**CSV_PARSE_OPTIONS, "columnNameOfCorruptRecord": TOKENS_CORRUPT},
+        ),
+    )
+
+
 def _malformed_reason(source: SourceFile) -> Column:
     """Why the CSV parser flagged a record: wrong field count, or which column failed its type.
 
     Reasons are categories (the value itself is in the raw record), so they can be counted."""
-    retokenised = "_retokenised"
-    corrupt_tokens = "_tokens_corrupt"
-    as_strings = ", ".join(f"`{c.name}` string" for c in source.columns)
-    tokens = F.from_csv(
-        F.col(CORRUPT_COLUMN),
-        f"{as_strings}, `{corrupt_tokens}` string",
-        {**CSV_PARSE_OPTIONS, "columnNameOfCorruptRecord": corrupt_tokens},
-    ).alias(retokenised)
+    tokens = F.col(TOKENS_COLUMN)
     bad_value = [
         F.when(
             tokens[c.name].isNotNull() & F.col(c.name).isNull(),
@@ -81,7 +97,7 @@ def _malformed_reason(source: SourceFile) -> Column:
         if c.type != "string"
     ]
     return F.when(
-        tokens[corrupt_tokens].isNotNull(),
+        tokens[TOKENS_CORRUPT].isNotNull(),
         F.lit(f"wrong field count (expected {len(source.columns)})"),
     ).otherwise(F.coalesce(*bad_value, F.lit("malformed record")))
 
@@ -128,6 +144,7 @@ def classify(parsed: DataFrame, source: SourceFile) -> DataFrame:
     the parser rejected or the parsed values written back as CSV."""
     corrupt = F.col(CORRUPT_COLUMN)
     frame, dates = _as_dates(parsed, source)
+    frame = frame.withColumn(TOKENS_COLUMN, _tokens(source))
     checks: list[tuple[Column, Column]] = []
     if PROBLEM_COLUMN in parsed.columns:
         checks.append((F.col(PROBLEM_COLUMN).isNotNull(), F.col(PROBLEM_COLUMN)))
@@ -151,4 +168,8 @@ def classify(parsed: DataFrame, source: SourceFile) -> DataFrame:
         else F.coalesce(corrupt, F.to_csv(F.struct(*source_columns), CSV_FORMAT))
     )
     raw = F.when(reason.isNotNull(), text)
-    return frame.withColumn(REASON_COLUMN, reason).withColumn(RAW_COLUMN, raw).drop(*dates.values())
+    return (
+        frame.withColumn(REASON_COLUMN, reason)
+        .withColumn(RAW_COLUMN, raw)
+        .drop(TOKENS_COLUMN, *dates.values())
+    )
