@@ -79,6 +79,11 @@ GROUP_FLOOR: Final = "floor-groups"
 """The job's own de-duplication and joins on the four files typed: cold, in the repeat turns."""
 ARROW_PARSE: Final = "parse-arrow"
 """Warm: pyarrow's CSV parser feeding Spark, against Spark's own reader, in one session."""
+SMALL_HEAP: Final = "512m"
+"""A heap near the least Spark's local driver starts with (450 MiB): a peak under it is what a
+job needs rather than what the collector chose to take of a larger heap."""
+SMALL_HEAP_ENGINES: Final = {f"ours-{SMALL_HEAP}": "ours", f"seed-{SMALL_HEAP}": "seed"}
+"""The two jobs again, cold, in the repeat turns, each JVM given ``SMALL_HEAP``."""
 CSV_PRUNING: Final = "spark.sql.csv.parser.columnPruning.enabled"
 
 SEED_EQUIVALENT: Final[dict[str, str | None]] = {
@@ -473,6 +478,7 @@ def _worker_duckdb(staging: Path, out: Path) -> dict[str, Any]:
 
 def worker_main(argv: list[str]) -> None:
     engine, staging, out, rows = argv[0], Path(argv[1]), Path(argv[2]), int(argv[3])
+    engine = SMALL_HEAP_ENGINES.get(engine, engine)
     if engine == "generate":
         result = _worker_generate(staging, rows)
     elif engine in ("ours", "ours-warm"):
@@ -543,6 +549,18 @@ class ScaleResult:
     steps: dict[str, Step] = field(default_factory=dict)
     scanned: dict[str, Scanned] = field(default_factory=dict)
     """Insight query -> the bytes it would scan."""
+    failed: dict[str, str] = field(default_factory=dict)
+    """Engine -> why a run of it failed, for the engines allowed to fail (``SMALL_HEAP_ENGINES``:
+    a job may not fit that heap)."""
+
+
+class StepFailedError(RuntimeError):
+    """A measured step's process failed; ``cause`` is the error it ended with."""
+
+    def __init__(self, engine: str, returncode: int, stderr: str) -> None:
+        errors = [x.strip() for x in stderr.splitlines() if "Error" in x or "Exception" in x]
+        self.cause = errors[-1][:200] if errors else f"exit status {returncode}"
+        super().__init__(f"{engine} failed ({returncode}):\n{stderr[-4000:]}")
 
 
 def measure(engine: str, staging: Path, out: Path, album_rows: int, *extra: str) -> Step:
@@ -557,15 +575,20 @@ def measure(engine: str, staging: Path, out: Path, album_rows: int, *extra: str)
         str(album_rows),
         *extra,
     ]
+    env = dict(os.environ)
+    if engine in SMALL_HEAP_ENGINES:
+        from spotify_ops.spark import DRIVER_MEMORY_VARIABLE
+
+        env[DRIVER_MEMORY_VARIABLE] = SMALL_HEAP
     started = time.perf_counter()
     process = subprocess.Popen(
-        command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     with PeakMemory(process.pid) as memory:
         stdout, stderr = process.communicate()
     wall = time.perf_counter() - started
     if process.returncode != 0:
-        raise RuntimeError(f"{engine} failed ({process.returncode}):\n{stderr[-4000:]}")
+        raise StepFailedError(engine, process.returncode, stderr)
     line = next(x for x in stdout.splitlines() if x.startswith("RESULT "))
     result: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
     step = Step(
@@ -683,17 +706,27 @@ def run_scale(scale: float, workdir: Path, keep: bool, repeat: int = 1) -> Scale
     result.steps["generate"] = generated
     print(f"   generate: {generated.seconds:.1f}s, {csv_bytes / 1e6:,.0f} MB of CSV", flush=True)
     cold_floor, warm_floor = FLOORS
-    cold_engines = (*ENGINES, cold_floor, JOIN_FLOOR, GROUP_FLOOR)
+    cold_engines = (*ENGINES, cold_floor, JOIN_FLOOR, GROUP_FLOOR, *SMALL_HEAP_ENGINES)
     cold: dict[str, list[Step]] = {engine: [] for engine in cold_engines}
     for turn in range(repeat):
         for engine in cold:
             # each run its own output folder: the seed appends
             out = root / (engine if turn == 0 else f"{engine}-{turn}")
             extra = (cold["ours"][0].table,) if engine == cold_floor else ()
-            cold[engine].append(measure(engine, staging, out, album_rows, *extra))
+            if engine in result.failed:
+                continue
+            try:
+                cold[engine].append(measure(engine, staging, out, album_rows, *extra))
+            except StepFailedError as failure:
+                if engine not in SMALL_HEAP_ENGINES:
+                    raise
+                result.failed[engine] = failure.cause
+                print(f"   {engine}: failed: {failure.cause}", flush=True)
+                continue
             print(_printed(cold[engine][-1]), cold[engine][-1].parts or "", flush=True)
     for engine, runs in cold.items():
-        result.steps[engine] = median_step(runs)
+        if engine not in result.failed:
+            result.steps[engine] = median_step(runs)
     for engine in WARM_ENGINES:
         result.steps[engine] = measure(engine, staging, root / engine, album_rows)
         print(_printed(result.steps[engine]), flush=True)
@@ -791,6 +824,23 @@ def _judged(name: str, ratio: float, goal: float) -> str:
     return f"- {name}: {ratio:.2f} (goal <= {goal:g}: {'met' if ratio <= goal else 'NOT met'})"
 
 
+def small_heap_line(result: ScaleResult) -> str:
+    """Both jobs' peak memory with ``SMALL_HEAP``, or why one did not run in it."""
+    ran = {job: result.steps.get(engine) for engine, job in SMALL_HEAP_ENGINES.items()}
+    said = [
+        f"{job} failed ({result.failed[engine]})"
+        if step is None
+        else f"{job} {_mib(step.peak_rss_bytes)} MiB in {step.seconds:.1f} s"
+        for (engine, job), step in zip(SMALL_HEAP_ENGINES.items(), ran.values(), strict=True)
+    ]
+    ours, seed = ran["ours"], ran["seed"]
+    ratio = f": {ours.peak_rss_bytes / seed.peak_rss_bytes:.2f}" if ours and seed else ""
+    return (
+        f"- peak memory ours/seed with a {SMALL_HEAP} heap each, cold at {result.scale:g}x "
+        f"({'; '.join(said)}){ratio}"
+    )
+
+
 def goals(results: list[ScaleResult]) -> list[str]:
     """The issue's goals at the scale nearest 1x, each measured side by side in this run."""
     out = ["Goals:"]
@@ -856,6 +906,7 @@ def goals(results: list[ScaleResult]) -> list[str]:
             1.0,
         )
     )
+    out += [small_heap_line(r) for r in results]
     comparable = [q for q in base.scanned.values() if q.seed]
     if comparable:
         ours_total = sum(q.ours for q in comparable)

@@ -56,6 +56,11 @@ nothing to gain, and the planning costs about a second (docs/local-run.md). The 
 results do not change (``tests/glue/test_run.py``)."""
 
 
+DRIVER_MEMORY_VARIABLE: Final = "SPOTIFY_SPARK_DRIVER_MEMORY"
+"""Environment variable giving the local JVM's heap (Spark's ``spark.driver.memory``)."""
+DEFAULT_DRIVER_MEMORY: Final = "2g"
+
+
 def log4j2_options(log_file: Path) -> str:
     """Driver JVM options that route Spark's log4j2 output to ``log_file``; the
     configuration is written beside it. Must be given before the JVM starts."""
@@ -99,7 +104,9 @@ def session_builder(app_name: str, cores: int) -> SparkSession.Builder:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.memory", os.environ.get("SPOTIFY_SPARK_DRIVER_MEMORY", "2g"))
+        .config(
+            "spark.driver.memory", os.environ.get(DRIVER_MEMORY_VARIABLE, DEFAULT_DRIVER_MEMORY)
+        )
         .config("spark.sql.parquet.compression.codec", "snappy")
         # One job run generates more classes than Spark's default cache of 100 holds, so a
         # second run in the same session compiled them all again.
