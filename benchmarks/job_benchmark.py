@@ -24,6 +24,9 @@ memory and JVM start-up are measured alike:
   ``publishable``) on the four files parsed typed by Spark's CSV reader, every column,
   written unclustered as Snappy Parquet, cold. No record ids, classification, quarantine,
   counts, gate, clustering or written-keys check: the job with its other guarantees taken out;
+- ``ours-512m`` and ``seed-512m``: the two jobs again, cold, each JVM given a 512 MiB heap
+  (``SMALL_HEAP``), where a peak is nearer what a job needs than under the default heap, of
+  which G1 takes more the faster a run allocates; a job that fails there is reported, not fatal;
 - ``parse-arrow``: warm, in one session, the four files parsed by pyarrow's CSV parser in
   Spark's Python tasks (``mapInArrow``; each task reads a byte range of a file itself) to
   strings, against Spark's own reader parsing them typed, and pyarrow alone in the process:
@@ -31,10 +34,10 @@ memory and JVM start-up are measured alike:
   reader does.
 
 With ``--repeat N`` the cold engines (the cold floors too) run N times, in turn (ours, seed,
-duckdb, floor, floor-joins, floor-groups, ours, ...), so a drift in the machine's speed hits
-each alike; each figure is then the median, and the report lists every run. Peak memory in
-particular can move by a sixth or more between identical runs (the JVM sizes its heap to the
-garbage it sees).
+duckdb, floor, floor-joins, floor-groups, ours-512m, seed-512m, ours, ...), so a drift in the
+machine's speed hits each alike; each figure is then the median, and the report lists every
+run. Peak memory in particular can move by a sixth or more between identical runs (the JVM
+sizes its heap to the garbage it sees).
 
 It reports generation time, job time, wall time (with start-up), rows/s, peak memory of the
 process tree (sampled from /proc), output files and bytes, and the Parquet bytes each insight
