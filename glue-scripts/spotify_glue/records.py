@@ -86,9 +86,8 @@ CSV_PARSE_OPTIONS: Final[dict[str, str]] = {
     "maxColumns": str(MAX_RECORD_BYTES + 1),
     "maxCharsPerColumn": str(MAX_RECORD_BYTES + 1),
     # The parser's default buffer holds 1 Mi characters (2 MiB), ten times the longest record
-    # parsed. Under a heap of 2 GiB or less, G1 stores an object that large outside the young
-    # generation and frees it only after a marking cycle: dozens of them stayed live in a
-    # local run and pushed the heap to grow.
+    # parsed. In a heap under 16 GiB G1 places an array that large outside the young
+    # generation, one per parser for as long as the parser lives.
     "inputBufferSize": str(MAX_RECORD_BYTES + 1),
 }
 """For ``from_csv``: one record per value, bounded by the record screen."""
