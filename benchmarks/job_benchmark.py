@@ -561,8 +561,14 @@ class StepFailedError(RuntimeError):
     """A measured step's process failed; ``cause`` is the error it ended with."""
 
     def __init__(self, engine: str, returncode: int, stderr: str) -> None:
-        errors = [x.strip() for x in stderr.splitlines() if "Error" in x or "Exception" in x]
-        self.cause = errors[-1][:200] if errors else f"exit status {returncode}"
+        # The innermost cause of a Java error comes last; stack frames ("at ...") name none.
+        lines = [x.strip() for x in stderr.splitlines()]
+        errors = [
+            x for x in lines if not x.startswith("at ") and ("Error" in x or "Exception" in x)
+        ]
+        causes = [x for x in errors if x.startswith("Caused by:")]
+        named = causes or errors
+        self.cause = named[-1][:200] if named else f"exit status {returncode}"
         super().__init__(f"{engine} failed ({returncode}):\n{stderr[-4000:]}")
 
 
@@ -723,8 +729,8 @@ def run_scale(scale: float, workdir: Path, keep: bool, repeat: int = 1) -> Scale
             except StepFailedError as failure:
                 if engine not in SMALL_HEAP_ENGINES:
                     raise
-                result.failed[engine] = failure.cause
-                print(f"   {engine}: failed: {failure.cause}", flush=True)
+                result.failed[engine] = f"run {turn + 1} of {repeat}: {failure.cause}"
+                print(f"   {engine}: failed: {result.failed[engine]}", flush=True)
                 continue
             print(_printed(cold[engine][-1]), cold[engine][-1].parts or "", flush=True)
     for engine, runs in cold.items():

@@ -3,6 +3,12 @@ is reported with its error instead of stopping the benchmark."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any, ClassVar
+
 import pytest
 
 from benchmarks.job_benchmark import (
@@ -11,6 +17,7 @@ from benchmarks.job_benchmark import (
     ScaleResult,
     Step,
     StepFailedError,
+    measure,
     small_heap_line,
 )
 from spotify_ops.spark import DEFAULT_DRIVER_MEMORY, DRIVER_MEMORY_VARIABLE, session_builder
@@ -22,6 +29,8 @@ py4j.protocol.Py4JJavaError: An error occurred while calling o52.parquet.
 : org.apache.spark.SparkException: Job aborted due to stage failure
 Caused by: java.lang.OutOfMemoryError: Java heap space
 \tat java.base/java.util.Arrays.copyOf(Arrays.java:3537)
+\tat org.apache.spark.sql.errors.QueryExecutionErrors$.failedToExecute(QueryExecutionErrors.scala:1)
+Exception in thread "shutdown-hook-0" java.lang.IllegalStateException: Shutdown in progress
 """
 
 
@@ -31,6 +40,34 @@ def test_the_local_heap_comes_from_the_variable(monkeypatch: pytest.MonkeyPatch)
     assert session_builder("x", 2)._options["spark.driver.memory"] == DEFAULT_DRIVER_MEMORY
     monkeypatch.setenv(DRIVER_MEMORY_VARIABLE, SMALL_HEAP)
     assert session_builder("x", 2)._options["spark.driver.memory"] == SMALL_HEAP
+
+
+class _FinishedProcess:
+    """Stands in for a worker process: records the environment it was started with."""
+
+    started: ClassVar[list[dict[str, str]]] = []
+
+    def __init__(self, command: list[str], env: dict[str, str], **_: Any) -> None:
+        self.started.append(env)
+        self.pid, self.returncode = os.getpid(), 0
+
+    def communicate(self) -> tuple[str, str]:
+        return "RESULT " + json.dumps({"seconds": 1.0}), ""
+
+
+@pytest.mark.parametrize(
+    ("engine", "heap"), [(e, SMALL_HEAP) for e in SMALL_HEAP_ENGINES] + [("ours", None)]
+)
+def test_only_the_small_heap_engines_are_given_the_small_heap(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, engine: str, heap: str | None
+) -> None:
+    monkeypatch.delenv(DRIVER_MEMORY_VARIABLE, raising=False)
+    monkeypatch.setattr(subprocess, "Popen", _FinishedProcess)
+    _FinishedProcess.started.clear()
+
+    measure(engine, tmp_path, tmp_path, 1)
+
+    assert _FinishedProcess.started[0].get(DRIVER_MEMORY_VARIABLE) == heap
 
 
 def test_a_failed_step_names_the_error_it_ended_with() -> None:
