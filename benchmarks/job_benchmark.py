@@ -297,7 +297,7 @@ def _arrow_strings(spark: Any, staging: Path, source: Any) -> Any:
                     yield from table.to_batches()
 
     splits = spark.sparkContext.parallelize(ranges, len(ranges)).toDF("start long, end long")
-    return splits.mapInArrow(parse, ", ".join(f"`{n}` string" for n in names))
+    return splits.mapInArrow(parse, source.text_ddl())
 
 
 def _arrow_alone(staging: Path) -> float:
@@ -835,15 +835,15 @@ def _judged(name: str, ratio: float, goal: float) -> str:
 
 def small_heap_line(result: ScaleResult) -> str:
     """Both jobs' peak memory with ``SMALL_HEAP``, or why one did not run in it."""
-    ran = {job: result.steps.get(engine) for engine, job in SMALL_HEAP_ENGINES.items()}
-    said = [
-        f"{job} failed ({result.failed[engine]})"
-        if step is None
-        else f"{job} {_mib(step.peak_rss_bytes)} MiB in {step.seconds:.1f} s"
-        for (engine, job), step in zip(SMALL_HEAP_ENGINES.items(), ran.values(), strict=True)
-    ]
-    ours, seed = ran["ours"], ran["seed"]
-    ratio = f": {ours.peak_rss_bytes / seed.peak_rss_bytes:.2f}" if ours and seed else ""
+    said, peaks = [], {}
+    for engine, job in SMALL_HEAP_ENGINES.items():
+        step = result.steps.get(engine)
+        if step is None:
+            said.append(f"{job} failed ({result.failed[engine]})")
+        else:
+            said.append(f"{job} {_mib(step.peak_rss_bytes)} MiB in {step.seconds:.1f} s")
+            peaks[job] = step.peak_rss_bytes
+    ratio = f": {peaks['ours'] / peaks['seed']:.2f}" if len(peaks) == 2 else ""
     return (
         f"- peak memory ours/seed with a {SMALL_HEAP} heap each, cold at {result.scale:g}x "
         f"({'; '.join(said)}){ratio}"

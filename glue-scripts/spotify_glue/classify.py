@@ -71,13 +71,12 @@ def _tokens(source: SourceFile) -> Column:
     """A flagged record split into its fields as text. A column of its own, parsed once per
     record: the reason checks read it, where inlined into each check every check would build
     a CSV parser of its own in every task."""
-    as_strings = ", ".join(f"`{c.name}` string" for c in source.columns)
     corrupt = F.col(CORRUPT_COLUMN)
     return F.when(
         corrupt.isNotNull(),
         F.from_csv(
             corrupt,
-            f"{as_strings}, `{TOKENS_CORRUPT}` string",
+            f"{source.text_ddl()}, `{TOKENS_CORRUPT}` string",
             {**CSV_PARSE_OPTIONS, "columnNameOfCorruptRecord": TOKENS_CORRUPT},
         ),
     )

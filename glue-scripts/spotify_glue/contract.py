@@ -117,6 +117,10 @@ class SourceFile:
         """Spark DDL read schema, in header order."""
         return ", ".join(f"`{c.name}` {c.type}" for c in self.columns)
 
+    def text_ddl(self) -> str:
+        """Spark DDL with every column a string, in header order: the fields as written."""
+        return ", ".join(f"`{c.name}` string" for c in self.columns)
+
 
 def _strings(*names: str) -> tuple[Column, ...]:
     return tuple(Column(n, "string") for n in names)
