@@ -255,6 +255,14 @@ def main() -> int:
             file=sys.stderr,
         )
         return 1
+    from spotify_ops.spark import DriverMemoryError, driver_memory
+
+    try:
+        driver_memory()
+    except DriverMemoryError as error:
+        # No note, as for a hook: the variable is this shell's.
+        print(f"class archive: not built: {error}", file=sys.stderr)
+        return 1
     note = failure_note(archive)
     if note.is_file():
         reason = note.read_text(encoding="utf-8").strip()

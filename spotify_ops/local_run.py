@@ -50,7 +50,7 @@ from spotify_ops.out_folder import (
     scratch,
 )
 from spotify_ops.progress import JobLogQueue, JobStages, RunProgress, job_log, spark_tasks
-from spotify_ops.spark import SHORT_RUN_INPUT_BYTES
+from spotify_ops.spark import SHORT_RUN_INPUT_BYTES, DriverMemoryError, driver_memory
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -147,6 +147,10 @@ def prepare(input_dir: Path, out_dir: Path) -> Layout:
     try:
         out = check_paths(input_dir, out_dir)
     except OutFolderError as error:
+        raise LocalRunError(str(error), ExitCode.USAGE) from None
+    try:
+        driver_memory()
+    except DriverMemoryError as error:
         raise LocalRunError(str(error), ExitCode.USAGE) from None
     problems = input_problems(input_dir)
     if len(problems) == 1:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -59,6 +60,34 @@ results do not change (``tests/glue/test_run.py``)."""
 DRIVER_MEMORY_VARIABLE: Final = "SPOTIFY_SPARK_DRIVER_MEMORY"
 """Environment variable giving the local JVM's heap (Spark's ``spark.driver.memory``)."""
 DEFAULT_DRIVER_MEMORY: Final = "2g"
+MIN_DRIVER_MEMORY_MIB: Final = 450
+"""Spark refuses to start a driver with less heap (1.5 times the 300 MiB it reserves)."""
+_JVM_SIZE: Final = re.compile(r"([0-9]+)([kmgt])", re.IGNORECASE)
+"""A size as the JVM's ``-Xmx`` takes it, which is how Spark passes the driver's heap on."""
+_MIB_PER_UNIT: Final = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
+
+
+class DriverMemoryError(ValueError):
+    """The local heap variable holds a size Spark cannot start with; the message says why."""
+
+
+def driver_memory() -> str:
+    """The local JVM's heap: ``DRIVER_MEMORY_VARIABLE`` when set, else the default. A value
+    the JVM cannot read, or one Spark would refuse, is rejected before any JVM starts."""
+    value = os.environ.get(DRIVER_MEMORY_VARIABLE, "").strip() or DEFAULT_DRIVER_MEMORY
+    size = _JVM_SIZE.fullmatch(value)
+    if size is None:
+        raise DriverMemoryError(
+            f"{DRIVER_MEMORY_VARIABLE}={value!r} is not a heap size: give a number and a unit, "
+            f"k, m, g or t, such as 2g or 512m (or unset it for {DEFAULT_DRIVER_MEMORY})"
+        )
+    mib = int(size[1]) * _MIB_PER_UNIT[size[2].lower()]
+    if mib < MIN_DRIVER_MEMORY_MIB:
+        raise DriverMemoryError(
+            f"{DRIVER_MEMORY_VARIABLE}={value!r} is below the {MIN_DRIVER_MEMORY_MIB} MiB Spark "
+            f"needs to start: give 512m or more (or unset it for {DEFAULT_DRIVER_MEMORY})"
+        )
+    return value
 
 
 def log4j2_options(log_file: Path) -> str:
@@ -104,9 +133,7 @@ def session_builder(app_name: str, cores: int) -> SparkSession.Builder:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        .config(
-            "spark.driver.memory", os.environ.get(DRIVER_MEMORY_VARIABLE, DEFAULT_DRIVER_MEMORY)
-        )
+        .config("spark.driver.memory", driver_memory())
         .config("spark.sql.parquet.compression.codec", "snappy")
         # One job run generates more classes than Spark's default cache of 100 holds, so a
         # second run in the same session compiled them all again.

@@ -20,7 +20,13 @@ from benchmarks.job_benchmark import (
     measure,
     small_heap_line,
 )
-from spotify_ops.spark import DEFAULT_DRIVER_MEMORY, DRIVER_MEMORY_VARIABLE, session_builder
+from spotify_ops.spark import (
+    DEFAULT_DRIVER_MEMORY,
+    DRIVER_MEMORY_VARIABLE,
+    DriverMemoryError,
+    driver_memory,
+    session_builder,
+)
 
 OOM_STDERR = """\
 Traceback (most recent call last):
@@ -32,6 +38,32 @@ Caused by: java.lang.OutOfMemoryError: Java heap space
 \tat org.apache.spark.sql.errors.QueryExecutionErrors$.failedToExecute(QueryExecutionErrors.scala:1)
 Exception in thread "shutdown-hook-0" java.lang.IllegalStateException: Shutdown in progress
 """
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("2g", True),
+        ("450m", True),
+        ("512M", True),
+        ("1t", True),
+        ("449m", False),
+        ("460800k", True),
+        ("460799k", False),
+        ("512", False),
+        ("2 g", False),
+        ("2gb", False),
+    ],
+)
+def test_a_heap_size_is_taken_as_the_jvm_reads_it_and_spark_accepts_it(
+    monkeypatch: pytest.MonkeyPatch, value: str, accepted: bool
+) -> None:
+    monkeypatch.setenv(DRIVER_MEMORY_VARIABLE, value)
+    if accepted:
+        assert driver_memory() == value
+    else:
+        with pytest.raises(DriverMemoryError, match=DRIVER_MEMORY_VARIABLE):
+            driver_memory()
 
 
 def test_the_local_heap_comes_from_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from spotify_ops import class_archive
 from spotify_ops.class_archive import ArchiveError, archive_path, sharing_options
-from spotify_ops.spark import JIT_C1_ONLY, driver_java_options
+from spotify_ops.spark import DRIVER_MEMORY_VARIABLE, JIT_C1_ONLY, driver_java_options
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -198,6 +198,20 @@ def test_main_builds_nothing_while_the_environment_gives_jvms_a_class_load_hook(
     assert class_archive.main() == 1
     assert builds == []
     assert "not built while JAVA_TOOL_OPTIONS gives Java" in capsys.readouterr().err
+    assert not class_archive.failure_note(archive).exists()  # the next bootstrap tries
+
+
+def test_main_builds_nothing_and_writes_no_note_while_the_heap_variable_is_bad(
+    tmp_path, monkeypatch, capsys
+):
+    archive = tmp_path / "var" / "spark-classes-x.jsa"
+    monkeypatch.setattr(class_archive, "archive_path", lambda: archive)
+    builds: list[Path] = []
+    monkeypatch.setattr(class_archive, "build", lambda target, _log: builds.append(target))
+    monkeypatch.setenv(DRIVER_MEMORY_VARIABLE, "2 gigs")
+    assert class_archive.main() == 1
+    assert builds == []
+    assert f"{DRIVER_MEMORY_VARIABLE}='2 gigs' is not a heap size" in capsys.readouterr().err
     assert not class_archive.failure_note(archive).exists()  # the next bootstrap tries
 
 

@@ -26,7 +26,7 @@ from spotify_ops.local_run import (
     find_input_problems,
     local_run,
 )
-from spotify_ops.spark import SHORT_RUN_INPUT_BYTES
+from spotify_ops.spark import DRIVER_MEMORY_VARIABLE, SHORT_RUN_INPUT_BYTES
 from tests.cli.conftest import copy_sample, invoke_local_run
 from tests.conftest import SAMPLE_DIR
 
@@ -191,6 +191,27 @@ def test_missing_java_exits_3_with_how_to_install_it(tmp_path, monkeypatch):
         .splitlines()[-1]
         .startswith("local-run failed: Java was not found: Spark needs Java 17.")
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("lots", "is not a heap size"),
+        ("512", "is not a heap size"),
+        ("100m", "is below the 450 MiB"),
+    ],
+)
+def test_a_bad_heap_variable_exits_2_before_anything_is_created(
+    tmp_path, monkeypatch, value, problem
+):
+    """A heap Spark could not start with is refused with the fix, before --out is made."""
+    monkeypatch.setenv(DRIVER_MEMORY_VARIABLE, value)
+    result = invoke_local_run(SAMPLE_DIR, tmp_path / "out")
+    assert result.exit_code == ExitCode.USAGE
+    last = " ".join(result.output.split())
+    assert f"{DRIVER_MEMORY_VARIABLE}='{value}' {problem}" in last
+    assert "512m" in last
+    assert not (tmp_path / "out").exists()
 
 
 def test_extra_files_beside_complete_inputs_are_not_problems(tmp_path):
