@@ -186,33 +186,33 @@ def test_a_local_session_with_flight_recorder_in_the_environment_runs(tmp_path):
     assert result.stdout.split()[-1] == "3"
 
 
-def test_main_builds_nothing_while_the_environment_gives_jvms_a_class_load_hook(
-    tmp_path, monkeypatch, capsys
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        (
+            "JAVA_TOOL_OPTIONS",
+            "-javaagent:/opt/agent.jar",
+            "not built while JAVA_TOOL_OPTIONS gives Java",
+        ),
+        (DRIVER_MEMORY_VARIABLE, "2 gigs", f"{DRIVER_MEMORY_VARIABLE}='2 gigs' is not a heap size"),
+    ],
+    ids=["class-load hook", "bad heap"],
+)
+def test_main_builds_nothing_and_writes_no_note_while_the_shell_gives_jvms_a_bad_setting(
+    tmp_path, monkeypatch, capsys, variable, value, said
 ):
+    """A setting of this shell's stops the build, but leaves no note: the next bootstrap,
+    run without it, builds the archive."""
     archive = tmp_path / "var" / "spark-classes-x.jsa"
     monkeypatch.setattr(class_archive, "archive_path", lambda: archive)
 
     builds: list[Path] = []
     monkeypatch.setattr(class_archive, "build", lambda target, _log: builds.append(target))
-    monkeypatch.setenv("JAVA_TOOL_OPTIONS", "-javaagent:/opt/agent.jar")
+    monkeypatch.setenv(variable, value)
     assert class_archive.main() == 1
     assert builds == []
-    assert "not built while JAVA_TOOL_OPTIONS gives Java" in capsys.readouterr().err
-    assert not class_archive.failure_note(archive).exists()  # the next bootstrap tries
-
-
-def test_main_builds_nothing_and_writes_no_note_while_the_heap_variable_is_bad(
-    tmp_path, monkeypatch, capsys
-):
-    archive = tmp_path / "var" / "spark-classes-x.jsa"
-    monkeypatch.setattr(class_archive, "archive_path", lambda: archive)
-    builds: list[Path] = []
-    monkeypatch.setattr(class_archive, "build", lambda target, _log: builds.append(target))
-    monkeypatch.setenv(DRIVER_MEMORY_VARIABLE, "2 gigs")
-    assert class_archive.main() == 1
-    assert builds == []
-    assert f"{DRIVER_MEMORY_VARIABLE}='2 gigs' is not a heap size" in capsys.readouterr().err
-    assert not class_archive.failure_note(archive).exists()  # the next bootstrap tries
+    assert said in capsys.readouterr().err
+    assert not class_archive.failure_note(archive).exists()
 
 
 def test_main_builds_nothing_when_the_archive_exists(tmp_path, monkeypatch):
