@@ -33,7 +33,8 @@ memory and JVM start-up are measured alike:
   whether a vectorized parser, DuckDB's kind, could feed a Spark job faster than Spark's own
   reader does.
 
-With ``--repeat N`` the cold engines (the cold floors too) run N times, in turn (ours, seed,
+Each step runs in a fresh process, killed with its JVM past ``--step-timeout`` seconds (times
+the scale). With ``--repeat N`` the cold engines (the cold floors too) run N times, in turn (ours, seed,
 duckdb, floor, floor-joins, floor-groups, ours-512m, seed-512m, ours, ...), so a drift in the
 machine's speed hits each alike; each figure is then the median, and the report lists every
 run. Peak memory in particular can move by a sixth or more between identical runs (the JVM
@@ -56,6 +57,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -88,6 +90,10 @@ job needs rather than what the collector chose to take of a larger heap."""
 SMALL_HEAP_ENGINES: Final = {f"ours-{SMALL_HEAP}": "ours", f"seed-{SMALL_HEAP}": "seed"}
 """The two jobs again, cold, in the repeat turns, each JVM given ``SMALL_HEAP``."""
 CSV_PRUNING: Final = "spark.sql.csv.parser.columnPruning.enabled"
+STEP_TIMEOUT: Final = 600.0
+"""Seconds one measured step may take at 1x, scaled by the scale (``step_timeout``): twelve
+times the slowest step at 1x (ours warm, about 50 s), so only a hung or thrashing JVM
+reaches it."""
 
 SEED_EQUIVALENT: Final[dict[str, str | None]] = {
     "artist_name": "name",
@@ -572,7 +578,36 @@ class StepFailedError(RuntimeError):
         super().__init__(f"{engine} failed ({returncode}):\n{stderr[-4000:]}")
 
 
-def measure(engine: str, staging: Path, out: Path, album_rows: int, *extra: str) -> Step:
+class StepTimedOutError(StepFailedError):
+    """A measured step ran past its time limit; its processes were stopped."""
+
+    def __init__(self, engine: str, seconds: float, stderr: str) -> None:
+        super().__init__(engine, -signal.SIGKILL, stderr)
+        self.cause = f"timed out after {seconds:,.0f} s"
+        self.args = (f"{engine} {self.cause}:\n{stderr[-4000:]}",)
+
+
+def step_timeout(scale: float, per_scale: float = STEP_TIMEOUT) -> float:
+    """The time limit of one measured step at ``scale``; never under the 1x limit."""
+    return per_scale * max(1.0, scale)
+
+
+def _stop_process_group(process: subprocess.Popen[str]) -> None:
+    """Kill the worker and everything it started (its JVM), which share its process group."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def measure(
+    engine: str,
+    staging: Path,
+    out: Path,
+    album_rows: int,
+    *extra: str,
+    timeout: float | None = None,
+) -> Step:
+    """One step in a fresh worker process. Past ``timeout`` seconds the worker and its JVM are
+    killed and ``StepTimedOutError`` raised; so they are when the benchmark is interrupted."""
     command = [
         sys.executable,
         "-m",
@@ -590,11 +625,27 @@ def measure(engine: str, staging: Path, out: Path, album_rows: int, *extra: str)
 
         env[DRIVER_MEMORY_VARIABLE] = SMALL_HEAP
     started = time.perf_counter()
+    # A process group of its own, so a timeout or Ctrl-C stops the worker's JVM too.
     process = subprocess.Popen(
-        command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     with PeakMemory(process.pid) as memory:
-        stdout, stderr = process.communicate()
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _stop_process_group(process)
+            _, stderr = process.communicate()
+            raise StepTimedOutError(engine, timeout or 0.0, stderr) from None
+        except BaseException:
+            _stop_process_group(process)
+            process.communicate()
+            raise
     wall = time.perf_counter() - started
     if process.returncode != 0:
         raise StepFailedError(engine, process.returncode, stderr)
@@ -702,14 +753,39 @@ def _printed(step: Step) -> str:
     )
 
 
-def run_scale(scale: float, workdir: Path, keep: bool, repeat: int = 1) -> ScaleResult:
+def scale_dir(workdir: Path, scale: float) -> Path:
+    """Where a scale's CSVs and outputs go."""
+    return workdir / f"scale-{scale:g}"
+
+
+def _scales(text: str) -> list[float]:
+    """``--scales``: comma-separated positive numbers."""
+    try:
+        scales = [float(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of numbers, e.g. 1,10 or 0.05"
+        ) from None
+    if not scales or any(not 0 < s < float("inf") for s in scales):
+        raise argparse.ArgumentTypeError(
+            f"scales must be positive numbers, e.g. 1,10; got {text!r}"
+        )
+    return scales
+
+
+def run_scale(
+    scale: float, workdir: Path, keep: bool, repeat: int = 1, timeout: float = STEP_TIMEOUT
+) -> ScaleResult:
+    """Every engine at ``scale``; ``timeout`` is the 1x limit of a step (``step_timeout``)."""
     from spotify_ops.generate import REAL_ALBUM_ROWS
 
+    limit = step_timeout(scale, timeout)
+
     album_rows = max(1, round(REAL_ALBUM_ROWS * scale))
-    root = workdir / f"scale-{scale:g}"
+    root = scale_dir(workdir, scale)
     staging = root / "staging"
     print(f"\n== scale {scale:g}: {album_rows:,} album rows ({root})", flush=True)
-    generated = measure("generate", staging, root, album_rows)
+    generated = measure("generate", staging, root, album_rows, timeout=limit)
     csv_bytes = sum(p.stat().st_size for p in staging.glob("*.csv"))
     result = ScaleResult(scale=scale, album_rows=album_rows, csv_bytes=csv_bytes)
     result.steps["generate"] = generated
@@ -725,7 +801,9 @@ def run_scale(scale: float, workdir: Path, keep: bool, repeat: int = 1) -> Scale
             if engine in result.failed:
                 continue
             try:
-                cold[engine].append(measure(engine, staging, out, album_rows, *extra))
+                cold[engine].append(
+                    measure(engine, staging, out, album_rows, *extra, timeout=limit)
+                )
             except StepFailedError as failure:
                 if engine not in SMALL_HEAP_ENGINES:
                     raise
@@ -737,12 +815,13 @@ def run_scale(scale: float, workdir: Path, keep: bool, repeat: int = 1) -> Scale
         if engine not in result.failed:
             result.steps[engine] = median_step(runs)
     for engine in WARM_ENGINES:
-        result.steps[engine] = measure(engine, staging, root / engine, album_rows)
+        result.steps[engine] = measure(engine, staging, root / engine, album_rows, timeout=limit)
         print(_printed(result.steps[engine]), flush=True)
-    floor = measure(warm_floor, staging, root / warm_floor, album_rows, result.steps["ours"].table)
+    ours_table = result.steps["ours"].table
+    floor = measure(warm_floor, staging, root / warm_floor, album_rows, ours_table, timeout=limit)
     result.steps[warm_floor] = floor
     print(f"   {warm_floor}: {floor.parts}", flush=True)
-    arrow = measure(ARROW_PARSE, staging, root / ARROW_PARSE, album_rows)
+    arrow = measure(ARROW_PARSE, staging, root / ARROW_PARSE, album_rows, timeout=limit)
     result.steps[ARROW_PARSE] = arrow
     print(f"   {ARROW_PARSE}: {arrow.parts}", flush=True)
     result.scanned = scanned_bytes(
@@ -976,7 +1055,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
         "--scales",
-        default="1,10",
+        type=_scales,
+        default=_scales("1,10"),
         help="comma-separated multiples of the real 438,938 album rows (default: 1,10)",
     )
     parser.add_argument("--workdir", type=Path, help="where to generate and write (default: temp)")
@@ -988,15 +1068,46 @@ def main(argv: list[str] | None = None) -> None:
         default=1,
         help="cold runs of each engine, in turn; figures are the medians (default: 1)",
     )
+    parser.add_argument(
+        "--step-timeout",
+        type=float,
+        default=STEP_TIMEOUT,
+        metavar="SECONDS",
+        help="time limit of one measured step at 1x, scaled by the scale; a step past it is "
+        f"killed (default: {STEP_TIMEOUT:g})",
+    )
     options = parser.parse_args(argv)
     if options.repeat < 1:
         parser.error(f"--repeat must be 1 or more, not {options.repeat}")
-    scales = [float(s) for s in options.scales.split(",") if s.strip()]
+    if not 0 < options.step_timeout < float("inf"):
+        parser.error(
+            f"--step-timeout must be a number of seconds above 0, not {options.step_timeout:g}"
+        )
+    scales: list[float] = options.scales
+    if options.workdir:
+        # The seed's job appends: a previous run's folders would change the figures.
+        taken = [
+            str(scale_dir(options.workdir, s))
+            for s in scales
+            if scale_dir(options.workdir, s).exists()
+        ]
+        if taken:
+            verb = "exists" if len(taken) == 1 else "exist"
+            parser.error(
+                f"{', '.join(taken)} already {verb} (a previous run's); "
+                "give another --workdir, or move it away"
+            )
     workdir = options.workdir or Path(tempfile.mkdtemp(prefix="spotify-benchmark-"))
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}, workdir {workdir}")
     print(class_archive_note(), flush=True)
-    results = [run_scale(scale, workdir, options.keep, options.repeat) for scale in scales]
+    try:
+        results = [
+            run_scale(scale, workdir, options.keep, options.repeat, options.step_timeout)
+            for scale in scales
+        ]
+    except StepFailedError as failure:
+        parser.exit(1, f"benchmark stopped: {failure}\n")
     print("\n" + report(results))
     if options.json:
         options.json.write_text(json.dumps([_as_json(r) for r in results], indent=2) + "\n")

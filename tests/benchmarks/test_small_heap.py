@@ -83,7 +83,7 @@ class _FinishedProcess:
         self.started.append(env)
         self.pid, self.returncode = os.getpid(), 0
 
-    def communicate(self) -> tuple[str, str]:
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
         return "RESULT " + json.dumps({"seconds": 1.0}), ""
 
 
