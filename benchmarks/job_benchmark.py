@@ -34,11 +34,11 @@ memory and JVM start-up are measured alike:
   reader does.
 
 Each step runs in a fresh process, killed with its JVM past ``--step-timeout`` seconds (times
-the scale). With ``--repeat N`` the cold engines (the cold floors too) run N times, in turn (ours, seed,
-duckdb, floor, floor-joins, floor-groups, ours-512m, seed-512m, ours, ...), so a drift in the
-machine's speed hits each alike; each figure is then the median, and the report lists every
-run. Peak memory in particular can move by a sixth or more between identical runs (the JVM
-sizes its heap to the garbage it sees).
+the scale). With ``--repeat N`` the cold engines (the cold floors too) run N times, in turn
+(ours, seed, duckdb, floor, floor-joins, floor-groups, ours-512m, seed-512m, ours, ...), so a
+drift in the machine's speed hits each alike; each figure is then the median, and the report
+lists every run. Peak memory in particular can move by a sixth or more between identical runs
+(the JVM sizes its heap to the garbage it sees).
 
 It reports generation time, job time, wall time (with start-up), rows/s, peak memory of the
 process tree (sampled from /proc), output files and bytes, and the Parquet bytes each insight
