@@ -770,7 +770,7 @@ def _scales(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(
             f"scales must be positive numbers, e.g. 1,10; got {text!r}"
         )
-    return scales
+    return list(dict.fromkeys(scales))  # a scale given twice runs once
 
 
 def run_scale(
@@ -1092,10 +1092,10 @@ def main(argv: list[str] | None = None) -> None:
             if scale_dir(options.workdir, s).exists()
         ]
         if taken:
-            verb = "exists" if len(taken) == 1 else "exist"
+            verb, pronoun = ("exists", "it") if len(taken) == 1 else ("exist", "them")
             parser.error(
                 f"{', '.join(taken)} already {verb} (a previous run's); "
-                "give another --workdir, or move it away"
+                f"give another --workdir, or move {pronoun} away"
             )
     workdir = options.workdir or Path(tempfile.mkdtemp(prefix="spotify-benchmark-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -1108,11 +1108,13 @@ def main(argv: list[str] | None = None) -> None:
         ]
     except StepFailedError as failure:
         parser.exit(1, f"benchmark stopped: {failure}\n")
+    finally:
+        # A folder of our own making (gigabytes of CSV at 10x) goes, however the run ends.
+        if not options.workdir and not options.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
     print("\n" + report(results))
     if options.json:
         options.json.write_text(json.dumps([_as_json(r) for r in results], indent=2) + "\n")
-    if not options.workdir and not options.keep:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _as_json(result: ScaleResult) -> Mapping[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -109,16 +110,27 @@ def test_a_work_folder_holding_a_previous_run_is_refused_and_left_as_it_was(
 def test_a_failed_step_stops_the_benchmark_with_its_error_not_a_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    def failing(*_: object) -> None:
+    """And the folder the benchmark made for itself goes; a --workdir given stays."""
+    made = tmp_path / "made"
+
+    def failing(_scale: float, workdir: Path, *_: object) -> None:
+        (workdir / "scale-1" / "staging").mkdir(parents=True)
         raise StepTimedOutError("ours", 600, "the worker's last words\n")
 
     monkeypatch.setattr(job_benchmark, "run_scale", failing)
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda **_: str(made))
 
-    with pytest.raises(SystemExit) as exited:
-        main(["--scales", "1", "--workdir", str(tmp_path / "work")])
+    for arguments, kept in (([], None), (["--workdir", str(tmp_path / "given")], "given")):
+        with pytest.raises(SystemExit) as exited:
+            main(["--scales", "1", *arguments])
 
-    assert exited.value.code == 1
-    err = capsys.readouterr().err
-    assert err.startswith("benchmark stopped: ours timed out after 600 s")
-    assert "the worker's last words" in err
-    assert "Traceback" not in err
+        assert exited.value.code == 1
+        err = capsys.readouterr().err
+        assert err.startswith("benchmark stopped: ours timed out after 600 s")
+        assert "the worker's last words" in err
+        assert "Traceback" not in err
+        assert sorted(p.name for p in tmp_path.iterdir()) == ([kept] if kept else [])
+
+
+def test_a_scale_given_twice_runs_once() -> None:
+    assert job_benchmark._scales("1, 10,1") == [1.0, 10.0]
