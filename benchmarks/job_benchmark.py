@@ -94,6 +94,14 @@ STEP_TIMEOUT: Final = 600.0
 """Seconds one measured step may take at 1x, scaled by the scale (``step_timeout``): twelve
 times the slowest step at 1x (ours warm, about 50 s), so only a hung or thrashing JVM
 reaches it."""
+MAX_STEP_TIMEOUT: Final = 1_000_000.0
+"""The longest limit a step can have (about 11 days): Python's wait for a process takes no
+more than about 2.1 million seconds."""
+MAX_SCALE: Final = 1000.0
+"""1000x the real scale is 3.7 TB of CSV."""
+STOP_GRACE_SECONDS: Final = 10.0
+"""How long a stopped step's JVM gets to run its shutdown hooks, which remove Spark's
+temporary folders, before it is killed."""
 
 SEED_EQUIVALENT: Final[dict[str, str | None]] = {
     "artist_name": "name",
@@ -583,7 +591,7 @@ class StepTimedOutError(StepFailedError):
 
     def __init__(self, engine: str, seconds: float, stderr: str) -> None:
         super().__init__(engine, -signal.SIGKILL, stderr)
-        self.cause = f"timed out after {seconds:,.0f} s"
+        self.cause = f"timed out after {seconds:g} s"
         self.args = (f"{engine} {self.cause}:\n{stderr[-4000:]}",)
 
 
@@ -592,10 +600,21 @@ def step_timeout(scale: float, per_scale: float = STEP_TIMEOUT) -> float:
     return per_scale * max(1.0, scale)
 
 
-def _stop_process_group(process: subprocess.Popen[str]) -> None:
-    """Kill the worker and everything it started (its JVM), which share its process group."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
+def _stop_process_group(process: subprocess.Popen[str]) -> str:
+    """Stop the worker and everything it started (its JVM), which share its process group:
+    SIGTERM, so the JVM's shutdown hooks remove Spark's temporary folders, then SIGKILL for
+    whatever is left after ``STOP_GRACE_SECONDS``. Returns the rest of its standard error."""
+    if process.pid == os.getpgrp():  # never this process's own group
+        return ""
+    try:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            return process.communicate(timeout=STOP_GRACE_SECONDS)[1]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    return process.communicate()[1]
 
 
 def measure(
@@ -635,17 +654,14 @@ def measure(
         text=True,
         start_new_session=True,
     )
-    with PeakMemory(process.pid) as memory:
-        try:
+    try:
+        with PeakMemory(process.pid) as memory:
             stdout, stderr = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _stop_process_group(process)
-            _, stderr = process.communicate()
-            raise StepTimedOutError(engine, timeout or 0.0, stderr) from None
-        except BaseException:
-            _stop_process_group(process)
-            process.communicate()
-            raise
+    except subprocess.TimeoutExpired:
+        raise StepTimedOutError(engine, timeout or 0.0, _stop_process_group(process)) from None
+    except BaseException:
+        _stop_process_group(process)
+        raise
     wall = time.perf_counter() - started
     if process.returncode != 0:
         raise StepFailedError(engine, process.returncode, stderr)
@@ -766,11 +782,13 @@ def _scales(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a comma-separated list of numbers, e.g. 1,10 or 0.05"
         ) from None
-    if not scales or any(not 0 < s < float("inf") for s in scales):
+    if not scales or any(not 0 < s <= MAX_SCALE for s in scales):
         raise argparse.ArgumentTypeError(
-            f"scales must be positive numbers, e.g. 1,10; got {text!r}"
+            f"scales must be numbers above 0 and at most {MAX_SCALE:g}, e.g. 1,10; got {text!r}"
         )
-    return list(dict.fromkeys(scales))  # a scale given twice runs once
+    # A scale given twice runs once; so do two that would share a folder (1 and 1.0000001).
+    by_folder = {scale_dir(Path(), s).name: s for s in reversed(scales)}
+    return sorted(by_folder.values(), key=scales.index)
 
 
 def run_scale(
@@ -1077,18 +1095,67 @@ def main(argv: list[str] | None = None) -> None:
         f"killed (default: {STEP_TIMEOUT:g})",
     )
     options = parser.parse_args(argv)
+    _check_options(parser, options)
+    scales: list[float] = options.scales
+    workdir = options.workdir or Path(tempfile.mkdtemp(prefix="spotify-benchmark-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}, workdir {workdir}")
+    print(class_archive_note(), flush=True)
+    results: list[ScaleResult] = []
+    stopped: str | None = None
+    # Closing the terminal or a SIGTERM stops the step's JVM too, as Ctrl-C does.
+    handlers = {sig: signal.signal(sig, _exit_on) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        for scale in scales:
+            results.append(
+                run_scale(scale, workdir, options.keep, options.repeat, options.step_timeout)
+            )
+    except StepFailedError as failure:
+        stopped = f"benchmark stopped: {failure}"
+    except KeyboardInterrupt:
+        stopped = "interrupted: the benchmark stopped"
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        # A folder of our own making (gigabytes of CSV at 10x) goes, however the run ends.
+        if not options.workdir and not options.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if results:
+        print("\n" + report(results))
+        if options.json:
+            options.json.parent.mkdir(parents=True, exist_ok=True)
+            options.json.write_text(json.dumps([_as_json(r) for r in results], indent=2) + "\n")
+    if stopped:
+        finished = ", ".join(f"{r.scale:g}x" for r in results)
+        tail = (
+            f"\nthe figures above are of the scales that finished: {finished}" if finished else ""
+        )
+        parser.exit(130 if stopped.startswith("interrupted") else 1, f"{stopped}{tail}\n")
+
+
+def _exit_on(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _check_options(parser: argparse.ArgumentParser, options: argparse.Namespace) -> None:
+    """Every argument checked before anything runs; a bad one exits 2 with the fix."""
     if options.repeat < 1:
         parser.error(f"--repeat must be 1 or more, not {options.repeat}")
-    if not 0 < options.step_timeout < float("inf"):
+    limit = step_timeout(max(options.scales), options.step_timeout)
+    if not 0 < options.step_timeout < float("inf") or limit > MAX_STEP_TIMEOUT:
         parser.error(
-            f"--step-timeout must be a number of seconds above 0, not {options.step_timeout:g}"
+            "--step-timeout must be a number of seconds above 0, and times the largest scale "
+            f"at most {MAX_STEP_TIMEOUT:,.0f}; got {options.step_timeout:g}"
         )
-    scales: list[float] = options.scales
+    if options.json and options.json.exists():
+        parser.error(f"--json {options.json} already exists; give another path or move it away")
+    if options.workdir and options.workdir.exists() and not options.workdir.is_dir():
+        parser.error(f"--workdir {options.workdir} is a file; give a folder")
     if options.workdir:
         # The seed's job appends: a previous run's folders would change the figures.
         taken = [
             str(scale_dir(options.workdir, s))
-            for s in scales
+            for s in options.scales
             if scale_dir(options.workdir, s).exists()
         ]
         if taken:
@@ -1097,24 +1164,6 @@ def main(argv: list[str] | None = None) -> None:
                 f"{', '.join(taken)} already {verb} (a previous run's); "
                 f"give another --workdir, or move {pronoun} away"
             )
-    workdir = options.workdir or Path(tempfile.mkdtemp(prefix="spotify-benchmark-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}, workdir {workdir}")
-    print(class_archive_note(), flush=True)
-    try:
-        results = [
-            run_scale(scale, workdir, options.keep, options.repeat, options.step_timeout)
-            for scale in scales
-        ]
-    except StepFailedError as failure:
-        parser.exit(1, f"benchmark stopped: {failure}\n")
-    finally:
-        # A folder of our own making (gigabytes of CSV at 10x) goes, however the run ends.
-        if not options.workdir and not options.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-    print("\n" + report(results))
-    if options.json:
-        options.json.write_text(json.dumps([_as_json(r) for r in results], indent=2) + "\n")
 
 
 def _as_json(result: ScaleResult) -> Mapping[str, Any]:

@@ -3,6 +3,7 @@ and bad arguments or a used work folder end with one line, before anything runs.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -15,6 +16,7 @@ import pytest
 import benchmarks.job_benchmark as job_benchmark
 from benchmarks.job_benchmark import (
     STEP_TIMEOUT,
+    ScaleResult,
     StepFailedError,
     StepTimedOutError,
     main,
@@ -22,11 +24,18 @@ from benchmarks.job_benchmark import (
     step_timeout,
 )
 
-# A worker that starts a child of its own (as PySpark starts its JVM), then hangs.
+# A worker that starts a child of its own (as PySpark starts its JVM), notes SIGTERM (a JVM
+# runs its shutdown hooks on it), then hangs.
 HANGING_WORKER = """
-import subprocess, sys, time
+import signal, subprocess, sys, time
+from pathlib import Path
+folder = Path(sys.argv[1])
+def stopped(*_):
+    (folder / "sigterm").write_text("stopped")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stopped)
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-open(sys.argv[1], "w").write(str(child.pid))
+(folder / "child.pid").write_text(str(child.pid))
 time.sleep(120)
 """
 
@@ -40,30 +49,67 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_a_step_past_its_limit_is_killed_with_the_process_it_started(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def _gone(pid: int) -> bool:
+    deadline = time.monotonic() + 5
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not _alive(pid)
+
+
+class _InterruptedError(RuntimeError):
+    """Stands in for Ctrl-C (a KeyboardInterrupt would stop pytest's own run)."""
+
+
+def _hanging_workers(
+    monkeypatch: pytest.MonkeyPatch, folder: Path, interrupt: bool = False
 ) -> None:
-    child_pid_file = tmp_path / "child.pid"
+    """``measure``'s worker is the hanging one; it is returned once its child is running,
+    so a limit counts from there. With ``interrupt``, waiting for it is interrupted."""
     real_popen = subprocess.Popen
 
+    class Worker(real_popen):  # type: ignore[valid-type,misc]
+        def communicate(self, *args: Any, **kwargs: Any) -> Any:
+            if interrupt and not getattr(self, "interrupted", False):
+                self.interrupted = True
+                raise _InterruptedError
+            return super().communicate(*args, **kwargs)
+
     def hanging(_command: list[str], **kwargs: Any) -> subprocess.Popen[str]:
-        command = [sys.executable, "-c", HANGING_WORKER, str(child_pid_file)]
-        return real_popen(command, **kwargs)
+        process = Worker([sys.executable, "-c", HANGING_WORKER, str(folder)], **kwargs)
+        deadline = time.monotonic() + 30
+        while not (folder / "child.pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return process
 
     monkeypatch.setattr(subprocess, "Popen", hanging)
+
+
+def test_a_step_past_its_limit_is_stopped_with_the_process_it_started(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _hanging_workers(monkeypatch, tmp_path)
     started = time.monotonic()
 
     with pytest.raises(StepTimedOutError) as raised:
-        measure("ours-512m", tmp_path, tmp_path, 1, timeout=2)
+        measure("ours-512m", tmp_path, tmp_path, 1, timeout=1.5)
 
     assert time.monotonic() - started < 30
-    assert raised.value.cause == "timed out after 2 s"
+    assert raised.value.cause == "timed out after 1.5 s"
     assert isinstance(raised.value, StepFailedError)  # a small-heap engine's is reported
-    child_pid = int(child_pid_file.read_text())
-    deadline = time.monotonic() + 5
-    while _alive(child_pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _alive(child_pid)
+    assert (tmp_path / "sigterm").read_text() == "stopped"  # asked first, as a JVM must be
+    assert _gone(int((tmp_path / "child.pid").read_text()))
+
+
+def test_an_interrupted_step_is_stopped_with_the_process_it_started(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _hanging_workers(monkeypatch, tmp_path, interrupt=True)
+
+    with pytest.raises(_InterruptedError):
+        measure("ours", tmp_path, tmp_path, 1)
+
+    assert (tmp_path / "sigterm").read_text() == "stopped"
+    assert _gone(int((tmp_path / "child.pid").read_text()))
 
 
 def test_the_limit_grows_with_the_scale_and_never_falls_under_the_1x_limit() -> None:
@@ -76,10 +122,16 @@ def test_the_limit_grows_with_the_scale_and_never_falls_under_the_1x_limit() -> 
     ("arguments", "message"),
     [
         (["--scales", "abc"], "'abc' is not a comma-separated list of numbers"),
-        (["--scales", "1,-1"], "scales must be positive numbers"),
-        (["--scales", "nan"], "scales must be positive numbers"),
+        (["--scales", ""], "scales must be numbers above 0"),
+        (["--scales", ","], "scales must be numbers above 0"),
+        (["--scales", "1,-1"], "scales must be numbers above 0"),
+        (["--scales", "nan"], "scales must be numbers above 0"),
+        (["--scales", "1e400"], "scales must be numbers above 0 and at most 1000"),
         (["--repeat", "0"], "--repeat must be 1 or more"),
+        (["--repeat", "abc"], "invalid int value"),
         (["--step-timeout", "0"], "--step-timeout must be a number of seconds above 0"),
+        (["--step-timeout", "inf"], "--step-timeout must be a number of seconds above 0"),
+        (["--scales", "10", "--step-timeout", "2e5"], "times the largest scale at most"),
     ],
 )
 def test_bad_arguments_end_with_one_line_naming_the_fix(
@@ -132,5 +184,47 @@ def test_a_failed_step_stops_the_benchmark_with_its_error_not_a_traceback(
         assert sorted(p.name for p in tmp_path.iterdir()) == ([kept] if kept else [])
 
 
-def test_a_scale_given_twice_runs_once() -> None:
+def test_a_scale_given_twice_runs_once_as_do_two_that_would_share_a_folder() -> None:
     assert job_benchmark._scales("1, 10,1") == [1.0, 10.0]
+    assert job_benchmark._scales("1,1.0000001,0.1") == [1.0, 0.1]
+
+
+def test_an_existing_json_file_or_a_file_as_workdir_is_refused_and_left_as_it_was(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    mine = tmp_path / "figures.json"
+    mine.write_text("my figures")
+    monkeypatch.setattr(job_benchmark, "run_scale", lambda *_: pytest.fail("ran"))
+
+    for arguments, message in (
+        (["--json", str(mine)], f"--json {mine} already exists"),
+        (["--workdir", str(mine)], f"--workdir {mine} is a file"),
+    ):
+        with pytest.raises(SystemExit) as exited:
+            main(["--scales", "1", *arguments])
+        assert exited.value.code == 2
+        assert message in capsys.readouterr().err
+    assert mine.read_text() == "my figures"
+
+
+def test_the_scales_that_finished_are_reported_when_a_later_one_fails(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    def one_then_failing(scale: float, *_: object) -> ScaleResult:
+        if scale > 1:
+            raise StepFailedError("ours", 1, "java.lang.OutOfMemoryError: Java heap space\n")
+        return ScaleResult(scale, 438_938, 1)
+
+    monkeypatch.setattr(job_benchmark, "run_scale", one_then_failing)
+    monkeypatch.setattr(job_benchmark, "report", lambda results: f"REPORT {len(results)}")
+    figures = tmp_path / "out" / "figures.json"
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--scales", "1,10", "--workdir", str(tmp_path / "w"), "--json", str(figures)])
+
+    assert exited.value.code == 1
+    captured = capsys.readouterr()
+    assert "REPORT 1" in captured.out
+    assert [r["scale"] for r in json.loads(figures.read_text())] == [1.0]
+    assert captured.err.startswith("benchmark stopped: ours failed (1)")
+    assert captured.err.rstrip().endswith("the scales that finished: 1x")
