@@ -99,6 +99,8 @@ MAX_STEP_TIMEOUT: Final = 1_000_000.0
 more than about 2.1 million seconds."""
 MAX_SCALE: Final = 1000.0
 """1000x the real scale is 3.7 TB of CSV."""
+LIFELINE_VARIABLE: Final = "SPOTIFY_BENCHMARK_LIFELINE_FD"
+"""A worker's end of a pipe the benchmark holds the other end of (``_lifeline``)."""
 STOP_GRACE_SECONDS: Final = 10.0
 """How long a stopped step's JVM gets to run its shutdown hooks, which remove Spark's
 temporary folders, before it is killed."""
@@ -494,6 +496,7 @@ def _worker_duckdb(staging: Path, out: Path) -> dict[str, Any]:
 
 
 def worker_main(argv: list[str]) -> None:
+    _exit_with_parent()
     engine, staging, out, rows = argv[0], Path(argv[1]), Path(argv[2]), int(argv[3])
     engine = SMALL_HEAP_ENGINES.get(engine, engine)
     if engine == "generate":
@@ -617,6 +620,37 @@ def _stop_process_group(process: subprocess.Popen[str]) -> str:
     return process.communicate()[1]
 
 
+@contextlib.contextmanager
+def _lifeline(env: dict[str, str]) -> Iterator[int]:
+    """A pipe for a worker to watch (``_exit_with_parent``): this process holds its write end
+    until the step is over, and the system closes it if this process is killed outright.
+    Yields the read end, for the worker to inherit."""
+    lifeline, held = os.pipe()
+    env[LIFELINE_VARIABLE] = str(lifeline)
+    try:
+        yield lifeline
+    finally:
+        os.close(held)
+        os.close(lifeline)
+
+
+def _exit_with_parent() -> None:
+    """In a worker: exit once the benchmark's end of the lifeline closes. A worker has a
+    process group of its own, so no signal to the benchmark reaches it; its JVM then sees
+    its own standard input close, and PySpark's gateway shuts down on that."""
+    fd = os.environ.pop(LIFELINE_VARIABLE, None)
+    if fd is None:
+        return
+
+    def watch() -> None:
+        with contextlib.suppress(OSError):
+            while os.read(int(fd), 1):
+                pass
+        os._exit(1)
+
+    threading.Thread(target=watch, name="lifeline", daemon=True).start()
+
+
 def measure(
     engine: str,
     staging: Path,
@@ -645,23 +679,26 @@ def measure(
         env[DRIVER_MEMORY_VARIABLE] = SMALL_HEAP
     started = time.perf_counter()
     # A process group of its own, so a timeout or Ctrl-C stops the worker's JVM too.
-    process = subprocess.Popen(
-        command,
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        with PeakMemory(process.pid) as memory:
-            stdout, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise StepTimedOutError(engine, timeout or 0.0, _stop_process_group(process)) from None
-    except BaseException:
-        _stop_process_group(process)
-        raise
+    with _lifeline(env) as lifeline:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            pass_fds=(lifeline,),
+        )
+        try:
+            with PeakMemory(process.pid) as memory:
+                stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            stopped = _stop_process_group(process)
+            raise StepTimedOutError(engine, timeout or 0.0, stopped) from None
+        except BaseException:
+            _stop_process_group(process)
+            raise
     wall = time.perf_counter() - started
     if process.returncode != 0:
         raise StepFailedError(engine, process.returncode, stderr)

@@ -4,6 +4,7 @@ and bad arguments or a used work folder end with one line, before anything runs.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -56,6 +57,9 @@ def _gone(pid: int) -> bool:
     return not _alive(pid)
 
 
+real_popen = subprocess.Popen
+
+
 class _InterruptedError(RuntimeError):
     """Stands in for Ctrl-C (a KeyboardInterrupt would stop pytest's own run)."""
 
@@ -65,9 +69,8 @@ def _hanging_workers(
 ) -> None:
     """``measure``'s worker is the hanging one; it is returned once its child is running,
     so a limit counts from there. With ``interrupt``, waiting for it is interrupted."""
-    real_popen = subprocess.Popen
 
-    class Worker(real_popen):  # type: ignore[valid-type,misc]
+    class Worker(subprocess.Popen[str]):
         def communicate(self, *args: Any, **kwargs: Any) -> Any:
             if interrupt and not getattr(self, "interrupted", False):
                 self.interrupted = True
@@ -110,6 +113,26 @@ def test_an_interrupted_step_is_stopped_with_the_process_it_started(
 
     assert (tmp_path / "sigterm").read_text() == "stopped"
     assert _gone(int((tmp_path / "child.pid").read_text()))
+
+
+def test_a_worker_exits_when_the_benchmark_is_killed_outright(tmp_path: Path) -> None:
+    """SIGKILL leaves no handler to run: the worker's lifeline closing is its only sign."""
+    env = dict(os.environ)
+    script = "from benchmarks.job_benchmark import _exit_with_parent as e; e(); input()"
+    with job_benchmark._lifeline(env) as lifeline:
+        worker = real_popen(
+            [sys.executable, "-c", f"{script}; import time; time.sleep(60)"],
+            cwd=job_benchmark.REPO_ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            pass_fds=(lifeline,),
+        )
+        assert worker.stdin is not None
+        worker.stdin.write(b"started\n")  # past input(): the watch is running
+        worker.stdin.flush()
+        time.sleep(1)
+        assert worker.poll() is None  # held: the worker runs on
+    assert worker.wait(timeout=10) == 1  # let go, as a killed benchmark's end is
 
 
 def test_the_limit_grows_with_the_scale_and_never_falls_under_the_1x_limit() -> None:
