@@ -54,6 +54,8 @@ precaution (a JVM without the archive is only slower). Not seen: options in file
 started later with ``jcmd``."""
 EXIT_SECONDS: Final = 300
 """How long the archiving JVM may take to write the archive and exit."""
+STOP_SECONDS: Final = 30
+"""How long a failed build's JVM gets to exit on SIGTERM before it is killed."""
 
 
 class ArchiveError(RuntimeError):
@@ -211,9 +213,14 @@ def build(archive: Path, log_file: Path) -> None:
         partial.replace(archive)
     finally:
         if gateway.proc.poll() is None:
-            # Failed before its exit: stopped now, it writes nothing after this cleanup.
-            gateway.proc.kill()
-            gateway.proc.wait()
+            # Failed before its exit. SIGTERM, so Spark's shutdown hooks remove its temporary
+            # folders (a kill left them in /tmp); what it writes as it exits goes below.
+            gateway.proc.terminate()
+            try:
+                gateway.proc.wait(STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                gateway.proc.kill()
+                gateway.proc.wait()
         SparkContext._gateway = None
         SparkContext._jvm = None
         partial.unlink(missing_ok=True)

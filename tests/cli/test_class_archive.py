@@ -302,12 +302,15 @@ def test_a_build_that_fails_midway_leaves_no_archive_and_no_running_jvm(tmp_path
     the job: the archiving JVM is stopped before it can write, nothing is left but the note
     and Spark's log."""
     archive = tmp_path / "var" / "spark-classes-x.jsa"
+    spark_folders = tmp_path / "spark-local"  # Spark's temporary folders (else in /tmp)
+    spark_folders.mkdir()
     result = subprocess.run(
         [sys.executable, "-c", BUILD_FAILING_IN_THE_JOB, str(archive)],
         capture_output=True,
         text=True,
         check=False,
         timeout=120,
+        env={**os.environ, "SPARK_LOCAL_DIRS": str(spark_folders)},
     )
     assert result.returncode == 1, result.stderr
     assert "class archive: not built: RuntimeError: the job failed" in result.stderr
@@ -321,3 +324,4 @@ def test_a_build_that_fails_midway_leaves_no_archive_and_no_running_jvm(tmp_path
             Path(class_archive.BUILD_LOG_NAME).with_suffix(".log4j2.properties").name,
         ]
     )
+    assert list(spark_folders.iterdir()) == []  # its shutdown hooks ran: stopped, not killed
