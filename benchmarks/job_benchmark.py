@@ -577,25 +577,22 @@ class ScaleResult:
 class StepFailedError(RuntimeError):
     """A measured step's process failed; ``cause`` is the error it ended with."""
 
-    def __init__(self, engine: str, returncode: int, stderr: str) -> None:
+    def __init__(self, engine: str, returncode: int, stderr: str, cause: str = "") -> None:
         # The innermost cause of a Java error comes last; stack frames ("at ...") name none.
         lines = [x.strip() for x in stderr.splitlines()]
         errors = [
             x for x in lines if not x.startswith("at ") and ("Error" in x or "Exception" in x)
         ]
-        causes = [x for x in errors if x.startswith("Caused by:")]
-        named = causes or errors
-        self.cause = named[-1][:200] if named else f"exit status {returncode}"
-        super().__init__(f"{engine} failed ({returncode}):\n{stderr[-4000:]}")
+        named = [x for x in errors if x.startswith("Caused by:")] or errors
+        self.cause = cause or (named[-1][:200] if named else f"exit status {returncode}")
+        super().__init__(f"{engine} failed ({self.cause}):\n{stderr[-4000:]}")
 
 
 class StepTimedOutError(StepFailedError):
     """A measured step ran past its time limit; its processes were stopped."""
 
     def __init__(self, engine: str, seconds: float, stderr: str) -> None:
-        super().__init__(engine, -signal.SIGKILL, stderr)
-        self.cause = f"timed out after {seconds:g} s"
-        self.args = (f"{engine} {self.cause}:\n{stderr[-4000:]}",)
+        super().__init__(engine, -signal.SIGKILL, stderr, f"timed out after {seconds:g} s")
 
 
 def step_timeout(scale: float, per_scale: float = STEP_TIMEOUT) -> float:
@@ -1139,7 +1136,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}, workdir {workdir}")
     print(class_archive_note(), flush=True)
     results: list[ScaleResult] = []
-    stopped: str | None = None
+    stopped: tuple[int, str] | None = None  # exit status, and why
     # Closing the terminal or a SIGTERM stops the step's JVM too, as Ctrl-C does.
     handlers = {sig: signal.signal(sig, _exit_on) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
@@ -1148,9 +1145,9 @@ def main(argv: list[str] | None = None) -> None:
                 run_scale(scale, workdir, options.keep, options.repeat, options.step_timeout)
             )
     except StepFailedError as failure:
-        stopped = f"benchmark stopped: {failure}"
+        stopped = (1, f"benchmark stopped: {failure}")
     except KeyboardInterrupt:
-        stopped = "interrupted: the benchmark stopped"
+        stopped = (130, "interrupted: the benchmark stopped")
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
@@ -1163,11 +1160,12 @@ def main(argv: list[str] | None = None) -> None:
             options.json.parent.mkdir(parents=True, exist_ok=True)
             options.json.write_text(json.dumps([_as_json(r) for r in results], indent=2) + "\n")
     if stopped:
+        status, why = stopped
         finished = ", ".join(f"{r.scale:g}x" for r in results)
         tail = (
             f"\nthe figures above are of the scales that finished: {finished}" if finished else ""
         )
-        parser.exit(130 if stopped.startswith("interrupted") else 1, f"{stopped}{tail}\n")
+        parser.exit(status, f"{why}{tail}\n")
 
 
 def _exit_on(signum: int, _frame: object) -> None:

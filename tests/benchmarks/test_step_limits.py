@@ -201,7 +201,7 @@ def test_a_failed_step_stops_the_benchmark_with_its_error_not_a_traceback(
 
         assert exited.value.code == 1
         err = capsys.readouterr().err
-        assert err.startswith("benchmark stopped: ours timed out after 600 s")
+        assert err.startswith("benchmark stopped: ours failed (timed out after 600 s)")
         assert "the worker's last words" in err
         assert "Traceback" not in err
         assert sorted(p.name for p in tmp_path.iterdir()) == ([kept] if kept else [])
@@ -249,5 +249,7 @@ def test_the_scales_that_finished_are_reported_when_a_later_one_fails(
     captured = capsys.readouterr()
     assert "REPORT 1" in captured.out
     assert [r["scale"] for r in json.loads(figures.read_text())] == [1.0]
-    assert captured.err.startswith("benchmark stopped: ours failed (1)")
+    assert captured.err.startswith(
+        "benchmark stopped: ours failed (java.lang.OutOfMemoryError: Java heap space)"
+    )
     assert captured.err.rstrip().endswith("the scales that finished: 1x")
