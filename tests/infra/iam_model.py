@@ -18,6 +18,10 @@ Spark's S3 file systems do with a path (``SOURCES`` lists the documents):
   (COPY = GET source + PUT target, then DELETE) into place, ``_SUCCESS`` written, ``_temporary``
   deleted.
 
+Beside the data: the run's own bookkeeping (``job_run_requests``, ``rejected_run_requests``),
+Glue's logs and metrics, the crawler's catalog reads, and with the stack key the KMS requests
+S3 makes for the objects read and written.
+
 Locations come from the same builders the program and the job use (``WarehouseLayout``,
 ``naming``), so a layout change moves the model with it.
 """
@@ -32,6 +36,7 @@ from spotify_glue import contract
 from spotify_glue.layout import STAGING_PREFIX, TABLE_NAME, WarehouseLayout
 
 from infra import naming
+from infra.policies import GLUE_METRICS_NAMESPACE
 
 SOURCES: Final[dict[str, str]] = {
     "s3-head-object": "https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html"
@@ -51,6 +56,16 @@ SOURCES: Final[dict[str, str]] = {
     " (table calls are authorized on the catalog, the database and the table)",
     "crawler": "https://docs.aws.amazon.com/glue/latest/dg/aws-glue-api-crawler-crawling.html"
     " (CatalogTarget: the crawler reads the named table's S3 location: list, then get)",
+    "glue-logs": "https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging.html"
+    " (Glue 5.0 logs to /aws-glue/jobs/error and /aws-glue/jobs/output) and"
+    " https://docs.aws.amazon.com/glue/latest/webapi/API_JobRun.html (LogGroupName:"
+    " /aws-glue/jobs-<role>-<security configuration>/ when a security configuration encrypts"
+    " the logs, which needs logs:AssociateKmsKey). Crawlers log to /aws-glue/crawlers, or"
+    " /aws-glue/crawlers-role/<role>-<security configuration> with one",
+    "glue-metrics": "https://docs.aws.amazon.com/glue/latest/dg/monitoring-awsglue-with"
+    "-cloudwatch-metrics.html (--enable-metrics: PutMetricData in the Glue namespace)",
+    "s3-kms": "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html"
+    " (an SSE-KMS PUT needs kms:GenerateDataKey, a GET kms:Decrypt)",
 }
 
 RUN_ID: Final = "20261129T061500Z-1a2b3c4d"
@@ -88,6 +103,11 @@ class Names:
     assets: str
     database: str
     glue_package_key: str = naming.glue_package_key("0123456789abcdef")
+    job_role: str = "spotify-dev-job-role"
+    crawler_role: str = "spotify-dev-crawler-role"
+    security_configuration: str = "spotify-dev-security"
+    kms_key_arn: str | None = None
+    """The stack's customer-managed key, when the buckets and logs are encrypted with it."""
 
 
 class _S3:
@@ -250,6 +270,79 @@ def job_requests(names: Names) -> list[Request]:
     return requests
 
 
+def _kms(principal: str, names: Names, requests: list[Request]) -> list[Request]:
+    """The KMS requests S3 makes for ``requests`` when the buckets use the stack key: a data
+    key for each object written, a decrypt for each object read."""
+    if names.kms_key_arn is None:
+        return []
+    actions = {"s3:PutObject": "kms:GenerateDataKey", "s3:GetObject": "kms:Decrypt"}
+    wanted = sorted({actions[r.action] for r in requests if r.action in actions})
+    why = "s3-kms: SSE-KMS with the stack key"
+    return [Request(principal, action, names.kms_key_arn, {}, why) for action in wanted]
+
+
+def _log_group(names: Names, group: str) -> str:
+    return f"arn:{names.partition}:logs:{names.region}:{names.account}:log-group:{group}"
+
+
+def _logs(principal: str, names: Names, groups: list[str]) -> list[Request]:
+    """Creating each log group and a stream in it, writing events, and (with the stack key)
+    associating the key with the group."""
+    requests = []
+    for group in groups:
+        arn = _log_group(names, group)
+        stream = f"{arn}:log-stream:jr_0123456789abcdef-driver"
+        why = f"glue-logs: {group}"
+        # The Service Authorization Reference: CreateLogGroup and AssociateKmsKey act on the
+        # group, CreateLogStream and PutLogEvents on the stream.
+        requests += [
+            Request(principal, "logs:CreateLogGroup", arn, {}, why),
+            Request(principal, "logs:CreateLogStream", stream, {}, why),
+            Request(principal, "logs:PutLogEvents", stream, {}, why),
+        ]
+        if names.kms_key_arn is not None:
+            requests.append(Request(principal, "logs:AssociateKmsKey", arn, {}, why))
+    return requests
+
+
+def job_run_requests(names: Names) -> list[Request]:
+    """What a job run needs besides its data: the rejection record read at the start
+    (``run_final``), the written-keys check's read of the run's table, the logs of Glue 5.0
+    (plain and, with the security configuration, encrypted) and Glue's metrics."""
+    warehouse = _S3("job", names, names.warehouse)
+    layout = naming.layout(names.warehouse)
+    table = _relative(layout, layout.table_location(RUN_ID))
+    requests = list(warehouse.read_file(_relative(layout, layout.rejection_location)))
+    requests += warehouse.listing(table, "written keys: the run's table files in")
+    requests += warehouse.read_file(f"{table}/part-00000.snappy.parquet")
+    encrypted = f"/aws-glue/jobs-{names.job_role}-{names.security_configuration}"
+    groups = [
+        f"{base}/{kind}" for base in ("/aws-glue/jobs", encrypted) for kind in ("output", "error")
+    ]
+    requests += _logs("job", names, groups)
+    requests.append(
+        Request(
+            "job",
+            "cloudwatch:PutMetricData",
+            "*",
+            {"cloudwatch:namespace": GLUE_METRICS_NAMESPACE},
+            "glue-metrics: the job's metrics",
+        )
+    )
+    return requests + _kms("job", names, job_requests(names) + requests)
+
+
+def rejected_run_requests(names: Names) -> list[Request]:
+    """A run the gate rejects after writing (the written keys broke a rule): its table folder
+    deleted, the last-run summary and the rejection record written."""
+    warehouse = _S3("job", names, names.warehouse)
+    layout = naming.layout(names.warehouse)
+    requests = list(warehouse.delete_tree(_relative(layout, layout.table_location(RUN_ID))))
+    for record in (layout.summary_location, layout.rejection_location):
+        requests += warehouse.create(_relative(layout, record))
+    return requests + _kms("job", names, requests)
+
+
 def crawler_requests(names: Names) -> list[Request]:
     """The crawler reads the table's current location: a published run (or, before the first
     publish, the empty ``_unpublished`` folder)."""
@@ -260,7 +353,15 @@ def crawler_requests(names: Names) -> list[Request]:
         key = _relative(layout, location)
         requests += warehouse.listing(key, "crawler: list the table location")
         requests.append(warehouse.get(f"{key}/part-00000.snappy.parquet", "crawler: read"))
-    return requests
+    table = naming.glue_table_arns(
+        names.partition, names.region, names.account, names.database, TABLE_NAME
+    )
+    for action in ("glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"):
+        arns = table[:2] if action == "glue:GetDatabase" else table
+        requests += [Request("crawler", action, arn, {}, f"crawler: {action}") for arn in arns]
+    encrypted = f"/aws-glue/crawlers-role/{names.crawler_role}-{names.security_configuration}"
+    requests += _logs("crawler", names, ["/aws-glue/crawlers", encrypted])
+    return requests + _kms("crawler", names, requests)
 
 
 def forbidden_requests(names: Names) -> list[Request]:

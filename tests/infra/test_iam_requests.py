@@ -1,6 +1,7 @@
 """The IAM request model, evaluated by a real IAM policy evaluator against the policies the
-program renders: every request the job and the crawler make is allowed, everything outside
-their purpose is refused, and the policies main had before issue 9 refuse the model.
+program renders (role, bucket and key policies): every request the job and the crawler make is
+allowed, everything outside their purpose is refused, and the policies main had before issue 9
+refuse the model.
 
 See ``tests/infra/iam_model.py`` for each request and where it comes from.
 """
@@ -22,6 +23,8 @@ from tests.infra.iam_model import (
     crawler_requests,
     forbidden_requests,
     job_requests,
+    job_run_requests,
+    rejected_run_requests,
 )
 from tests.infra.iam_simulator import Decision, evaluate
 
@@ -31,8 +34,15 @@ BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 TLS = {"aws:SecureTransport": "true"}
 
 
+def _role_name(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
 def deployed_names(run: ProgramRun) -> Names:
     outputs = run.outputs
+    (job,) = run.of_type("aws:glue/job:Job")
+    (crawler,) = run.of_type("aws:glue/crawler:Crawler")
+    keys = run.of_type("aws:kms/key:Key")
     return Names(
         partition=PARTITION,
         region=DEFAULT_REGION,
@@ -41,6 +51,10 @@ def deployed_names(run: ProgramRun) -> Names:
         warehouse=outputs["warehouse_bucket"],
         assets=outputs["assets_bucket"],
         database=outputs["database_name"],
+        job_role=_role_name(job.inputs["roleArn"]),
+        crawler_role=_role_name(crawler.inputs["role"]),
+        security_configuration=job.inputs["securityConfiguration"],
+        kms_key_arn=str(run.states[keys[0].urn]["arn"]) if keys else None,
     )
 
 
@@ -65,12 +79,26 @@ def rendered_bucket_policies(run: ProgramRun) -> dict[str, dict[str, Any]]:
     return found
 
 
+def rendered_resource_policies(run: ProgramRun) -> dict[str, dict[str, Any]]:
+    """The bucket policies and, when the stack has its own key, the key's policy: KMS allows a
+    request only when the key policy does too (here by delegating to IAM)."""
+    found = rendered_bucket_policies(run)
+    for key in run.of_type("aws:kms/key:Key"):
+        found[str(run.states[key.urn]["arn"])] = json.loads(key.inputs["policy"])
+    return found
+
+
 def refused(decisions: Sequence[Decision]) -> list[str]:
     return [f"{d.result}: {d.request.label}" for d in decisions if not d.allowed]
 
 
 def model(names: Names) -> list[Request]:
-    return job_requests(names) + crawler_requests(names)
+    return (
+        job_requests(names)
+        + job_run_requests(names)
+        + rejected_run_requests(names)
+        + crawler_requests(names)
+    )
 
 
 @pytest.fixture(scope="module", params=["dev_run", "cmk_run"])
@@ -81,8 +109,9 @@ def deployed(request: pytest.FixtureRequest) -> ProgramRun:
 
 def test_the_model_covers_every_location_spark_touches(dev_run):
     """The model has requests on the bare key and both markers of the table, quarantine,
-    run summary, temp and Spark UI folders, deletes of pruned runs, _temporary writes and
-    the table switch; none passes a context key the evaluator says AWS would not send."""
+    run summary, temp and Spark UI folders, deletes of pruned runs, _temporary writes, the
+    table switch, logs and metrics; none passes a context key the evaluator says AWS would not
+    send, nor a resource the action does not take."""
     requests = model(deployed_names(dev_run))
     resources = {r.resource.split(":::", 1)[-1] for r in requests}
     names = deployed_names(dev_run)
@@ -95,21 +124,25 @@ def test_the_model_covers_every_location_spark_touches(dev_run):
     assert any(r.action == "s3:DeleteObject" and "run=20261126" in r.resource for r in requests), (
         "pruning deletes are modelled"
     )
-    assert {r.action for r in requests if r.action.startswith("glue:")} == {
+    assert {
+        r.action for r in requests if r.principal == "job" and r.action.startswith("glue:")
+    } == {
         "glue:GetTable",
         "glue:UpdateTable",
     }
+    assert {r.action.split(":")[0] for r in requests} == {"s3", "glue", "logs", "cloudwatch"}
     decisions = evaluate(requests, rendered_role_policies(dev_run), context=TLS)
     assert not [d.request.label for d in decisions if d.ignored_context_keys or d.errors]
 
 
 def test_every_modelled_request_is_allowed_by_the_rendered_policies(deployed):
     """Each request of the job and the crawler is allowed by the role policy the program
-    renders, with the bucket's TLS-only policy in force."""
+    renders, with the bucket's TLS-only policy and (with the stack key) the key policy in
+    force."""
     decisions = evaluate(
         model(deployed_names(deployed)),
         rendered_role_policies(deployed),
-        rendered_bucket_policies(deployed),
+        rendered_resource_policies(deployed),
         context=TLS,
     )
     assert not refused(decisions), "\n".join(refused(decisions))
