@@ -75,6 +75,7 @@ KNOWN_KEYS: Final = frozenset(
         "athenaBytesScannedCutoff",
         "athenaResultsRetentionDays",
         "tempRetentionDays",
+        "sparkUiLogRetentionDays",
         "noncurrentVersionRetentionDays",
         "customerManagedKey",
         "quicksightEnabled",
@@ -121,6 +122,8 @@ class StackConfig:
     athena_bytes_scanned_cutoff: int = 1024 * 1024 * 1024
     athena_results_retention_days: int = 30
     temp_retention_days: int = 7
+    spark_ui_log_retention_days: int = 30
+    """Days the job's Spark UI event logs are kept (one set per run, written every 30 s)."""
     noncurrent_version_retention_days: int = 30
     customer_managed_key: bool = False
     """Encrypt buckets, Glue and Athena with one KMS key of the stack instead of AWS keys."""
@@ -368,6 +371,9 @@ def load_stack_config(
             "athenaResultsRetentionDays", default.athena_results_retention_days, 1
         ),
         temp_retention_days=reader.integer("tempRetentionDays", default.temp_retention_days, 1),
+        spark_ui_log_retention_days=reader.integer(
+            "sparkUiLogRetentionDays", default.spark_ui_log_retention_days, 1
+        ),
         noncurrent_version_retention_days=reader.integer(
             "noncurrentVersionRetentionDays", default.noncurrent_version_retention_days, 1
         ),

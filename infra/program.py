@@ -59,6 +59,7 @@ def build(config: StackConfig, repo_root: Path = REPO_ROOT) -> dict[OutputKey, p
             force_destroy=config.force_destroy,
             athena_results_retention_days=config.athena_results_retention_days,
             temp_retention_days=config.temp_retention_days,
+            spark_ui_log_retention_days=config.spark_ui_log_retention_days,
             noncurrent_version_retention_days=config.noncurrent_version_retention_days,
             staging_events=config.run_on_arrival,
         ),

@@ -34,10 +34,11 @@ def _lifecycle_rules(
     versioned: bool,
     results_days: int,
     temp_days: int,
+    spark_ui_days: int,
     noncurrent_days: int,
 ) -> list[LifecycleRule]:
-    """Every bucket aborts stale multipart uploads; results and temp files expire; versioned
-    buckets drop old versions."""
+    """Every bucket aborts stale multipart uploads; results, temp files and Spark UI logs
+    expire; versioned buckets drop old versions."""
     rules = [
         LifecycleRule(
             "abort-incomplete-uploads", abort_incomplete_days=ABORT_INCOMPLETE_UPLOAD_DAYS
@@ -48,6 +49,11 @@ def _lifecycle_rules(
     if kind == "assets":
         rules.append(
             LifecycleRule("expire-temp-files", naming.ASSETS_TEMP_PREFIX, expire_days=temp_days)
+        )
+        rules.append(
+            LifecycleRule(
+                "expire-spark-ui-logs", naming.ASSETS_SPARK_UI_PREFIX, expire_days=spark_ui_days
+            )
         )
     if versioned:
         rules.append(LifecycleRule("expire-noncurrent-versions", noncurrent_days=noncurrent_days))
@@ -70,6 +76,7 @@ class StorageArgs:
     athena_results_retention_days: int
     """Days before Athena results expire."""
     temp_retention_days: int
+    spark_ui_log_retention_days: int
     """Days before Glue temp files expire."""
     noncurrent_version_retention_days: int
     """Days before noncurrent versions in versioned buckets expire."""
@@ -208,6 +215,7 @@ class Storage(pulumi.ComponentResource):
             versioned=versioned,
             results_days=args.athena_results_retention_days,
             temp_days=args.temp_retention_days,
+            spark_ui_days=args.spark_ui_log_retention_days,
             noncurrent_days=args.noncurrent_version_retention_days,
         )
         aws.s3.BucketLifecycleConfiguration(

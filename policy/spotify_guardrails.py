@@ -175,6 +175,13 @@ def _positive(*path: str) -> Callable[[Mapping[str, Any]], bool]:
     return lambda rule: (number(get(rule, *path)) or 0) > 0
 
 
+JOB_FILES_TO_EXPIRE: Final = {
+    "--TempDir": "temp files",
+    "--spark-event-logs-path": "Spark UI logs",
+}
+"""Job arguments naming S3 folders Glue writes on every run, which nothing else removes."""
+
+
 def _lifecycle_needs(
     bucket: ResourceRecord, graph: Sequence[ResourceRecord]
 ) -> Iterable[tuple[str, str, Callable[[Mapping[str, Any]], bool]]]:
@@ -193,14 +200,15 @@ def _lifecycle_needs(
     if bucket_kind(bucket) == RESULTS_BUCKET_KIND:
         yield "expire Athena query results", "", _positive("expiration", "days")
     for job in of_types(graph, [GLUE_JOB_TYPE]):
-        temp_dir = get(job.props, "defaultArguments", "--TempDir")
-        name, _, prefix = str(temp_dir).removeprefix("s3://").partition("/")
-        if isinstance(temp_dir, str) and name in bucket_names(bucket):
-            yield (
-                f"expire the temp files of Glue job '{job.name}'",
-                prefix,
-                _positive("expiration", "days"),
-            )
+        for argument, what in JOB_FILES_TO_EXPIRE.items():
+            location = get(job.props, "defaultArguments", argument)
+            name, _, prefix = str(location).removeprefix("s3://").partition("/")
+            if isinstance(location, str) and name in bucket_names(bucket):
+                yield (
+                    f"expire the {what} of Glue job '{job.name}'",
+                    prefix,
+                    _positive("expiration", "days"),
+                )
 
 
 def _expires_what_it_must(

@@ -95,6 +95,7 @@ REVIEW_SETTINGS: Final[Mapping[str, Any]] = {
     "numberOfWorkers": 2,
     "athenaResultsRetentionDays": 1,
     "tempRetentionDays": 1,
+    "sparkUiLogRetentionDays": 1,
     "noncurrentVersionRetentionDays": 1,
 }
 REVIEW_REMOVED: Final = ("schedule", "quicksightPrincipals")

@@ -117,6 +117,7 @@ BAD_VALUES = [
     ("athenaBytesScannedCutoff", "1024", ">= 10485760"),
     ("athenaResultsRetentionDays", "0", ">= 1"),
     ("tempRetentionDays", "-3", ">= 1"),
+    ("sparkUiLogRetentionDays", "0", ">= 1"),
     ("noncurrentVersionRetentionDays", "1.5", ">= 1"),
     ("customerManagedKey", "1", "true or false"),
     ("quicksightEnabled", "on", "true or false"),

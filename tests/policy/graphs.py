@@ -33,6 +33,7 @@ BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 KMS_KEY = "aws:kms/key:Key"
 TEMP_PREFIX = "glue-temp/"
+SPARK_UI_PREFIX = "spark-ui-logs/"
 STORAGE = "spotify:storage:Storage"
 
 
@@ -111,11 +112,10 @@ def _lifecycle(kind: str) -> dict[str, Any]:
                 "noncurrentVersionExpiration": {"noncurrentDays": 30},
             }
         )
-    if kind in ("results", "assets"):
-        prefix = TEMP_PREFIX if kind == "assets" else ""
+    for prefix in {"results": [""], "assets": [TEMP_PREFIX, SPARK_UI_PREFIX]}.get(kind, []):
         rules.append(
             {
-                "id": "expire",
+                "id": f"expire-{prefix or 'all'}",
                 "status": "Enabled",
                 "filter": {"prefix": prefix},
                 "expiration": {"days": 7},
@@ -245,7 +245,10 @@ def compliant_graph(
                 "executionProperty": {"maxConcurrentRuns": 1.0},
                 "glueVersion": "5.0",
                 "defaultArguments": {
-                    "--TempDir": f"s3://{physical_name(prefix + '-assets')}/{TEMP_PREFIX}"
+                    "--TempDir": f"s3://{physical_name(prefix + '-assets')}/{TEMP_PREFIX}",
+                    "--spark-event-logs-path": (
+                        f"s3://{physical_name(prefix + '-assets')}/{SPARK_UI_PREFIX}"
+                    ),
                 },
             },
         ),

@@ -185,17 +185,19 @@ def test_real_bucket_policy_must_cover_the_bucket_itself():
 
 
 @pytest.mark.parametrize("preview", [False, True], ids=["up", "preview"])
-def test_real_temp_dir_must_expire(preview: bool):
-    """The lifecycle rule finds the real job's --TempDir in the real assets bucket: dropping the
-    rule that expires it is reported on the assets bucket's lifecycle."""
+def test_real_temp_dir_and_spark_ui_logs_must_expire(preview: bool):
+    """The lifecycle rule finds the real job's --TempDir and Spark UI log folder in the real
+    assets bucket: dropping the rules that expire them is reported on the assets bucket's
+    lifecycle, once for each."""
     records, context = _program("prod", preview)
     graph = list(records)
     lifecycle = _one(graph, lambda r: r.name.endswith("-assets-lifecycle"))
     kept = [r for r in lifecycle.props["rules"] if "expiration" not in r]
     broken = _swap(graph, lifecycle, with_prop(lifecycle, "rules", kept))
     violations = RULES_BY_NAME["s3-lifecycle"](broken, context)
-    assert [v.urn for v in violations] == [lifecycle.urn]
+    assert [v.urn for v in violations] == [lifecycle.urn] * 2
     assert "temp files of Glue job" in violations[0].message
+    assert "Spark UI logs of Glue job" in violations[1].message
 
 
 def test_real_buckets_must_use_the_stack_key():

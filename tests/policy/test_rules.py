@@ -421,9 +421,29 @@ BREACHES: dict[str, Breach] = {
             "spotify-dev-assets-lifecycle",
             ABORT,
             {"status": "Enabled", "filter": {"prefix": "other/"}, "expiration": {"days": 7}},
+            {
+                "status": "Enabled",
+                "filter": {"prefix": graphs.SPARK_UI_PREFIX},
+                "expiration": {"days": 7},
+            },
         ),
         "spotify-dev-assets-lifecycle",
         f"temp files of Glue job 'spotify-dev-etl' under '{graphs.TEMP_PREFIX}'",
+        join=Join.VALUE,
+    ),
+    "Spark UI logs kept forever": Breach(
+        "s3-lifecycle",
+        _lifecycle_rules(
+            "spotify-dev-assets-lifecycle",
+            ABORT,
+            {
+                "status": "Enabled",
+                "filter": {"prefix": graphs.TEMP_PREFIX},
+                "expiration": {"days": 7},
+            },
+        ),
+        "spotify-dev-assets-lifecycle",
+        f"Spark UI logs of Glue job 'spotify-dev-etl' under '{graphs.SPARK_UI_PREFIX}'",
         join=Join.VALUE,
     ),
     "job without retries": Breach(
