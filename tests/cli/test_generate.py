@@ -15,9 +15,10 @@ from rich.progress import Progress
 from spotify_glue.contract import ALBUMS, ARTISTS, FEATURES, TRACKS, SourceFile
 from typer.testing import CliRunner
 
+from spotify_ops import generate as generate_module
 from spotify_ops.cli import app
 from spotify_ops.exit_codes import ExitCode
-from spotify_ops.generate import generate
+from spotify_ops.generate import BYTES_PER_ALBUM_ROW, generate
 from spotify_ops.generate_rows import (
     DEFAULT_SEED,
     DENORMALISED_HEADER,
@@ -340,3 +341,31 @@ def test_cli_generate_write_error_exits_3_and_keeps_the_previous_files(tmp_path,
         "replaced"
     ]
     assert snapshot(out) == before
+
+
+def test_the_space_estimate_holds_for_the_generated_files(generated):
+    """``BYTES_PER_ALBUM_ROW``, which sizes a request against the free space, is within 5% of
+    what the generator writes per album row."""
+    written = sum(path.stat().st_size for path in generated.glob("*.csv"))
+    assert written / ALBUM_ROWS == pytest.approx(BYTES_PER_ALBUM_ROW, rel=0.05)
+
+
+def test_cli_generate_refuses_more_rows_than_the_disk_holds_in_one_line(tmp_path, monkeypatch):
+    """--album-rows beyond the free space exits 2 before writing, with one line naming the
+    size, the free space and the most rows that fit; a previous file is left as it was."""
+
+    def must_not_run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("generate ran: it would write until the disk is full")
+
+    monkeypatch.setattr(generate_module, "generate", must_not_run)
+    out = tmp_path / "gen"
+    out.mkdir()
+    (out / "spotify-albums_data_2023.csv").write_text("previous\n", encoding="utf-8")
+    before = snapshot(tmp_path)
+    result = CliRunner().invoke(app, ["generate", "--out", str(out), "--album-rows", str(10**30)])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("generate failed: --album-rows 1,000,000,000,000,000,000")
+    assert "free; ask for at most" in lines[0]
+    assert snapshot(tmp_path) == before
