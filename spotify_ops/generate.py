@@ -72,6 +72,16 @@ class GenerateSummary:
         return self.album_rows / self.seconds if self.seconds > 0 else float("inf")
 
 
+FILE_NAMES: Final = (
+    ALBUMS.file_name,
+    ARTISTS.file_name,
+    TRACKS.file_name,
+    FEATURES.file_name,
+    DENORMALISED_FILE_NAME,
+)
+"""The five files, in the order the summary lists them."""
+
+
 def _write_files(
     rows: RowGenerator, out_dir: Path, progress: Callable[[int], None] | None
 ) -> list[FileStats]:
@@ -110,11 +120,7 @@ def _write_files(
         stack.close()
         for name in counts:
             (partial / name).replace(out_dir / name)
-    order = (ALBUMS.file_name, ARTISTS.file_name, TRACKS.file_name, FEATURES.file_name)
-    return [
-        FileStats(name, counts[name], (out_dir / name).stat().st_size)
-        for name in (*order, DENORMALISED_FILE_NAME)
-    ]
+    return [FileStats(name, counts[name], (out_dir / name).stat().st_size) for name in FILE_NAMES]
 
 
 def generate(
@@ -192,6 +198,25 @@ def disk_space_problem(out: Path, album_rows: int) -> str | None:
     )
 
 
+def existing_files_problem(out: Path, replace: bool) -> str | None:
+    """Why generating into ``out`` would replace what is there, naming the fix; None when
+    nothing of the five files' names is there, or ``replace`` allows their replacement. A
+    folder under one of the names is never replaced."""
+    present = [name for name in FILE_NAMES if (out / name).exists() or (out / name).is_symlink()]
+    folders = [name for name in present if (out / name).is_dir()]
+    if folders:
+        return (
+            f"{out / folders[0]} is a folder, where generate writes a file of that name; move "
+            "it or choose another --out"
+        )
+    if present and not replace:
+        return (
+            f"--out {out} already holds {', '.join(present)}; give --replace to replace them "
+            "(once all five new files are written), or choose another folder"
+        )
+    return None
+
+
 def out_folder_problem(out: Path) -> str | None:
     """Why ``--out`` cannot take the files, naming the fix; None when it can (it is then
     created, with its parents)."""
@@ -218,12 +243,24 @@ def generate_command(
         ),
     ] = REAL_ALBUM_ROWS,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same bytes.")] = DEFAULT_SEED,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Replace files of the same names in --out (once all five new ones are "
+            "written); without it generate refuses an --out that holds any.",
+        ),
+    ] = False,
 ) -> None:
     """Write synthetic Spotify-2023 CSVs with the real files' names, headers and quirks.
-    Files of the same names in --out are replaced only once all five are complete."""
+    An --out that already holds files of those names is refused unless --replace is given."""
     console = Console()
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
-    problem = out_folder_problem(out) or disk_space_problem(out, album_rows)
+    problem = (
+        existing_files_problem(out, replace)
+        or out_folder_problem(out)
+        or disk_space_problem(out, album_rows)
+    )
     if problem is not None:
         errors.print(f"[bold red]generate failed:[/bold red] {escape(problem)}")
         raise typer.Exit(ExitCode.USAGE)

@@ -315,7 +315,9 @@ def test_cli_generate_interrupted_leaves_the_previous_files(tmp_path, monkeypatc
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Progress, "update", interrupt)
-    result = CliRunner().invoke(app, ["generate", "--out", str(out), "--album-rows", "300"])
+    result = CliRunner().invoke(
+        app, ["generate", "--out", str(out), "--album-rows", "300", "--replace"]
+    )
     assert result.exit_code == ExitCode.INTERRUPTED
     assert result.output.strip().splitlines() == [
         f"generate interrupted: nothing in {out} was written or replaced"
@@ -334,7 +336,9 @@ def test_cli_generate_write_error_exits_3_and_keeps_the_previous_files(tmp_path,
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(Progress, "update", disk_full)
-    result = CliRunner().invoke(app, ["generate", "--out", str(out), "--album-rows", "300"])
+    result = CliRunner().invoke(
+        app, ["generate", "--out", str(out), "--album-rows", "300", "--replace"]
+    )
     assert result.exit_code == ExitCode.ENVIRONMENT
     assert result.output.strip().splitlines() == [
         f"generate failed: No space left on device while writing to {out}; nothing there was "
@@ -362,10 +366,60 @@ def test_cli_generate_refuses_more_rows_than_the_disk_holds_in_one_line(tmp_path
     out.mkdir()
     (out / "spotify-albums_data_2023.csv").write_text("previous\n", encoding="utf-8")
     before = snapshot(tmp_path)
-    result = CliRunner().invoke(app, ["generate", "--out", str(out), "--album-rows", str(10**30)])
+    result = CliRunner().invoke(
+        app, ["generate", "--out", str(out), "--album-rows", str(10**30), "--replace"]
+    )
     assert result.exit_code == ExitCode.USAGE, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1, result.output
     assert lines[0].startswith("generate failed: --album-rows 1,000,000,000,000,000,000")
     assert "free; ask for at most" in lines[0]
+    assert snapshot(tmp_path) == before
+
+
+def test_cli_generate_refuses_an_out_holding_files_of_its_names_without_replace(tmp_path):
+    """An --out that already holds one of the five file names (the real Kaggle files, say) is
+    refused with exit 2 and one line naming the files and --replace; nothing changes."""
+    out = tmp_path / "spotify-2023"
+    out.mkdir()
+    (out / "spotify_artist_data_2023.csv").write_text("the user's real file\n", encoding="utf-8")
+    before = snapshot(tmp_path)
+    result = CliRunner().invoke(app, ["generate", "--out", str(out), "--album-rows", "20"])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert result.output.strip().splitlines() == [
+        f"generate failed: --out {out} already holds spotify_artist_data_2023.csv; give "
+        "--replace to replace them (once all five new files are written), or choose another "
+        "folder"
+    ]
+    assert snapshot(tmp_path) == before
+
+
+def test_cli_generate_with_replace_replaces_the_files_of_its_names(tmp_path):
+    """With --replace the five files are written over earlier ones; other files stay."""
+    out = tmp_path / "gen"
+    generate(out, 40, seed=1)
+    (out / "notes.txt").write_text("mine\n", encoding="utf-8")
+    before = snapshot(out)
+    result = CliRunner().invoke(
+        app, ["generate", "--out", str(out), "--album-rows", "30", "--replace"]
+    )
+    assert result.exit_code == 0, result.output
+    after = snapshot(out)
+    assert after["notes.txt"] == before["notes.txt"]
+    assert all(after[name] != before[name] for name in generate_module.FILE_NAMES)
+
+
+def test_cli_generate_never_replaces_a_folder_named_like_its_files(tmp_path):
+    """A folder under one of the file names is refused even with --replace, with exit 2 and
+    one line naming it."""
+    out = tmp_path / "gen"
+    (out / "spotify_artist_data_2023.csv").mkdir(parents=True)
+    before = snapshot(tmp_path)
+    result = CliRunner().invoke(
+        app, ["generate", "--out", str(out), "--album-rows", "20", "--replace"]
+    )
+    assert result.exit_code == ExitCode.USAGE, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert "spotify_artist_data_2023.csv is a folder" in lines[0]
     assert snapshot(tmp_path) == before
