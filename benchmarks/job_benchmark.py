@@ -1154,18 +1154,37 @@ def main(argv: list[str] | None = None) -> None:
         # A folder of our own making (gigabytes of CSV at 10x) goes, however the run ends.
         if not options.workdir and not options.keep:
             shutil.rmtree(workdir, ignore_errors=True)
+    unwritten = None
     if results:
-        print("\n" + report(results))
+        print("\n" + report(results), flush=True)
         if options.json:
-            options.json.parent.mkdir(parents=True, exist_ok=True)
-            options.json.write_text(json.dumps([_as_json(r) for r in results], indent=2) + "\n")
+            unwritten = _write_json(options.json, results)
     if stopped:
         status, why = stopped
         finished = ", ".join(f"{r.scale:g}x" for r in results)
         tail = (
             f"\nthe figures above are of the scales that finished: {finished}" if finished else ""
         )
-        parser.exit(status, f"{why}{tail}\n")
+        parser.exit(status, "".join(f"{line}\n" for line in (unwritten, f"{why}{tail}") if line))
+    if unwritten:
+        parser.exit(1, f"{unwritten}\n")
+
+
+def _write_json(path: Path, results: list[ScaleResult]) -> str | None:
+    """Write the figures to a new file at ``path``; what went wrong, or None. A file there
+    already (made during the run) is left as it is; a part-written one of ours goes."""
+    text = json.dumps([_as_json(r) for r in results], indent=2) + "\n"
+    try:
+        handle = path.open("x", encoding="utf-8")
+    except OSError as error:
+        return f"--json {path} not written: {error.strerror or error}; the figures are above"
+    try:
+        with handle:
+            handle.write(text)
+    except OSError as error:
+        path.unlink(missing_ok=True)
+        return f"--json {path} not written: {error.strerror or error}; the figures are above"
+    return None
 
 
 def _exit_on(signum: int, _frame: object) -> None:
@@ -1182,8 +1201,6 @@ def _check_options(parser: argparse.ArgumentParser, options: argparse.Namespace)
             "--step-timeout must be a number of seconds above 0, and times the largest scale "
             f"at most {MAX_STEP_TIMEOUT:,.0f}; got {options.step_timeout:g}"
         )
-    if options.json and options.json.exists():
-        parser.error(f"--json {options.json} already exists; give another path or move it away")
     if options.workdir and options.workdir.exists() and not options.workdir.is_dir():
         parser.error(f"--workdir {options.workdir} is a file; give a folder")
     if options.workdir:
@@ -1199,6 +1216,33 @@ def _check_options(parser: argparse.ArgumentParser, options: argparse.Namespace)
                 f"{', '.join(taken)} already {verb} (a previous run's); "
                 f"give another --workdir, or move {pronoun} away"
             )
+    if options.json:
+        problem = _json_problem(options.json)
+        if problem:
+            parser.error(f"--json {options.json} {problem}")
+
+
+def _json_problem(path: Path) -> str | None:
+    """Why the figures could not be written to ``path`` at the end, found before the run:
+    a file already there (never overwritten), or a folder that cannot be made or written in.
+    Checked last, so a refused argument leaves no folder made."""
+    if path.exists() or path.is_symlink():
+        return "already exists; give another path or move it away"
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # Creating a file is the one test of writing that holds for root and read-only mounts.
+        probe, name = tempfile.mkstemp(dir=folder, prefix=".benchmark-probe-")
+        os.close(probe)
+        Path(name).unlink()
+    except OSError as error:
+        # mkdir's "File exists" for a file where the folder should be would mislead.
+        why = " is a file" if folder.is_file() else f": {error.strerror or error}"
+        return (
+            f"cannot be written (its folder {folder}{why}); "
+            "give a path in a folder you can write to"
+        )
+    return None
 
 
 def _as_json(result: ScaleResult) -> Mapping[str, Any]:

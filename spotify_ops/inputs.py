@@ -9,13 +9,17 @@ each file is read, so the check takes milliseconds at any file size.
 
 from __future__ import annotations
 
-import csv
 import difflib
 from pathlib import Path
 from typing import Final
 
 from spotify_glue.contract import DENORMALISED_FILE_NAME, JOB_SOURCES, SourceFile
-from spotify_glue.records import RecordLayoutError, check_head, header_line, header_problem
+from spotify_glue.records import (
+    RecordLayoutError,
+    check_head,
+    first_line_problem,
+    header_line,
+)
 
 NEAR_MISS_SIMILARITY: Final = 0.85
 """How alike (difflib ratio, case-insensitive) a stray file name must be to suggest it."""
@@ -90,8 +94,7 @@ def file_problem(path: Path, source: SourceFile) -> str | None:
         )
     if not text.strip():
         return f"{path} line 1 is blank; it must be the {source.key} header: {expected}"
-    header = tuple(next(csv.reader([text])))
-    problem = header_problem(source, header)
+    problem = first_line_problem(source, text)
     if problem is None:
         return line_break_problem(head, path, source)
     return (

@@ -28,6 +28,7 @@ from __future__ import annotations
 import codecs
 import csv
 import re
+import reprlib
 from dataclasses import dataclass
 from typing import Final
 
@@ -187,7 +188,7 @@ def _is_header(start: str, source: SourceFile) -> bool:
     line = start.removesuffix(CR)
     if CR in line or len(start) >= HEADER_PREFIX_CHARS:
         return False
-    return tuple(next(csv.reader([line]), [])) == source.header
+    return first_line_problem(source, line) is None
 
 
 def check_first_line(start: str, uri: str, source: SourceFile) -> None:
@@ -216,6 +217,17 @@ def header_line(head: bytes) -> bytes:
     return head[: min(ends)] if ends else head
 
 
+def first_line_problem(source: SourceFile, line: str) -> str | None:
+    """How a first line (without its line break), read as CSV, differs from the source's
+    header; None when it is the header."""
+    try:
+        header = tuple(next(csv.reader([line]), []))
+    except csv.Error as error:
+        # A field past the csv module's size limit (128 KiB), for one: no header's.
+        return f"it does not read as CSV ({error})"
+    return header_problem(source, header)
+
+
 def header_problem(source: SourceFile, header: tuple[str, ...]) -> str | None:
     """How ``header`` differs from the source's contract header; None when it is the same."""
     if header == source.header:
@@ -223,8 +235,13 @@ def header_problem(source: SourceFile, header: tuple[str, ...]) -> str | None:
     missing = [name for name in source.header if name not in header]
     unexpected = [name for name in header if name not in source.header]
     if missing or unexpected:
-        return f"missing columns {missing}, unexpected columns {unexpected}"
+        return f"missing columns {missing}, unexpected columns {_SHORT.repr(unexpected)}"
     return "the columns are in a different order"
+
+
+# The columns a wrong first line holds, cut short: a line of data can hold megabytes.
+_SHORT = reprlib.Repr()
+_SHORT.maxlist, _SHORT.maxstring = 10, 80
 
 
 def scan_lines(spark: SparkSession, uri: str, source: SourceFile) -> LineScan:

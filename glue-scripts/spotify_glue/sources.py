@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import codecs
-import csv
 import difflib
 
 from pyspark.sql import DataFrame, SparkSession
@@ -17,8 +16,8 @@ from spotify_glue.records import (
     RecordLayoutError,
     assemble,
     check_head,
+    first_line_problem,
     header_line,
-    header_problem,
     line_records,
     parse_records,
     scan_lines,
@@ -60,7 +59,7 @@ def check_input(spark: SparkSession, staging_path: str, source: SourceFile) -> s
     if not start:
         raise InputFileError(f"{uri} is empty; expected a header line {','.join(source.header)}")
     line = header_line(start).decode("utf-8", "replace")
-    problem = header_problem(source, tuple(next(csv.reader([line]), [])))
+    problem = first_line_problem(source, line)
     if problem is not None:
         raise InputFileError(
             f"{uri} does not have the {source.key} header of the Spotify 2023 files: "

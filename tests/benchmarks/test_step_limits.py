@@ -253,3 +253,116 @@ def test_the_scales_that_finished_are_reported_when_a_later_one_fails(
         "benchmark stopped: ours failed (java.lang.OutOfMemoryError: Java heap space)"
     )
     assert captured.err.rstrip().endswith("the scales that finished: 1x")
+
+
+@pytest.mark.parametrize(
+    ("where", "reason"),
+    [
+        (lambda tmp: Path("/proc/no-such-folder/figures.json"), ": No such file or directory"),
+        (lambda tmp: tmp / "a-file" / "figures.json", " is a file"),
+        (lambda tmp: tmp / "a-file" / "sub" / "figures.json", ": Not a directory"),
+    ],
+)
+def test_a_json_path_that_cannot_be_written_is_refused_before_anything_runs(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    where: Any,
+    reason: str,
+) -> None:
+    """A --json whose folder cannot be made is refused with exit 2 and the fix, not found
+    after the run."""
+    (tmp_path / "a-file").write_text("mine")
+    path = where(tmp_path)
+    monkeypatch.setattr(job_benchmark, "run_scale", lambda *_: pytest.fail("ran"))
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--scales", "1", "--json", str(path)])
+
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"--json {path} cannot be written (its folder {path.parent}{reason})" in err
+    assert err.endswith("give a path in a folder you can write to")
+    assert (tmp_path / "a-file").read_text() == "mine"
+
+
+def test_a_json_folder_that_refuses_new_files_is_refused_before_anything_runs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A folder that exists but takes no new file (a read-only mount, say) is refused too;
+    the check leaves nothing in it."""
+
+    def read_only(*_: object, **__: object) -> tuple[int, str]:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(job_benchmark, "run_scale", lambda *_: pytest.fail("ran"))
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--scales", "1", "--json", str(tmp_path / "figures.json")])
+
+    assert exited.value.code == 2
+    assert "Read-only file system); give a path" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_json_path_in_a_new_folder_is_accepted_and_the_check_leaves_no_file(
+    tmp_path: Path,
+) -> None:
+    assert job_benchmark._json_problem(tmp_path / "new" / "figures.json") is None
+    assert list((tmp_path / "new").iterdir()) == []
+
+
+@pytest.mark.parametrize("made_during_the_run", [False, True])
+def test_a_json_write_failing_at_the_end_prints_one_line_after_the_figures(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    made_during_the_run: bool,
+) -> None:
+    """A full disk, or a file made at --json during the run, ends the run with exit 1 and one
+    line, no traceback; a file found there is left as it was, a part-written one goes."""
+    figures = tmp_path / "figures.json"
+
+    def one_scale(scale: float, *_: object) -> ScaleResult:
+        if made_during_the_run:
+            figures.write_text("someone else's")
+        return ScaleResult(scale, 438_938, 1)
+
+    real_open = Path.open
+
+    class FullDisk:
+        """The file is made; writing to it fails."""
+
+        def __init__(self, handle: Any) -> None:
+            self.handle = handle
+
+        def __enter__(self) -> FullDisk:
+            return self
+
+        def __exit__(self, *_: object) -> None:
+            self.handle.close()
+
+        def write(self, _text: str) -> int:
+            raise OSError(28, "No space left")
+
+    def disk_full(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        handle = real_open(self, mode, *args, **kwargs)
+        return FullDisk(handle) if self == figures and "x" in mode else handle
+
+    monkeypatch.setattr(job_benchmark, "run_scale", one_scale)
+    monkeypatch.setattr(job_benchmark, "report", lambda results: f"REPORT {len(results)}")
+    monkeypatch.setattr(Path, "open", disk_full)
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--scales", "1", "--workdir", str(tmp_path / "w"), "--json", str(figures)])
+
+    assert exited.value.code == 1
+    captured = capsys.readouterr()
+    assert "REPORT 1" in captured.out
+    reason = "File exists" if made_during_the_run else "No space left"
+    assert captured.err == f"--json {figures} not written: {reason}; the figures are above\n"
+    if made_during_the_run:
+        assert figures.read_text() == "someone else's"
+    else:
+        assert not figures.exists()

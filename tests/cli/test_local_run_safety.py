@@ -279,6 +279,11 @@ def _cr_line_breaks(text: str) -> bytes:
     return text.replace("\n", "\r").encode()
 
 
+def _oversized_first_field(text: str) -> bytes:
+    """A first line longer than the csv module's field limit (128 KiB), with no comma."""
+    return ("x" * 2_000_000 + text).encode()
+
+
 BAD_FILES = [
     (ALBUMS, _empty, "{path} is empty; line 1 must be the albums header"),
     (TRACKS, _blank_first_line, "{path} line 1 is blank; it must be the tracks header"),
@@ -287,6 +292,12 @@ BAD_FILES = [
     (ARTISTS, _latin1_header, "{path} line 1 is not UTF-8 (byte 0xe9 at column"),
     (ALBUMS, _two_byte_order_marks, "{path} line 1 is not the albums header"),
     (TRACKS, _cr_line_breaks, "{path}: the first line is not the header when lines are split"),
+    (
+        ARTISTS,
+        _oversized_first_field,
+        "{path} line 1 is not the artists header of the Spotify 2023 files: it does not read "
+        "as CSV (field larger than field limit (131072))",
+    ),
 ]
 
 

@@ -21,6 +21,7 @@ from spotify_glue.records import (
     RecordLayoutError,
     Split,
     assemble,
+    first_line_problem,
     line_records,
     opens_quoted_field,
     scan_lines,
@@ -183,3 +184,21 @@ def test_broken_quoting_throughout_is_refused_with_the_first_line(spark, tmp_pat
     uri = write(tmp_path / "tracks.csv", "\n".join([HEADER, *body]) + "\n")
     with pytest.raises(RecordLayoutError, match="starting at line 5"):
         scan_lines(spark, uri, TRACKS)
+
+
+def test_a_first_line_that_does_not_read_as_csv_is_a_wrong_header_not_an_error():
+    """A field longer than the csv module takes (128 KiB) is reported as the line's problem."""
+    assert first_line_problem(TRACKS, HEADER) is None
+    assert first_line_problem(TRACKS, "x" * 200_000 + HEADER) == (
+        "it does not read as CSV (field larger than field limit (131072))"
+    )
+
+
+def test_the_unexpected_columns_of_a_long_first_line_are_cut_short():
+    """A line of data where the header should be names its first columns, each cut short,
+    so the message stays one readable line."""
+    problem = first_line_problem(TRACKS, ",".join(["y" * 100_000] * 50))
+    assert problem is not None
+    assert len(problem) < 2_000
+    assert problem.endswith(", ...]")  # 50 columns, 10 of them named
+    assert problem.count("'y") == 10

@@ -3,6 +3,7 @@ the accounting of every album row, idempotent re-runs, the gate, and input error
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import shutil
 from collections.abc import Mapping
@@ -436,6 +437,25 @@ def test_wrong_header_is_reported_by_column(spark, tmp_path):
         match=r"missing columns \['followers'\], unexpected columns \['follower_count'\]",
     ):
         run(spark, args)
+
+
+def test_a_first_line_that_does_not_read_as_csv_is_refused_as_a_wrong_header(spark, tmp_path):
+    """A first line the csv module refuses (here a field past its size limit, lowered so a
+    short file shows it) fails as a wrong header does, with InputFileError, not csv.Error."""
+    staging = write_staging(tmp_path / "staging")
+    path = staging / ARTISTS.file_name
+    path.write_bytes(b"x" * 200 + path.read_bytes())
+    args = JobArgs(str(staging), str(tmp_path / "warehouse"))
+    previous = csv.field_size_limit(100)
+    try:
+        with pytest.raises(
+            InputFileError,
+            match=r"does not have the artists header .*: it does not read as CSV \(field larger",
+        ):
+            run(spark, args)
+    finally:
+        csv.field_size_limit(previous)
+    assert not (tmp_path / "warehouse").exists()
 
 
 def test_missing_staging_folder_is_named(spark, tmp_path):
