@@ -96,11 +96,30 @@ class Layout:
 
     def published_run(self) -> RunSummary | None:
         """The summary of the run the table points at (None before the first publish)."""
-        return _read_summary(Path(self.warehouse_layout.published_location))
+        return self._read_summary(Path(self.warehouse_layout.published_location))
 
     def last_run(self) -> RunSummary | None:
         """The summary of the last run, published or rejected (None before the first)."""
-        return _read_summary(Path(self.warehouse_layout.summary_location))
+        return self._read_summary(Path(self.warehouse_layout.summary_location))
+
+    def _read_summary(self, path: Path) -> RunSummary | None:
+        """A summary an earlier run wrote; one that cannot be read (damaged, or from an
+        older version) is a ``LocalRunError`` naming the file and the fix. Nothing is
+        removed: which run folders it names is unknown."""
+        try:
+            return RunSummary.from_json(path.read_text("utf-8")) if path.is_file() else None
+        except (OSError, ValueError) as error:  # JSONDecodeError, UnicodeDecodeError too
+            reason = error.strerror if isinstance(error, OSError) else str(error)
+            raise LocalRunError(
+                f"cannot read the run summary {path} ({reason}): remove that file, or the whole "
+                f"--out folder {self.out_dir} (local-run's own), or choose another --out",
+                ExitCode.USAGE,
+            ) from None
+
+    def check_summaries(self) -> None:
+        """Refuse now, before Spark, summaries a failed or interrupted run would need."""
+        self.published_run()
+        self.last_run()
 
     @property
     def report(self) -> Path:
@@ -119,10 +138,6 @@ class Layout:
     def run_log(self) -> Path:
         """This command's log: the job's log lines, and the full text of any error."""
         return self.logs / "local-run.log"
-
-
-def _read_summary(path: Path) -> RunSummary | None:
-    return RunSummary.from_json(path.read_text("utf-8")) if path.is_file() else None
 
 
 @dataclass
@@ -164,8 +179,10 @@ def prepare(input_dir: Path, out_dir: Path) -> Layout:
         claim(out)
     except OutFolderError as error:
         raise LocalRunError(str(error), ExitCode.USAGE) from None
+    layout = Layout(out)
+    layout.check_summaries()
     remove_scratch(out)
-    return Layout(out)
+    return layout
 
 
 def stage_inputs(input_dir: Path, layout: Layout) -> list[Path]:

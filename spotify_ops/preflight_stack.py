@@ -72,14 +72,26 @@ def parse_pulumi_config(text: str, source: str) -> dict[str, Any]:
     return values
 
 
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """PyYAML's error on one line: the problem and where (its own text spans lines)."""
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem and error.problem_mark:
+        mark = error.problem_mark
+        return f"{error.problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return " ".join(str(error).split())
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
     """The ``config:`` mapping of a ``Pulumi.<stack>.yaml`` file."""
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise PreflightError(f"config file {str(path)!r} does not exist") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise PreflightError(f"cannot read config file {str(path)!r}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise PreflightError(
+            f"config file {str(path)!r} is not YAML: {_yaml_problem(exc)}"
+        ) from None
     config = document.get("config") if isinstance(document, Mapping) else None
     if not isinstance(config, Mapping):
         raise PreflightError(f"{str(path)!r} has no 'config:' mapping, as Pulumi.<stack>.yaml has")

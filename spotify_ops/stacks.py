@@ -28,6 +28,7 @@ import yaml
 
 from infra.config import NAMESPACE, ConfigError, load_stack_config
 from spotify_ops.exit_codes import ExitCode
+from spotify_ops.preflight_stack import PreflightError, read_config_file
 
 MAX_STACK_NAME_LENGTH: Final = 20
 """The stack name is the default environment, which prefixes every physical resource name."""
@@ -165,13 +166,9 @@ def read_base_config(project_dir: Path, base: str) -> dict[str, Any]:
             f"--from takes an existing stack, {_choices(project_dir)}"
         )
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise StackConfigError(f"{path.name} is not valid YAML: {error}") from None
-    config = document.get("config", {}) if isinstance(document, Mapping) else None
-    if not isinstance(config, Mapping):
-        raise StackConfigError(f"{path.name} has no 'config:' mapping")
-    return dict(config)
+        return read_config_file(path)
+    except PreflightError as error:  # preflight --config reads the same files
+        raise StackConfigError(f"--from {base}: {error}") from None
 
 
 def build_stack_config(

@@ -23,6 +23,7 @@ from spotify_glue.contract import (
     JOB_SOURCES,
     TRACKS,
 )
+from spotify_glue.layout import WarehouseLayout
 from spotify_glue.run_summary import RunSummary
 from spotify_glue.sources import InputFileError, check_input
 
@@ -30,7 +31,13 @@ from spotify_ops import local_run as local_run_module
 from spotify_ops.exit_codes import ExitCode
 from spotify_ops.inputs import HEADER_READ_LIMIT, input_problems
 from spotify_ops.local_run import Layout
-from spotify_ops.out_folder import MARKER_NAME, PATTERN_CHARACTERS, remove_owned
+from spotify_ops.out_folder import (
+    MARKER_NAME,
+    MARKER_TEXT,
+    PATTERN_CHARACTERS,
+    SCRATCH_PREFIX,
+    remove_owned,
+)
 from tests.cli.conftest import copy_sample, invoke_local_run, snapshot
 from tests.conftest import REPO_ROOT, SAMPLE_DIR
 
@@ -179,6 +186,90 @@ def test_a_rerun_into_its_own_out_publishes_again_and_keeps_the_previous_run(dem
     assert published.rows_written == previous.rows_written
     assert Path(previous.table_location).is_dir()
     assert snapshot(layout.staging) == snapshot(SAMPLE_DIR)
+
+
+# --- Run summaries in --out that cannot be read -------------------------------------------------
+
+OLD_SUMMARY = RunSummary(
+    run_id="20260101T000000Z-aaaaaaaa",
+    status="published",
+    started_at="2026-01-01T00:00:00Z",
+    finished_at="2026-01-01T00:01:00Z",
+    rows_read={},
+    rows_quarantined={},
+    duplicates_removed={},
+    dropped_no_artist=0,
+    dropped_no_track=0,
+    rows_without_features=0,
+    rows_written=0,
+)
+
+
+def _older_format() -> bytes:
+    """A summary without a field this version writes, as an older version wrote it."""
+    text = OLD_SUMMARY.to_json()
+    return text.replace('  "gate_failures": [],\n', "").encode()
+
+
+DAMAGED_SUMMARIES = [
+    pytest.param(lambda: b"{x", "Expecting property name", id="not-json"),
+    pytest.param(_older_format, "missing ['gate_failures']", id="older-format"),
+    pytest.param(lambda: b"\xff\xfe", "can't decode byte 0xff", id="not-utf8"),
+]
+
+
+def _owned_out_with(tmp_path: Path, location: str, content: bytes) -> tuple[Path, Path]:
+    """A --out folder local-run marked as its own, holding ``content`` at the summary
+    ``location`` names (a property of ``WarehouseLayout``) and a scratch leftover."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / MARKER_NAME).write_text(MARKER_TEXT, encoding="utf-8")
+    (out / f"{SCRATCH_PREFIX}leftover").mkdir()
+    path = Path(getattr(WarehouseLayout(str(out / "warehouse")), location))
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    return out, path
+
+
+@pytest.mark.usefixtures("spark_forbidden")
+@pytest.mark.parametrize("location", ["published_location", "summary_location"])
+@pytest.mark.parametrize(("content", "reason"), DAMAGED_SUMMARIES)
+def test_a_summary_that_cannot_be_read_is_one_line_before_spark(
+    tmp_path, location, content, reason
+):
+    """A published-run pointer or last-run summary in --out that is not JSON, lacks a field
+    (an older version's) or is not UTF-8 ends the run with exit 2 and one line naming the
+    file, the reason and the fix, before Spark starts; nothing in --out changes."""
+    out, path = _owned_out_with(tmp_path, location, content())
+    before = snapshot(out)
+    result = invoke_local_run(SAMPLE_DIR, out)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    line = " ".join(error_line(result).split())
+    assert f"local-run failed: cannot read the run summary {path} (" in line
+    assert reason in line
+    assert f"remove that file, or the whole --out folder {out} (local-run's own)" in line
+    assert snapshot(out) == before
+
+
+@pytest.mark.usefixtures("spark_forbidden")
+def test_an_unreadable_summary_is_one_line_naming_it(tmp_path, monkeypatch):
+    """A published-run pointer local-run may not read (permission denied) is reported like a
+    damaged one: exit 2, one line naming the file and the fix, and nothing changes."""
+    out, path = _owned_out_with(tmp_path, "published_location", OLD_SUMMARY.to_json().encode())
+    real_read_text = Path.read_text
+
+    def denied(self: Path, *args: Any, **kwargs: Any) -> str:
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", denied)
+    before = snapshot(out)
+    result = invoke_local_run(SAMPLE_DIR, out)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    line = " ".join(error_line(result).split())
+    assert f"cannot read the run summary {path} (Permission denied): remove that file" in line
+    assert snapshot(out) == before
 
 
 # --- Unusable --out values (issue 10, item 7) --------------------------------------------------
@@ -479,6 +570,33 @@ def test_ctrl_c_inside_spark_exits_130_and_removes_the_unpublished_run(demo_copy
     assert _warehouse_and_report(demo_copy) == before
     assert not list(demo_copy.glob(".partial-*"))
     assert "py4j" not in Layout(demo_copy).run_log.read_text(encoding="utf-8")
+
+
+def test_a_pointer_damaged_while_the_job_runs_is_one_line_and_nothing_is_deleted(
+    demo_copy, monkeypatch
+):
+    """The job never reads the published-run pointer (it writes it when publishing), but a
+    failed run reads it to know which run folders to keep: damaged during the job, it ends
+    the run with exit 2 and the one line naming the file and the fix, and the failed run's
+    folders are kept rather than deleted on a guess."""
+    pointer = Path(Layout(demo_copy).warehouse_layout.published_location)
+    real_write = etl.write_quarantine
+    written: list[str] = []
+
+    def damage_then_fail(fates, location):
+        real_write(fates, location)
+        written.append(location)
+        pointer.write_text("{x", encoding="utf-8")
+        fates.sparkSession.read.parquet(location + "missing")
+
+    monkeypatch.setattr(etl, "write_quarantine", damage_then_fail)
+    result = invoke_local_run(SAMPLE_DIR, demo_copy)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "Traceback" not in result.output
+    line = result.output.strip().splitlines()[-1]
+    assert line.startswith(f"local-run failed: cannot read the run summary {pointer} (")
+    assert "remove that file" in line
+    assert [Path(location).is_dir() for location in written] == [True]
 
 
 # --- Docs (issue 10, item 10) ------------------------------------------------------------------

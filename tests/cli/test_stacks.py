@@ -265,6 +265,68 @@ def test_cli_unknown_from_lists_the_choices(project: Path):
     assert "Traceback" not in result.output
 
 
+UNUSABLE_SOURCES = [
+    pytest.param(
+        b"\xff\xfe",
+        "cannot read config file '{path}': 'utf-8' codec can't decode byte 0xff",
+        id="not-utf8",
+    ),
+    pytest.param(
+        b"config:\n\tkey: 1\n",
+        "config file '{path}' is not YAML: found character '\\t' that cannot start any token "
+        "at line 2, column 1",
+        id="not-yaml",
+    ),
+    pytest.param(b"- a list\n", "'{path}' has no 'config:' mapping", id="no-config"),
+]
+
+
+@pytest.mark.parametrize(("content", "message"), UNUSABLE_SOURCES)
+def test_cli_unusable_from_file_is_one_line_as_preflight_says_it(
+    project: Path, content: bytes, message: str
+):
+    """A --from stack file that is not UTF-8, not YAML or has no config mapping exits 2 with
+    one line naming the file and the problem, the same words as `preflight --config` uses
+    for that file; nothing is written."""
+    path = project / "Pulumi.bin.yaml"
+    path.write_bytes(content)
+    before = sorted(project.iterdir())
+    result = CliRunner().invoke(
+        app, ["stack-config", "qa", "--from", "bin", "--project-dir", str(project), "--write"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    expected = message.format(path=path)
+    assert result.output.splitlines() == [result.output.strip()]
+    assert result.output.startswith(f"error: --from bin: {expected}")
+    assert sorted(project.iterdir()) == before
+    preflight = CliRunner().invoke(app, ["preflight", "--config", str(path)])
+    assert preflight.exit_code == 2, preflight.output
+    assert expected in preflight.output
+
+
+def test_cli_unreadable_from_file_is_one_line(project: Path, monkeypatch: pytest.MonkeyPatch):
+    """A --from stack file that cannot be opened (permission denied) exits 2 with one line
+    naming the file and the reason."""
+    path = project / "Pulumi.dev.yaml"
+    real_read_text = Path.read_text
+
+    def denied(self: Path, *args: object, **kwargs: object) -> str:
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_text(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "read_text", denied)
+    result = CliRunner().invoke(
+        app, ["stack-config", "qa", "--from", "dev", "--project-dir", str(project)]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (
+        f"error: --from dev: cannot read config file '{path}': [Errno 13] Permission denied: "
+        f"'{path}'"
+    )
+
+
 def test_cli_from_prod_copies_prod():
     """--from picks the source: staging made from the repository's prod keeps prod's sizing
     and its protection."""
