@@ -309,6 +309,10 @@ def preflight_command(
                 printed_policy = role_policy(required_access(target))
             else:
                 report = preflight(source, target, clients_for, role_names, bool(quicksight_role))
+    except KeyboardInterrupt:
+        if json_output:  # a pipeline reading the result gets one; the CLI says the rest
+            typer.echo(json.dumps(error_json(ExitCode.INTERRUPTED, "interrupted"), indent=2))
+        raise
     except Exception as exc:
         classified = classify_preflight_error(exc)
         if classified is None:

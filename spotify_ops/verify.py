@@ -16,6 +16,7 @@ from rich.text import Text
 from spotify_glue.gate import DEFAULT_GATE
 
 from spotify_ops.aws_runtime import ProfileOption, Runtime, classify_error, error_json
+from spotify_ops.exit_codes import ExitCode
 from spotify_ops.stack_outputs import load_outputs
 from spotify_ops.verdict import GateOverrides, VerifyOptions, verify_stack
 from spotify_ops.verdict_format import progress_display, render_verdict, verdict_json
@@ -104,6 +105,10 @@ def verify_command(
         clients = runtime.clients(outputs.region, profile)
         with progress_display(err) as progress:
             verdict = verify_stack(outputs, options, clients, runtime.clock, progress)
+    except KeyboardInterrupt:
+        if json_output:  # a pipeline reading the verdict gets one; the CLI says the rest
+            typer.echo(json.dumps(error_json(ExitCode.INTERRUPTED, "interrupted"), indent=2))
+        raise
     except Exception as exc:
         classified = classify_error(exc)
         if classified is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -161,6 +162,22 @@ def test_ctrl_c_in_every_command_exits_130_in_one_line(command, tmp_path, monkey
     *progress, last = result.stderr.strip().splitlines()
     assert all(line.startswith("✓ ") for line in progress), result.stderr
     assert "interrupted" in last
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", ["verify", "preflight"])
+def test_ctrl_c_with_json_still_prints_the_error_object(command, tmp_path, monkeypatch):
+    """With --json, Ctrl-C prints the error object on standard output (passed false, exit
+    code 130), as after any other error, and the one interrupted line on standard error."""
+    args, runtime = INTERRUPTS[command](tmp_path, monkeypatch)
+    result = CliRunner().invoke(app, [*args, "--json"], obj=runtime)
+    assert result.exit_code == ExitCode.INTERRUPTED, result.output
+    assert json.loads(result.stdout) == {
+        "passed": False,
+        "exit_code": int(ExitCode.INTERRUPTED),
+        "error": "interrupted",
+    }
+    assert result.stderr.strip().splitlines()[-1].endswith("interrupted")
     assert "Traceback" not in result.output
 
 
