@@ -800,6 +800,7 @@ def _printed(step: Step) -> str:
         + {True: ", class archive mapped", False: ", NO class archive", None: ""}[
             step.class_archive
         ]
+        + "".join(f", {name} {seconds:.1f}s" for name, seconds in step.parts.items())
     )
 
 
@@ -862,7 +863,7 @@ def run_scale(
                 result.failed[engine] = f"run {turn + 1} of {repeat}: {failure.cause}"
                 print(f"   {engine}: failed: {result.failed[engine]}", flush=True)
                 continue
-            print(_printed(cold[engine][-1]), cold[engine][-1].parts or "", flush=True)
+            print(_printed(cold[engine][-1]), flush=True)
     for engine, runs in cold.items():
         if engine not in result.failed:
             result.steps[engine] = median_step(runs)
@@ -872,10 +873,10 @@ def run_scale(
     ours_table = result.steps["ours"].table
     floor = measure(warm_floor, staging, root / warm_floor, album_rows, ours_table, timeout=limit)
     result.steps[warm_floor] = floor
-    print(f"   {warm_floor}: {floor.parts}", flush=True)
+    print(_printed(floor), flush=True)
     arrow = measure(ARROW_PARSE, staging, root / ARROW_PARSE, album_rows, timeout=limit)
     result.steps[ARROW_PARSE] = arrow
-    print(f"   {ARROW_PARSE}: {arrow.parts}", flush=True)
+    print(_printed(arrow), flush=True)
     result.scanned = scanned_bytes(
         Path(result.steps["ours"].table), Path(result.steps["seed"].table)
     )

@@ -17,6 +17,7 @@ from benchmarks.job_benchmark import (
     ScaleResult,
     Step,
     StepFailedError,
+    _printed,
     measure,
     small_heap_line,
 )
@@ -111,6 +112,13 @@ def test_a_failed_step_names_the_error_it_ended_with() -> None:
 
 def _step(engine: str, peak_mib: int, seconds: float) -> Step:
     return Step(engine, seconds, seconds + 3, peak_mib * 2**20, rows_in=1)
+
+
+def test_a_steps_progress_line_gives_its_parts_in_seconds() -> None:
+    step = Step("floor", 6.74, 9.0, 2**30, rows_in=1, parts={"parse": 3.71, "write": 3.03})
+    assert _printed(step) == (
+        "   floor: job 6.7s, wall 9.0s, peak 1,024 MiB, 0 rows out, parse 3.7s, write 3.0s"
+    )
 
 
 def test_the_small_heap_line_gives_both_peaks_or_the_failure() -> None:
