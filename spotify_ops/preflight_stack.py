@@ -98,15 +98,26 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return dict(config)
 
 
-_STACK_FILE_RE: Final = re.compile(r"^Pulumi\.(?P<stack>[^.]+)\.ya?ml$")
+STACK_FILE_RE: Final = re.compile(r"^Pulumi\.(?P<stack>.+)\.ya?ml$")
+"""A stack's config file, ``Pulumi.<stack>.yaml`` (Pulumi also reads ``.yml``)."""
+
+
+def stack_file_name(stack: str) -> str:
+    """The config file Pulumi reads for ``stack``."""
+    return f"Pulumi.{stack}.yaml"
+
+
+def stack_of_file(name: str) -> str | None:
+    """The stack a config file's name is for; None when it names none."""
+    match = STACK_FILE_RE.fullmatch(name)
+    return match.group("stack") if match else None
 
 
 def load_stack_source(stack: str | None, config_file: str | None) -> StackSource:
     """The stack's validated config: from ``--config FILE``, else ``pulumi config --json``."""
     if config_file:
         path = Path(config_file)
-        match = _STACK_FILE_RE.match(path.name)
-        name = stack or (match.group("stack") if match else None)
+        name = stack or stack_of_file(path.name)
         if name is None:
             raise PreflightError(
                 f"cannot tell the stack from {path.name!r}; pass --stack NAME with --config"

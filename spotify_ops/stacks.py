@@ -28,14 +28,18 @@ import yaml
 
 from infra.config import NAMESPACE, ConfigError, load_stack_config
 from spotify_ops.exit_codes import ExitCode
-from spotify_ops.preflight_stack import PreflightError, read_config_file
+from spotify_ops.preflight_stack import (
+    PreflightError,
+    read_config_file,
+    stack_file_name,
+    stack_of_file,
+)
 
 MAX_STACK_NAME_LENGTH: Final = 20
 """The stack name is the default environment, which prefixes every physical resource name."""
 
 _STACK_NAME_RE: Final = re.compile(r"^[a-z](?:[a-z0-9-]*[a-z0-9])?$")
 _REVIEW_RE: Final = re.compile(r"^pr-([1-9][0-9]*)$")
-_STACK_FILE_RE: Final = re.compile(r"^Pulumi\.(.+)\.ya?ml$")
 
 NAMING_RULES: Final = (
     "stack names start with a lowercase letter, then lowercase letters, digits and inner "
@@ -146,8 +150,8 @@ def _qualified(key: str) -> str:
 
 def stack_files(project_dir: Path) -> list[str]:
     """The stacks that have a ``Pulumi.<stack>.yaml`` in ``project_dir``, sorted."""
-    names = (_STACK_FILE_RE.fullmatch(path.name) for path in project_dir.glob("Pulumi.*.y*ml"))
-    return sorted(match.group(1) for match in names if match)
+    names = (stack_of_file(path.name) for path in project_dir.glob("Pulumi.*.y*ml"))
+    return sorted(name for name in names if name is not None)
 
 
 def _choices(project_dir: Path) -> str:
@@ -159,7 +163,7 @@ def _choices(project_dir: Path) -> str:
 
 def read_base_config(project_dir: Path, base: str) -> dict[str, Any]:
     """The config of the source stack ``base`` (``--from``), from its stack file."""
-    path = project_dir / f"Pulumi.{base}.yaml"
+    path = project_dir / stack_file_name(base)
     if "/" in base or "\\" in base or not path.is_file():
         raise StackConfigError(
             f"--from {base}: no stack file Pulumi.{base}.yaml in {project_dir}; "
@@ -246,7 +250,7 @@ def find_project_dir(start: Path) -> Path:
 
 
 def write_stack_config(project_dir: Path, file: StackConfigFile, force: bool = False) -> Path:
-    path = project_dir / f"Pulumi.{file.stack}.yaml"
+    path = project_dir / stack_file_name(file.stack)
     if path.exists() and not force:
         raise StackConfigError(
             f"{path.name} already exists; edit it with `pulumi config set`, or pass --force "
