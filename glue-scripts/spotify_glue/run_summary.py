@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from spotify_glue.contract import ALBUMS
 
@@ -67,7 +67,8 @@ class RunSummary:
 
     @classmethod
     def from_json(cls, text: str) -> RunSummary:
-        """Parse a summary; a missing or extra field is an error that names it."""
+        """Parse a summary; a missing or extra field, or a value not of its field's type, is
+        an error that names it."""
         data: Any = json.loads(text)
         if not isinstance(data, dict):
             raise ValueError("run summary must be a JSON object")
@@ -76,4 +77,26 @@ class RunSummary:
         unknown = sorted(data.keys() - expected)
         if missing or unknown:
             raise ValueError(f"run summary fields: missing {missing}, unknown {unknown}")
+        hints = get_type_hints(cls)
+        wrong = [name for name in sorted(expected) if not _is_of(data[name], hints[name])]
+        if wrong:
+            shown = ", ".join(f"{name} = {data[name]!r:.60}" for name in wrong)
+            raise ValueError(f"run summary fields of the wrong type: {shown}")
         return cls(**data)
+
+
+def _is_of(value: Any, hint: Any) -> bool:
+    """Whether a JSON value fits a field's type: the str, int, float, Literal, dict and list
+    forms the summary's fields use (a bool is not a number here)."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is Literal:
+        return value in args
+    if origin is dict:
+        return isinstance(value, dict) and all(
+            _is_of(k, args[0]) and _is_of(v, args[1]) for k, v in value.items()
+        )
+    if origin is list:
+        return isinstance(value, list) and all(_is_of(item, args[0]) for item in value)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, hint) and not (hint is int and isinstance(value, bool))
