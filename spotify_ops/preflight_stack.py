@@ -117,12 +117,13 @@ def load_stack_source(stack: str | None, config_file: str | None) -> StackSource
     """The stack's validated config: from ``--config FILE``, else ``pulumi config --json``."""
     if config_file:
         path = Path(config_file)
+        raw = read_config_file(path)  # a missing file is named before the stack is asked for
         name = stack or stack_of_file(path.name)
         if name is None:
             raise PreflightError(
                 f"cannot tell the stack from {path.name!r}; pass --stack NAME with --config"
             )
-        config, region = _validated(name, read_config_file(path), repr(str(path)))
+        config, region = _validated(name, raw, repr(str(path)))
         command = f"spotify-ops preflight --config {config_file}"
         if stack:
             command += f" --stack {stack}"

@@ -361,6 +361,17 @@ def test_config_file_without_a_stack_name_needs_stack(aws: FakeAws, tmp_path: Pa
     assert "pass --stack NAME with --config" in result.stderr
 
 
+def test_a_missing_config_file_is_named_before_the_stack_is_asked_for(
+    aws: FakeAws, tmp_path: Path
+) -> None:
+    """--config naming no file says the file does not exist (not that the stack cannot be
+    told from its name), whatever the file is called."""
+    result = aws.invoke("--config", str(tmp_path / "nope.yaml"))
+    assert result.exit_code == ExitCode.USAGE
+    assert f"config file '{tmp_path / 'nope.yaml'}' does not exist" in result.stderr
+    assert "--stack" not in result.stderr
+
+
 def test_bad_config_gets_the_programs_own_message(aws: FakeAws, tmp_path: Path) -> None:
     """QuickSight on without principals fails as `pulumi preview` would: exit 2, the loader's
     message, no AWS call."""
