@@ -222,6 +222,11 @@ def out_folder_problem(out: Path) -> str | None:
     created, with its parents)."""
     if out.exists() and not out.is_dir():
         return f"--out {out} is a file; give a folder (it is created if missing)"
+    if out.is_symlink() and not out.exists():
+        return (
+            f"--out {out} is a link to {out.readlink()}, which does not exist; create that "
+            "folder or give another"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -281,12 +281,19 @@ def _a_file(tmp: Path) -> Path:
     return path
 
 
+def _a_dangling_link(tmp: Path) -> Path:
+    link = tmp / "data"
+    link.symlink_to(tmp / "gone")
+    return link
+
+
 @pytest.mark.parametrize(
     ("out_of", "message"),
     [
         (_a_file, "is a file; give a folder (it is created if missing)"),
         (lambda tmp: _a_file(tmp) / "sub", "Not a directory; choose a folder you can write to"),
         (lambda tmp: Path("/proc/spotify-ops-generate"), "choose a folder you can write to"),
+        (_a_dangling_link, "which does not exist; create that folder or give another"),
     ],
 )
 def test_cli_generate_refuses_an_unusable_out_in_one_line(tmp_path, out_of, message):
