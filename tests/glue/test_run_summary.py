@@ -10,23 +10,10 @@ from typing import Any
 import pytest
 from spotify_glue.run_summary import RunSummary
 
-SUMMARY = RunSummary(
-    run_id="20261130T061500Z-1a2b3c4d",
-    status="published",
-    started_at="2026-11-30T06:15:00+00:00",
-    finished_at="2026-11-30T06:16:00+00:00",
-    rows_read={"albums": 10, "artists": 3, "tracks": 9, "features": 9},
-    rows_quarantined={"albums": 1, "artists": 0, "tracks": 0, "features": 0},
-    duplicates_removed={"albums": 0, "artists": 0, "tracks": 1, "features": 0},
-    dropped_no_artist=1,
-    dropped_no_track=0,
-    rows_without_features=2,
-    rows_written=8,
-    table_location="s3://warehouse/spotify_tracks/run=20261130T061500Z-1a2b3c4d/",
-    quarantine_location="s3://warehouse/_quarantine/spotify_tracks/run=20261130T061500Z-1a2b3c4d/",
-    gate={"min_rows": 1, "max_quarantine_rate": 0.05, "max_join_loss_rate": 0.2},
-    gate_failures=[],
-)
+from tests.builders import run_summary
+
+SUMMARY = run_summary(gate_failures=[])
+"""A published run as the job writes it (``tests.builders``)."""
 
 
 def with_field(name: str, value: Any) -> str:
