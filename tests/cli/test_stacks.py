@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -311,10 +312,10 @@ def test_cli_unreadable_from_file_is_one_line(project: Path, monkeypatch: pytest
     path = project / "Pulumi.dev.yaml"
     real_read_text = Path.read_text
 
-    def denied(self: Path, *args: object, **kwargs: object) -> str:
+    def denied(self: Path, *args: Any, **kwargs: Any) -> str:
         if self == path:
             raise PermissionError(13, "Permission denied", str(self))
-        return real_read_text(self, *args, **kwargs)  # type: ignore[arg-type]
+        return real_read_text(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "read_text", denied)
     result = CliRunner().invoke(
