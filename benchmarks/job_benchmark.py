@@ -1176,14 +1176,13 @@ def _write_json(path: Path, results: list[ScaleResult]) -> str | None:
     already (made during the run) is left as it is; a part-written one of ours goes."""
     text = json.dumps([_as_json(r) for r in results], indent=2) + "\n"
     try:
-        handle = path.open("x", encoding="utf-8")
+        with path.open("x", encoding="utf-8") as handle:
+            try:
+                handle.write(text)
+            except OSError:
+                path.unlink(missing_ok=True)  # ours, part-written
+                raise
     except OSError as error:
-        return f"--json {path} not written: {error.strerror or error}; the figures are above"
-    try:
-        with handle:
-            handle.write(text)
-    except OSError as error:
-        path.unlink(missing_ok=True)
         return f"--json {path} not written: {error.strerror or error}; the figures are above"
     return None
 

@@ -76,8 +76,9 @@ class StorageArgs:
     athena_results_retention_days: int
     """Days before Athena results expire."""
     temp_retention_days: int
-    spark_ui_log_retention_days: int
     """Days before Glue temp files expire."""
+    spark_ui_log_retention_days: int
+    """Days before the job's Spark UI event logs expire."""
     noncurrent_version_retention_days: int
     """Days before noncurrent versions in versioned buckets expire."""
     staging_events: bool = False

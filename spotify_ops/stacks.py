@@ -166,7 +166,7 @@ def read_base_config(project_dir: Path, base: str) -> dict[str, Any]:
     path = project_dir / stack_file_name(base)
     if "/" in base or "\\" in base or not path.is_file():
         raise StackConfigError(
-            f"--from {base}: no stack file Pulumi.{base}.yaml in {project_dir}; "
+            f"--from {base}: no stack file {stack_file_name(base)} in {project_dir}; "
             f"--from takes an existing stack, {_choices(project_dir)}"
         )
     try:
