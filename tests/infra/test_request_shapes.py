@@ -125,6 +125,30 @@ def create_trigger(trigger: dict[str, Any]) -> Any:
     )
 
 
+_LIFECYCLE_KEYS = {
+    "id": "ID",
+    "status": "Status",
+    "filter": "Filter",
+    "prefix": "Prefix",
+    "expiration": "Expiration",
+    "days": "Days",
+    "noncurrentVersionExpiration": "NoncurrentVersionExpiration",
+    "noncurrentDays": "NoncurrentDays",
+    "abortIncompleteMultipartUpload": "AbortIncompleteMultipartUpload",
+    "daysAfterInitiation": "DaysAfterInitiation",
+}
+"""The provider's lifecycle rule inputs -> S3's LifecycleRule members (an unknown input keeps
+its name, which the model then refuses)."""
+
+
+def lifecycle_rules(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_LIFECYCLE_KEYS.get(k, k): lifecycle_rules(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [lifecycle_rules(item) for item in value]
+    return value
+
+
 def requests(run: ProgramRun) -> list[tuple[str, str, str, dict[str, Any]]]:
     """(urn, service, operation, params) of each create request of the checked types."""
     mapping = {
@@ -159,6 +183,14 @@ def requests(run: ProgramRun) -> list[tuple[str, str, str, dict[str, Any]]]:
             lambda t: {
                 "Rule": t["rule"],
                 "Targets": [{"Id": "workflow", "Arn": t["arn"], "RoleArn": t["roleArn"]}],
+            },
+        ),
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (
+            "s3",
+            "PutBucketLifecycleConfiguration",
+            lambda c: {
+                "Bucket": c["bucket"],
+                "LifecycleConfiguration": {"Rules": lifecycle_rules(prune(c["rules"]))},
             },
         ),
         "aws:s3/bucketNotification:BucketNotification": (
@@ -196,13 +228,15 @@ def shape_run(request: pytest.FixtureRequest) -> ProgramRun:
 
 
 def test_create_requests_fit_the_aws_api_models(shape_run: ProgramRun):
-    """CreateJob, CreateWorkflow, CreateTrigger, PutRule, PutTargets and
-    PutBucketNotificationConfiguration, as the program declares them, pass botocore's models."""
+    """CreateJob, CreateWorkflow, CreateTrigger, PutRule, PutTargets,
+    PutBucketLifecycleConfiguration and PutBucketNotificationConfiguration, as the program
+    declares them, pass botocore's models."""
     found = requests(shape_run)
     assert {operation for _, _, operation, _ in found} >= {
         "CreateJob",
         "CreateWorkflow",
         "CreateTrigger",
+        "PutBucketLifecycleConfiguration",
     }
     failures = {
         urn: report
@@ -226,3 +260,31 @@ def test_the_shape_check_catches_what_the_api_refuses():
         "glue", "CreateJob", {"Name": "j", "Role": "r", "Command": {}, "WorkerType": "G.3X"}
     )
     assert problems("glue", "CreateTrigger", {"Name": "t", "Type": "EVENT"})
+
+
+def test_lifecycle_rules_keep_the_limits_s3_documents(shape_run: ProgramRun):
+    """What the model leaves to S3: each rule's ID is unique in its configuration and at most
+    255 characters (API_LifecycleRule), and every day count is a non-zero positive integer
+    (API_LifecycleExpiration, API_NoncurrentVersionExpiration,
+    API_AbortIncompleteMultipartUpload in the Amazon S3 API Reference)."""
+    day_counts = {
+        "Expiration": "Days",
+        "NoncurrentVersionExpiration": "NoncurrentDays",
+        "AbortIncompleteMultipartUpload": "DaysAfterInitiation",
+    }
+    configurations = [
+        params["LifecycleConfiguration"]["Rules"]
+        for _, _, operation, params in requests(shape_run)
+        if operation == "PutBucketLifecycleConfiguration"
+    ]
+    assert configurations
+    for rules in configurations:
+        ids = [rule["ID"] for rule in rules]
+        assert len(ids) == len(set(ids)), ids
+        assert all(len(i) <= 255 for i in ids), ids
+        for rule in rules:
+            for action, days in day_counts.items():
+                if action in rule:
+                    value = rule[action][days]
+                    assert isinstance(value, int), (rule["ID"], action, value)
+                    assert value >= 1, (rule["ID"], action, value)
