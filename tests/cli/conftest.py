@@ -45,6 +45,19 @@ def snapshot(folder: Path) -> dict[str, str]:
     return entries
 
 
+def deny_reading(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    """Reading ``path`` fails with permission denied, as for a file the user may not read (a
+    chmod would not stop root); every other file reads as before."""
+    real_read_text = Path.read_text
+
+    def denied(self: Path, *args: Any, **kwargs: Any) -> str:
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", denied)
+
+
 def invoke_local_run(input_dir: Path, out: Path, *extra: str) -> Any:
     """`spotify-ops local-run --input input_dir --out out`, asserting the invariant that
     holds for every run, whatever its outcome: the input folder's bytes are unchanged."""

@@ -38,7 +38,7 @@ from spotify_ops.out_folder import (
     SCRATCH_PREFIX,
     remove_owned,
 )
-from tests.cli.conftest import copy_sample, invoke_local_run, snapshot
+from tests.cli.conftest import copy_sample, deny_reading, invoke_local_run, snapshot
 from tests.conftest import REPO_ROOT, SAMPLE_DIR
 
 SIGNAL_DELAY_SECONDS = 1.0
@@ -256,14 +256,7 @@ def test_an_unreadable_summary_is_one_line_naming_it(tmp_path, monkeypatch):
     """A published-run pointer local-run may not read (permission denied) is reported like a
     damaged one: exit 2, one line naming the file and the fix, and nothing changes."""
     out, path = _owned_out_with(tmp_path, "published_location", OLD_SUMMARY.to_json().encode())
-    real_read_text = Path.read_text
-
-    def denied(self: Path, *args: Any, **kwargs: Any) -> str:
-        if self == path:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_read_text(self, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "read_text", denied)
+    deny_reading(monkeypatch, path)
     before = snapshot(out)
     result = invoke_local_run(SAMPLE_DIR, out)
     assert result.exit_code == ExitCode.USAGE, result.output

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -21,6 +20,7 @@ from spotify_ops.stacks import (
     stack_files,
     stack_kind,
 )
+from tests.cli.conftest import deny_reading
 from tests.infra.harness import stack_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -310,14 +310,7 @@ def test_cli_unreadable_from_file_is_one_line(project: Path, monkeypatch: pytest
     """A --from stack file that cannot be opened (permission denied) exits 2 with one line
     naming the file and the reason."""
     path = project / "Pulumi.dev.yaml"
-    real_read_text = Path.read_text
-
-    def denied(self: Path, *args: Any, **kwargs: Any) -> str:
-        if self == path:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_read_text(self, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "read_text", denied)
+    deny_reading(monkeypatch, path)
     result = CliRunner().invoke(
         app, ["stack-config", "qa", "--from", "dev", "--project-dir", str(project)]
     )
