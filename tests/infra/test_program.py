@@ -8,6 +8,7 @@ import runpy
 from typing import Any
 
 import pytest
+import yaml
 from spotify_glue import contract
 from spotify_glue.layout import STAGING_PREFIX, TABLE_NAME, WarehouseLayout, run_id_of_folder
 
@@ -173,6 +174,17 @@ def test_table_starts_empty_and_its_location_belongs_to_the_job(dev_run):
     assert layout.unpublished_location.startswith(dev_run.outputs["table_location"])
     assert run_id_of_folder("_unpublished") is None
     assert "storageDescriptor.location" in table.ignore_changes, table.urn
+
+
+def test_every_pulumi_operation_reads_the_live_table_location_first():
+    """An ignored property is sent from the state on every update, and only a refresh puts
+    the live value there (Pulumi docs, "Resource option: ignoreChanges"). Without one, an up
+    with any other change to the table would point it back at a stale location: an empty
+    folder, or a run already pruned. The project file makes every up, preview and destroy
+    refresh first (``options.refresh: always``, the Pulumi project file schema), whoever runs
+    it and however."""
+    project = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text(encoding="utf-8"))
+    assert project["options"] == {"refresh": "always"}
 
 
 def test_crawler_targets_exactly_the_one_table(dev_run):
