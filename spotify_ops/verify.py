@@ -55,29 +55,18 @@ def verify_command(
     query_timeout: Annotated[
         float, typer.Option(min=1, help="Seconds allowed per Athena query.")
     ] = VerifyOptions.query_timeout,
-    # The ranges are spotify_glue.gate's (GATE_RULES); GateThresholds.parse checks them again.
+    # Their ranges are checked once, by spotify_glue.gate (GateOverrides.over, below).
     min_rows: Annotated[
         int | None,
-        typer.Option(
-            min=1,
-            help="Gate: fewest rows (default: what the published run was judged by).",
-        ),
+        typer.Option(help="Gate: fewest rows (default: what the published run was judged by)."),
     ] = None,
     max_quarantine_rate: Annotated[
         float | None,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="Gate: highest quarantine rate, 0 to 1 (default: as the published run).",
-        ),
+        typer.Option(help="Gate: highest quarantine rate, 0 to 1 (default: as the published run)."),
     ] = None,
     max_join_loss_rate: Annotated[
         float | None,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="Gate: highest join loss rate, 0 to 1 (default: as the published run).",
-        ),
+        typer.Option(help="Gate: highest join loss rate, 0 to 1 (default: as the published run)."),
     ] = None,
     profile: ProfileOption = None,
     json_output: Annotated[

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from botocore.response import StreamingBody
 from spotify_glue.contract import WAREHOUSE_COLUMNS
-from spotify_glue.gate import GateError, GateThresholds
+from spotify_glue.gate import GATE_RULES, GateError, GateThresholds
 from spotify_glue.layout import TABLE_NAME
 from typer.testing import CliRunner
 
@@ -332,10 +332,12 @@ def test_outputs_source_must_be_exactly_one(stubs: Stubs, args: list[str], expec
 
 
 def test_out_of_range_gate_option_is_a_usage_error(stubs: Stubs, outputs: str) -> None:
-    """A rate above 1 is rejected by the option parser with exit 2."""
+    """A rate above 1 is a usage error, exit 2, in one line naming the option and the range."""
     result = stubs.invoke("--outputs", outputs, "--max-quarantine-rate", "5")
     assert result.exit_code == ExitCode.USAGE
-    assert "--max-quarantine-rate" in result.stderr
+    assert result.stderr.strip() == (
+        "verify: --max-quarantine-rate = 5.0 is not allowed; use a rate from 0 to 1, e.g. 0.05"
+    )
 
 
 GATE_VALUES = {
@@ -352,7 +354,8 @@ def test_gate_options_accept_exactly_what_the_contract_accepts(
     stubs: Stubs, name: str, value: str
 ) -> None:
     """Each gate option takes a value if and only if GateThresholds.parse does: a value the
-    contract rejects is a usage error naming the option before anything else is read."""
+    contract rejects is a usage error naming the option and the contract's range before
+    anything else is read (for nan too, which is neither above nor below a bound)."""
     try:
         GateThresholds.parse({name: value})
         accepted = True
@@ -366,7 +369,8 @@ def test_gate_options_accept_exactly_what_the_contract_accepts(
         assert "no stack outputs" in message
     else:
         assert "no stack outputs" not in message
-        assert option in message
+        assert f"{option} = " in message
+        assert GATE_RULES[name] in message
 
 
 def test_unknown_profile_exits_two(outputs: str, monkeypatch: pytest.MonkeyPatch) -> None:
