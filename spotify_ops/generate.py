@@ -17,6 +17,7 @@ the rows); this module writes the files and is the command.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import shutil
@@ -237,6 +238,14 @@ def out_folder_problem(out: Path) -> str | None:
     return None
 
 
+def _remove_empty(folders: Sequence[Path]) -> None:
+    """Remove the folders a refused request created, innermost first; one that holds
+    anything (someone else wrote there meanwhile) stays."""
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
 def generate_command(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the five CSV files into.")],
     album_rows: Annotated[
@@ -261,11 +270,12 @@ def generate_command(
     An --out that already holds files of those names is refused unless --replace is given."""
     console = Console()
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
-    problem = (
-        existing_files_problem(out, replace)
-        or out_folder_problem(out)
-        or disk_space_problem(out, album_rows)
-    )
+    created = [folder for folder in (out, *out.absolute().parents) if not folder.exists()]
+    problem = existing_files_problem(out, replace) or out_folder_problem(out)
+    if problem is None:
+        problem = disk_space_problem(out, album_rows)
+        if problem is not None:
+            _remove_empty(created)
     if problem is not None:
         errors.print(f"[bold red]generate failed:[/bold red] {escape(problem)}")
         raise typer.Exit(ExitCode.USAGE)

@@ -361,14 +361,15 @@ def test_the_space_estimate_holds_for_the_generated_files(generated):
     assert written / ALBUM_ROWS == pytest.approx(BYTES_PER_ALBUM_ROW, rel=0.05)
 
 
+def _must_not_run(*args: object, **kwargs: object) -> None:
+    raise AssertionError("generate ran: it would write until the disk is full")
+
+
 def test_cli_generate_refuses_more_rows_than_the_disk_holds_in_one_line(tmp_path, monkeypatch):
     """--album-rows beyond the free space exits 2 before writing, with one line naming the
     size, the free space and the most rows that fit; a previous file is left as it was."""
 
-    def must_not_run(*args: object, **kwargs: object) -> None:
-        raise AssertionError("generate ran: it would write until the disk is full")
-
-    monkeypatch.setattr(generate_module, "generate", must_not_run)
+    monkeypatch.setattr(generate_module, "generate", _must_not_run)
     out = tmp_path / "gen"
     out.mkdir()
     (out / "spotify-albums_data_2023.csv").write_text("previous\n", encoding="utf-8")
@@ -382,6 +383,17 @@ def test_cli_generate_refuses_more_rows_than_the_disk_holds_in_one_line(tmp_path
     assert lines[0].startswith("generate failed: --album-rows 1,000,000,000,000,000,000")
     assert "free; ask for at most" in lines[0]
     assert snapshot(tmp_path) == before
+
+
+def test_cli_generate_refused_for_disk_space_creates_no_out_folder(tmp_path, monkeypatch):
+    """A request refused for its size leaves no trace: the --out it names (and its parents)
+    are not created."""
+    monkeypatch.setattr(generate_module, "generate", _must_not_run)
+    out = tmp_path / "new" / "gen"
+    result = CliRunner().invoke(app, ["generate", "--out", str(out), "--album-rows", str(10**30)])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "free; ask for at most" in result.output
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_generate_refuses_an_out_holding_files_of_its_names_without_replace(tmp_path):
