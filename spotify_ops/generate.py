@@ -267,6 +267,7 @@ def generate_command(
     ] = False,
 ) -> None:
     """Write synthetic Spotify-2023 CSVs with the real files' names, headers and quirks.
+
     An --out that already holds files of those names is refused unless --replace is given."""
     console = Console()
     errors = Console(stderr=True, highlight=False, soft_wrap=True)

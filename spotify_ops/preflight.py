@@ -286,8 +286,8 @@ def preflight_command(
 ) -> None:
     """Check, before `pulumi up`, that QuickSight can be turned on for a stack.
 
-    Exit codes: 0 passed or QuickSight off; 1 a check failed; 2 usage or config error;
-    3 AWS error."""
+    Exit codes: 0 passed or QuickSight off; 1 a check failed;
+    2 usage or config error; 3 AWS error."""
     runtime = ctx.find_object(Runtime) or Runtime()
     role_names = (quicksight_role.rsplit("/", 1)[-1],) if quicksight_role else QUICKSIGHT_ROLES
     factories: dict[str, ClientFactory] = {}

@@ -294,8 +294,9 @@ def stack_config_command(
         typer.Option(help="Folder holding Pulumi.yaml (default: found from the current one)."),
     ] = None,
 ) -> None:
-    """Print or write the config of a new environment or pull-request review stack, made from
-    the config of the stack named with --from."""
+    """Print or write the config of a new environment or review stack, made from --from's.
+
+    The new stack's name says which: an environment name, or pr-<number> for a pull request."""
     try:
         stack_kind(stack)
         folder = project_dir if project_dir is not None else find_project_dir(Path.cwd())

@@ -75,8 +75,8 @@ def verify_command(
 ) -> None:
     """Verify a deployed stack: optionally run the pipeline, then check the table on Athena.
 
-    Exit codes: 0 passed; 1 a check or the pipeline run failed; 2 usage, config or outputs
-    error; 3 AWS error or timeout."""
+    Exit codes: 0 passed; 1 a check or the pipeline run failed;
+    2 usage, config or outputs error; 3 AWS error or timeout."""
     runtime = ctx.find_object(Runtime) or Runtime()
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
