@@ -43,8 +43,9 @@ GLUE_CRON_DOC: Final = (
     "https://docs.aws.amazon.com/glue/latest/dg/monitor-data-warehouse-schedule.html"
 )
 
-MIN_BYTES_SCANNED_CUTOFF: Final = 10 * 1024 * 1024
-"""Athena's own lower bound for a workgroup's bytes-scanned cutoff (10 MB)."""
+MIN_BYTES_SCANNED_CUTOFF: Final = 10_000_000
+"""Athena's own lower bound for a workgroup's bytes-scanned cutoff: 10 MB, not 10 MiB
+(Athena API Reference, ``WorkGroupConfiguration.BytesScannedCutoffPerQuery``)."""
 
 PROD_ENVIRONMENT: Final = "prod"
 

@@ -114,7 +114,7 @@ BAD_VALUES = [
     ("flexExecution", "yes", "true or false"),
     ("schedule", "0 6 * * *", "cron("),
     ("schedule", "rate(1 day)", "cron("),
-    ("athenaBytesScannedCutoff", "1024", ">= 10485760"),
+    ("athenaBytesScannedCutoff", "9999999", ">= 10000000"),
     ("athenaResultsRetentionDays", "0", ">= 1"),
     ("tempRetentionDays", "-3", ">= 1"),
     ("sparkUiLogRetentionDays", "0", ">= 1"),

@@ -1,4 +1,4 @@
-"""The create requests the provider sends for the program's Glue, EventBridge and S3
+"""The create requests the provider sends for the program's Glue, EventBridge, S3 and Athena
 resources fit the AWS API models botocore ships: required members, types, ranges (min and
 max) and enum values, checked on the inputs the program declares under mocks, mapped from
 Pulumi's camelCase to the API's members."""
@@ -12,6 +12,7 @@ import pytest
 from botocore.model import Shape
 from botocore.validate import ParamValidator
 
+from infra.config import MIN_BYTES_SCANNED_CUTOFF
 from tests.infra.harness import ProgramRun, run_stack
 
 SESSION = botocore.session.get_session()
@@ -149,6 +150,34 @@ def lifecycle_rules(value: Any) -> Any:
     return value
 
 
+def create_work_group(workgroup: dict[str, Any]) -> Any:
+    config = workgroup["configuration"]
+    results = config["resultConfiguration"]
+    encryption = results["encryptionConfiguration"]
+    return prune(
+        {
+            "Name": workgroup["name"],
+            "Description": workgroup.get("description"),
+            "Configuration": {
+                "ResultConfiguration": {
+                    "OutputLocation": results["outputLocation"],
+                    "EncryptionConfiguration": {
+                        "EncryptionOption": encryption["encryptionOption"],
+                        "KmsKey": encryption.get("kmsKeyArn"),
+                    },
+                },
+                "EnforceWorkGroupConfiguration": config["enforceWorkgroupConfiguration"],
+                "PublishCloudWatchMetricsEnabled": config["publishCloudwatchMetricsEnabled"],
+                "BytesScannedCutoffPerQuery": config["bytesScannedCutoffPerQuery"],
+                "EngineVersion": {
+                    "SelectedEngineVersion": config["engineVersion"]["selectedEngineVersion"]
+                },
+            },
+            "Tags": [{"Key": k, "Value": v} for k, v in (workgroup.get("tags") or {}).items()],
+        }
+    )
+
+
 def requests(run: ProgramRun) -> list[tuple[str, str, str, dict[str, Any]]]:
     """(urn, service, operation, params) of each create request of the checked types."""
     mapping = {
@@ -163,6 +192,20 @@ def requests(run: ProgramRun) -> list[tuple[str, str, str, dict[str, Any]]]:
                     "Description": w.get("description"),
                     "MaxConcurrentRuns": w.get("maxConcurrentRuns"),
                     "Tags": w.get("tags"),
+                }
+            ),
+        ),
+        "aws:athena/workgroup:Workgroup": ("athena", "CreateWorkGroup", create_work_group),
+        "aws:athena/namedQuery:NamedQuery": (
+            "athena",
+            "CreateNamedQuery",
+            lambda q: prune(
+                {
+                    "Name": q["name"],
+                    "Description": q.get("description"),
+                    "Database": q["database"],
+                    "QueryString": q["query"],
+                    "WorkGroup": q["workgroup"],
                 }
             ),
         ),
@@ -218,6 +261,7 @@ SHAPES = {
         {"schedule": "cron(0/5 8-17 ? * MON-FRI *)", "flexExecution": "true"},
     ),
     "largest G.1X": ("dev", {"workerType": "G.1X", "numberOfWorkers": "299"}),
+    "smallest Athena cutoff": ("dev", {"athenaBytesScannedCutoff": str(MIN_BYTES_SCANNED_CUTOFF)}),
 }
 
 
@@ -229,10 +273,12 @@ def shape_run(request: pytest.FixtureRequest) -> ProgramRun:
 
 def test_create_requests_fit_the_aws_api_models(shape_run: ProgramRun):
     """CreateJob, CreateWorkflow, CreateTrigger, PutRule, PutTargets,
-    PutBucketLifecycleConfiguration and PutBucketNotificationConfiguration, as the program
-    declares them, pass botocore's models."""
+    PutBucketLifecycleConfiguration, PutBucketNotificationConfiguration, CreateWorkGroup and
+    CreateNamedQuery, as the program declares them, pass botocore's models."""
     found = requests(shape_run)
     assert {operation for _, _, operation, _ in found} >= {
+        "CreateWorkGroup",
+        "CreateNamedQuery",
         "CreateJob",
         "CreateWorkflow",
         "CreateTrigger",
@@ -244,6 +290,14 @@ def test_create_requests_fit_the_aws_api_models(shape_run: ProgramRun):
         if (report := problems(service, operation, params))
     }
     assert not failures, failures
+
+
+def test_the_config_refuses_exactly_the_cutoffs_athena_refuses():
+    """The stack config's least bytes-scanned cutoff is the Athena model's own minimum
+    (``BytesScannedCutoffValue``), so the config neither lets through a value CreateWorkGroup
+    refuses nor refuses one it takes."""
+    shape = SESSION.get_service_model("athena").shape_for("BytesScannedCutoffValue")
+    assert shape.metadata["min"] == MIN_BYTES_SCANNED_CUTOFF
 
 
 def test_the_shape_check_catches_what_the_api_refuses():
