@@ -53,8 +53,11 @@ _ENVIRONMENT_RE: Final = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 _MAX_ENVIRONMENT_LENGTH: Final = 20
 _REVIEW_STACK_RE: Final = re.compile(r"^pr-[0-9]+$")
 _QUICKSIGHT_PRINCIPAL_RE: Final = re.compile(
-    r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:[0-9]{12}:(user|group|namespace)/\S+$"
+    r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:[0-9]{12}:(user|group)/\S+$"
 )
+"""Users and groups only: QuickSight grants a data source or data set to a user or group, a
+namespace only an analysis, dashboard, template or theme (QuickSight API Reference,
+``ResourcePermission.Principal``), and the principals get all three resources."""
 
 GATE_KEYS: Final[dict[str, str]] = {
     "min_rows": "gateMinRows",
@@ -297,6 +300,14 @@ def _flex(reader: _Reader, worker_type: str, default: bool) -> bool:
 def _principals(reader: _Reader, enabled: bool) -> tuple[str, ...]:
     principals = reader.string_list("quicksightPrincipals")
     for principal in principals:
+        if ":namespace/" in principal:
+            raise _reject(
+                "quicksightPrincipals",
+                principal,
+                "QuickSight shares a data source or data set with users and groups, not with a"
+                " namespace; list a group of that namespace's users instead, e.g."
+                " arn:aws:quicksight:us-east-1:123456789012:group/default/analysts",
+            )
         if not _QUICKSIGHT_PRINCIPAL_RE.fullmatch(principal):
             raise _reject(
                 "quicksightPrincipals",

@@ -28,12 +28,11 @@ class Principal:
 
 
 def parse_principal(arn: str) -> Principal:
-    """``arn:<partition>:quicksight:<identity region>:<account>:<kind>/<namespace>[/<name>]``;
-    a user name may itself hold a slash (``role/session`` of a federated user)."""
+    """``arn:<partition>:quicksight:<identity region>:<account>:<user|group>/<namespace>/<name>``
+    (the stack config admits no other kind); a user name may itself hold a slash
+    (``role/session`` of a federated user)."""
     parts = arn.split(":", 5)
     kind, _, path = parts[5].partition("/")
-    if kind == "namespace":
-        return Principal(arn, kind, parts[3], parts[4], path, path)
     namespace, _, name = path.partition("/")
     return Principal(arn, kind, parts[3], parts[4], namespace, name)
 
@@ -49,17 +48,14 @@ def principal_fix(principal: Principal, account: str) -> str:
             f"`aws quicksight register-user {where} --identity-type QUICKSIGHT --user-role AUTHOR "
             f"--email EMAIL --user-name {principal.name}`, {or_correct}"
         )
-    if principal.kind == "group":
-        return f"`aws quicksight create-group {where} --group-name {principal.name}`, {or_correct}"
-    return f"`aws quicksight create-namespace {where} --identity-store QUICKSIGHT`, {or_correct}"
+    return f"`aws quicksight create-group {where} --group-name {principal.name}`, {or_correct}"
 
 
 def check_principal(quicksight: Any, account: str, principal: Principal) -> Finding:
     """A configured owner of the data source exists in the account's QuickSight. ``quicksight``
     is a client in the principal's region: QuickSight serves users and groups only from the
     account's identity region, which the ARN names."""
-    label = principal.namespace if principal.kind == "namespace" else principal.name
-    check = f"principal {principal.kind} {label}"
+    check = f"principal {principal.kind} {principal.name}"
     if principal.account != account:
         return Finding(
             check,
@@ -73,12 +69,10 @@ def check_principal(quicksight: Any, account: str, principal: Principal) -> Find
             quicksight.describe_user(
                 UserName=principal.name, AwsAccountId=account, Namespace=principal.namespace
             )
-        elif principal.kind == "group":
+        else:
             quicksight.describe_group(
                 GroupName=principal.name, AwsAccountId=account, Namespace=principal.namespace
             )
-        else:
-            quicksight.describe_namespace(AwsAccountId=account, Namespace=principal.namespace)
     except ClientError as exc:
         code, message = error_code(exc), error_message(exc)
         if code == "ResourceNotFoundException":

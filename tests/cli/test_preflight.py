@@ -799,8 +799,6 @@ def test_principal_arns_are_parsed_with_slashes_in_user_names() -> None:
         "default",
         "Admin/alice",
     )
-    namespace = parse_principal(f"arn:aws:quicksight:{IDENTITY_REGION}:{ACCOUNT}:namespace/x")
-    assert (namespace.kind, namespace.namespace) == ("namespace", "x")
 
 
 # --- credentials ---------------------------------------------------------------------------------

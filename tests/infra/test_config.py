@@ -125,6 +125,11 @@ BAD_VALUES = [
     ("quicksightImportMode", "spice", "one of SPICE, DIRECT_QUERY"),
     ("quicksightPrincipals", "not-json", "list of strings"),
     ("quicksightPrincipals", '["arn:aws:iam::123456789012:user/bob"]', "QuickSight user or group"),
+    (
+        "quicksightPrincipals",
+        '["arn:aws:quicksight:us-east-1:123456789012:namespace/default"]',
+        "with users and groups, not with a namespace",
+    ),
     ("protectData", "maybe", "true or false"),
     ("forceDestroy", "2", "true or false"),
     ("uploadSampleData", "si", "true or false"),
