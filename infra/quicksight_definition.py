@@ -78,6 +78,15 @@ DATA_SET_ACTIONS: Final[dict[Access, tuple[str, ...]]] = {
         "quicksight:CreateIngestion",
         "quicksight:CancelIngestion",
         "quicksight:UpdateDataSetPermissions",
+        # The console's owners also manage the data set's refresh (the program schedules one).
+        "quicksight:CreateRefreshSchedule",
+        "quicksight:DescribeRefreshSchedule",
+        "quicksight:ListRefreshSchedules",
+        "quicksight:UpdateRefreshSchedule",
+        "quicksight:DeleteRefreshSchedule",
+        "quicksight:PutDataSetRefreshProperties",
+        "quicksight:DescribeDataSetRefreshProperties",
+        "quicksight:DeleteDataSetRefreshProperties",
     ),
 }
 DASHBOARD_ACTIONS: Final[dict[Access, tuple[str, ...]]] = {

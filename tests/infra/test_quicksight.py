@@ -5,9 +5,11 @@ outputs. The definition's validity for the API is in test_quicksight_api.py."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
+import botocore.session
 import pytest
 from parliament import iam_definition
 from spotify_glue.contract import QUICKSIGHT_TYPES, WAREHOUSE_COLUMNS
@@ -263,6 +265,28 @@ def test_principals_get_the_configured_access_on_all_three(access):
     for type_token, table in tables.items():
         (resource,) = [r for r in resources if r.type == type_token]
         assert _actions(resource) == {QUICKSIGHT_GROUP: list(table[access])}, type_token
+
+
+def test_data_set_owners_manage_its_refresh_and_no_grant_is_too_long():
+    """Owners of the data set may see and change its refresh schedules and refresh properties
+    (every such data-set action in IAM's Service Authorization Reference, parliament's copy;
+    the program schedules a refresh on SPICE stacks), as the console's owners may. No grant
+    holds more actions than ``ResourcePermission.Actions`` allows (botocore's model)."""
+    refresh = {
+        f"quicksight:{p['privilege']}"
+        for service in iam_definition
+        if service["prefix"] == "quicksight"
+        for p in service["privileges"]
+        if re.search("RefreshSchedule|DataSetRefreshProperties", p["privilege"])
+        and "Topic" not in p["privilege"]
+    }
+    assert len(refresh) == 8, refresh
+    assert refresh <= set(qs.DATA_SET_ACTIONS["owner"])
+    model = botocore.session.get_session().get_service_model("quicksight")
+    most = model.shape_for("ResourcePermission").members["Actions"].metadata["max"]
+    for table in (qs.DATA_SOURCE_ACTIONS, qs.DATA_SET_ACTIONS, qs.DASHBOARD_ACTIONS):
+        for actions in table.values():
+            assert len(actions) <= most
 
 
 # A resource-permission action that is no IAM action: AWS's "Granting everyone in your account
