@@ -160,6 +160,7 @@ def build(config: StackConfig, repo_root: Path = REPO_ROOT) -> dict[OutputKey, p
                 region=region,
                 workgroup_name=query.workgroup_name,
                 database_name=catalog.database_name,
+                table_name=catalog.table_name,
                 principals=config.quicksight_principals,
                 access=config.quicksight_access,
                 import_mode=config.quicksight_import_mode,

@@ -39,6 +39,9 @@ class QuickSightArgs:
     """Athena workgroup QuickSight queries through."""
     database_name: pulumi.Input[str]
     """Catalog database of the table the data set reads."""
+    table_name: pulumi.Input[str]
+    """The catalog table the data set reads; the table's own output, so that the data set (and
+    a SPICE data set's first ingestion) comes after the table."""
     principals: Sequence[str]
     """QuickSight user or group ARNs given access; at least one."""
     access: qs.Access = "owner"
@@ -138,7 +141,7 @@ class QuickSight(pulumi.ComponentResource):
                         data_source_arn=self.data_source.arn,
                         catalog="AwsDataCatalog",
                         schema=args.database_name,
-                        name=TABLE_NAME,
+                        name=args.table_name,
                         input_columns=[
                             aws.quicksight.DataSetPhysicalTableMapRelationalTableInputColumnArgs(
                                 name=c.name, type=QUICKSIGHT_TYPES[c.type]

@@ -70,6 +70,9 @@ class RecordedResource:
     parent_urn: str | None
     ignore_changes: tuple[str, ...] = ()
     """Property paths Pulumi keeps from state on update, as sent at registration."""
+    dependencies: tuple[str, ...] = ()
+    """URNs Pulumi creates before this resource: ``depends_on`` and the resources whose
+    outputs its inputs hold."""
 
 
 @dataclass(frozen=True)
@@ -270,6 +273,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             retain_on_delete=bool(request.retainOnDelete),
             parent_urn=request.parent or None,
             ignore_changes=tuple(request.ignoreChanges),
+            dependencies=tuple(request.dependencies),
         )
         with self._lock:
             self.records.append(record)

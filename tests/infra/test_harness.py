@@ -79,6 +79,7 @@ def test_recorded_resource_fields_are_the_agreed_interface():
         "retain_on_delete",
         "parent_urn",
         "ignore_changes",
+        "dependencies",
     ]
 
 

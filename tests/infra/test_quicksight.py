@@ -96,6 +96,13 @@ def test_data_set_reads_the_catalog_table_through_the_athena_source(on_run):
     )
 
 
+def test_data_set_is_created_after_the_catalog_table(on_run):
+    """A SPICE data set starts an ingestion when created: the table it reads must exist by
+    then, so the data set depends on the table."""
+    table = only(on_run, "aws:glue/catalogTable:CatalogTable")
+    assert table.urn in only(on_run, DATA_SET).dependencies
+
+
 def test_data_set_column_descriptions_are_the_contracts_comments(on_run):
     """Each commented contract column carries its comment as the field description."""
     transforms = only(on_run, DATA_SET).inputs["logicalTableMaps"][0]["dataTransforms"]
@@ -430,6 +437,7 @@ def test_component_refuses_an_empty_principal_list():
         region="eu-west-1",
         workgroup_name="w",
         database_name="d",
+        table_name="t",
         principals=[],
     )
     with pytest.raises(QuickSightConfigError, match="quicksightPrincipals"):
