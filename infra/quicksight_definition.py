@@ -15,7 +15,6 @@ from spotify_glue.contract import QUICKSIGHT_TYPES, WAREHOUSE_COLUMNS, Column
 
 from infra.dashboard_spec import (
     COLUMN_TYPES,
-    NUMERIC_TYPES,
     AtLeast,
     DashboardSpec,
     Dimension,
@@ -160,8 +159,24 @@ def field_id(visual: Visual, item: Field) -> str:
     return f"{visual.id}.{item.name}"
 
 
+FIELD_TYPES: Final[dict[str, str]] = {
+    "STRING": "STRING",
+    "INTEGER": "INTEGER",
+    "DECIMAL": "DECIMAL",
+    "DATETIME": "DATETIME",
+    "BOOLEAN": "INTEGER",
+}
+"""The type of the field QuickSight makes of each input column type: its own four types as they
+are, and a Boolean promoted to an integer, 1 or 0 (Amazon QuickSight User Guide, "Supported data
+types and values"). A visual's field kind and a filter's kind follow the field's type."""
+
+
+def field_type(column: str) -> str:
+    return FIELD_TYPES[QUICKSIGHT_TYPES[COLUMN_TYPES[column]]]
+
+
 def _is_numeric(column: str) -> bool:
-    return COLUMN_TYPES[column] in NUMERIC_TYPES
+    return field_type(column) in ("INTEGER", "DECIMAL")
 
 
 def _dimension(visual: Visual, item: Dimension) -> dict[str, Any]:
@@ -169,7 +184,7 @@ def _dimension(visual: Visual, item: Dimension) -> dict[str, Any]:
     if _is_numeric(item.column):
         field["format_configuration"] = {"format_configuration": _number_format(item.number_format)}
         return {"numerical_dimension_field": field}
-    if COLUMN_TYPES[item.column] == "date":
+    if field_type(item.column) == "DATETIME":
         return {"date_dimension_field": field}
     return {"categorical_dimension_field": field}
 

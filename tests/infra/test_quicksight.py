@@ -196,6 +196,58 @@ def test_every_visual_reads_only_data_set_fields(on_run):
             assert qs.field_id(visual, item) in field_ids
 
 
+# Each kind of field or filter the definition may hold -> the field types it takes (QuickSight
+# API Reference: "CategoricalDimensionField" etc. name categorical, numerical and date columns).
+KIND_TYPES = {
+    "categoricalDimensionField": {"STRING"},
+    "categoricalMeasureField": {"STRING"},
+    "categoryFilter": {"STRING"},
+    "numericalDimensionField": {"INTEGER", "DECIMAL"},
+    "numericalMeasureField": {"INTEGER", "DECIMAL"},
+    "numericRangeFilter": {"INTEGER", "DECIMAL"},
+    "numericEqualityFilter": {"INTEGER", "DECIMAL"},
+    "dateDimensionField": {"DATETIME"},
+    "timeRangeFilter": {"DATETIME"},
+}
+
+
+def test_quicksight_field_types_are_its_output_column_types():
+    """Every input column type the contract uses becomes one of the API's output column types;
+    a Boolean becomes an INTEGER (QuickSight promotes it)."""
+    from tests.infra.test_quicksight_api import quicksight_model
+
+    outputs = quicksight_model().shape_for("OutputColumn").members["Type"].enum
+    assert set(qs.FIELD_TYPES) >= set(QUICKSIGHT_TYPES.values())
+    assert set(qs.FIELD_TYPES.values()) <= set(outputs)
+    assert qs.FIELD_TYPES["BOOLEAN"] == "INTEGER"
+
+
+def test_every_field_and_filter_kind_fits_its_columns_quicksight_type(on_run):
+    """A categorical field or filter names a text column, a numerical one a number (Booleans
+    included: QuickSight holds them as 1 and 0), a date one a date, in every visual and
+    control of the definition. A filter on an aggregate (a count of ids, say) judges a number
+    whatever its column."""
+    definition = only(on_run, DASHBOARD).inputs["definition"]
+    seen = set()
+    for node in walk(definition):
+        if not isinstance(node, dict):
+            continue
+        for kind, types in KIND_TYPES.items():
+            body = node.get(kind)
+            on_aggregate = kind.endswith("Filter") and "aggregationFunction" in (body or {})
+            if isinstance(body, dict) and not on_aggregate:
+                column = body["column"]["columnName"]
+                assert qs.field_type(column) in types, (kind, column)
+                seen.add((kind, column))
+    assert ("numericalDimensionField", "explicit") in seen
+    assert {kind for kind, _ in seen} >= {
+        "categoricalDimensionField",
+        "numericalMeasureField",
+        "categoryFilter",
+        "numericRangeFilter",
+    }
+
+
 def test_dashboard_controls_filter_release_year_and_genre_on_every_visual(on_run):
     """A release-year range slider and a genre list filter every visual of the sheet."""
     definition = only(on_run, DASHBOARD).inputs["definition"]
