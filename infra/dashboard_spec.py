@@ -8,8 +8,9 @@ it; like a Vega-Lite spec it says what to show, and each renderer decides how.
 Every visual reads only columns of the schema contract that QuickSight can type (the array column
 ``genres`` has no QuickSight type, so genre questions use ``primary_genre``). Each visual's
 Athena SQL is rendered from the spec too (:func:`athena_sql`) and written to
-``sql/insights/<visual id>.sql`` by ``scripts/render-sql``; a test keeps those files equal to
-the rendering, so the named queries, the verifier's probe and the local run read the same query.
+``sql/insights/<visual id>.sql`` by ``python -m infra.dashboard_spec``; a test keeps those files
+equal to the rendering, so the named queries, the verifier's probe and the local run read the
+same query.
 """
 
 from __future__ import annotations
