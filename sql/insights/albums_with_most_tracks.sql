@@ -2,9 +2,10 @@
 SELECT
     album_name,
     artist_name,
+    album_id,
     COUNT(*) AS tracks,
     MAX(total_tracks) AS declared_tracks
 FROM spotify_tracks
-GROUP BY album_name, artist_name
-ORDER BY tracks DESC, album_name, artist_name
+GROUP BY album_name, artist_name, album_id
+ORDER BY tracks DESC, album_name, artist_name, album_id
 LIMIT 20

@@ -96,6 +96,21 @@ def test_transpile_rewrites_athena_functions_for_duckdb():
     assert "APPROX_QUANTILE" in duck.upper()
 
 
+def test_editions_of_one_album_are_counted_apart():
+    """Two albums of one artist with the same name (editions: different album ids) are two
+    rows of "albums with the most tracks", each within the tracks it declares."""
+    con = duckdb.connect()
+    con.execute(
+        f"CREATE TABLE {TABLE_NAME} AS SELECT * FROM (VALUES "
+        "('Hits', 'Ann', 'a1', 2), ('Hits', 'Ann', 'a1', 2), "
+        "('Hits', 'Ann', 'a2', 2), ('Hits', 'Ann', 'a2', 2)"
+        ") AS t(album_name, artist_name, album_id, total_tracks)"
+    )
+    query = athena_to_duckdb(load_sql(SQL_FILES["albums_with_most_tracks"]))
+    rows = con.execute(query).fetchall()
+    assert [(row[2], row[-2], row[-1]) for row in rows] == [("a1", 2, 2), ("a2", 2, 2)]
+
+
 def test_transpile_rejects_two_statements_and_names_the_query():
     """A file with two statements cannot be one named query; the error names the file."""
     with pytest.raises(SqlTranslationError, match=r"bad_file: expected exactly one statement"):
