@@ -77,8 +77,14 @@ def summary_rows(summary: RunSummary) -> list[dict[str, Any]]:
     for source, count in sorted(summary.duplicates_removed.items()):
         rows.append({"measure": f"duplicates removed: {source}", "value": count})
     rows += [
-        {"measure": "album rows dropped: no artist row", "value": summary.dropped_no_artist},
-        {"measure": "album rows dropped: no track row", "value": summary.dropped_no_track},
+        {
+            "measure": "album rows dropped: no usable artist row (none, or quarantined)",
+            "value": summary.dropped_no_artist,
+        },
+        {
+            "measure": "album rows dropped: no usable tracks row (none, or quarantined)",
+            "value": summary.dropped_no_track,
+        },
         {"measure": "rows without audio features (kept)", "value": summary.rows_without_features},
         {"measure": "rows written", "value": summary.rows_written},
         {"measure": "quarantine rate", "value": f"{summary.quarantine_rate:.2%}"},

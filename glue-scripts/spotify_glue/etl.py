@@ -149,8 +149,9 @@ def gate_failures(
     if summary.join_loss_rate > gate.max_join_loss_rate:
         failures.append(
             f"join_loss_rate {summary.join_loss_rate:.4f} > max_join_loss_rate "
-            f"{gate.max_join_loss_rate} ({summary.dropped_no_artist:,} album rows without an "
-            f"artist row, {summary.dropped_no_track:,} without a tracks row)"
+            f"{gate.max_join_loss_rate} ({summary.dropped_no_artist:,} album rows without a "
+            f"usable artist row, {summary.dropped_no_track:,} without a usable tracks row: "
+            "none for the id, or only quarantined ones; see the quarantine location)"
         )
     return failures
 

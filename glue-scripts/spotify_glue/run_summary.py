@@ -25,9 +25,11 @@ class RunSummary:
     duplicates_removed: dict[str, int]
     """Rows dropped by de-duplication on their key, per source key."""
     dropped_no_artist: int
-    """Album rows dropped by the inner join to artists."""
+    """Album rows dropped by the inner join to artists: no artist row for the id, or only
+    quarantined ones (a bad value in any of its columns quarantines an artist row)."""
     dropped_no_track: int
-    """Album rows dropped by the inner join to tracks."""
+    """Album rows dropped by the inner join to tracks: no tracks row for the id, or only
+    quarantined ones."""
     rows_without_features: int
     """Output rows with no audio features (kept: the features join is a left join)."""
     rows_written: int

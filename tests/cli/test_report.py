@@ -159,7 +159,7 @@ def test_report_shows_the_run_summary_and_rates(page):
     for text in (
         "rows read: albums</td><td>1,000",
         "rows quarantined: tracks</td><td>2",
-        "album rows dropped: no artist row</td><td>11",
+        "album rows dropped: no usable artist row (none, or quarantined)</td><td>11",
         "rows written</td><td>976",
         "quarantine rate</td><td>0.23%",
         "join loss rate</td><td>1.71%",
