@@ -52,6 +52,8 @@ PROD_ENVIRONMENT: Final = "prod"
 _ENVIRONMENT_RE: Final = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 _MAX_ENVIRONMENT_LENGTH: Final = 20
 _REVIEW_STACK_RE: Final = re.compile(r"^pr-[0-9]+$")
+_OTHER_ROLES_PREFIXES: Final = ("dev-", "prod-")
+"""An environment named so would get names under the dev or prod CI role's patterns."""
 _QUICKSIGHT_PRINCIPAL_RE: Final = re.compile(
     r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:[0-9]{12}:(user|group)/\S+$"
 )
@@ -252,6 +254,19 @@ def _environment(reader: _Reader, stack: str) -> str:
         allowed += f" (it defaults to the stack name {stack!r}; set {_key('environment')})"
     if len(environment) > _MAX_ENVIRONMENT_LENGTH or not _ENVIRONMENT_RE.fullmatch(environment):
         raise _reject("environment", environment, allowed)
+    review = _REVIEW_STACK_RE.fullmatch(stack) is not None
+    if (
+        environment == "pr"
+        or environment.startswith(_OTHER_ROLES_PREFIXES)
+        or (environment.startswith("pr-") and not review)
+    ):
+        raise _reject(
+            "environment",
+            environment,
+            "it prefixes every resource name, and spotify-pr-*, spotify-dev-* and"
+            " spotify-prod-* names belong to the CI roles of review stacks, dev and prod"
+            " (docs/stack-management.md, Names); choose another, e.g. staging",
+        )
     return environment
 
 

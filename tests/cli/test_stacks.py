@@ -234,6 +234,19 @@ def test_cli_bad_name_exits_2_with_the_rule(project: Path):
     assert not list(project.glob("Pulumi.PR*"))
 
 
+@pytest.mark.parametrize("name", ["pr", "dev-2", "prod-eu"])
+def test_cli_refuses_environments_under_another_roles_names(project: Path, name: str):
+    """An environment named pr, dev-... or prod-... would get resource names the review, dev or
+    prod CI role may change: a usage error in one line, and nothing is written."""
+    result = CliRunner().invoke(
+        app, ["stack-config", name, "--from", "dev", "--write", "--project-dir", str(project)]
+    )
+    assert result.exit_code == 2
+    assert "belong to the CI roles of review stacks, dev and prod" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (project / f"Pulumi.{name}.yaml").exists()
+
+
 def test_committed_dev_config_makes_a_deployable_review_stack():
     """The repository's own Pulumi.dev.yaml is a valid base for a review stack."""
     file = build_stack_config("pr-1", read_base_config(REPO_ROOT, "dev"), "dev")
