@@ -198,11 +198,7 @@ def build_stack_config(
             + ("always protected" if kind is StackKind.PROD else "never protected")
         )
 
-    skipped = tuple(
-        key
-        for key, value in base_config.items()
-        if isinstance(value, Mapping) and "secure" in value
-    )
+    skipped = tuple(key for key, value in base_config.items() if _holds_secret(value))
     config = {k: v for k, v in base_config.items() if k not in skipped}
 
     settings: dict[str, Any] = {"environment": stack}
@@ -229,6 +225,16 @@ def build_stack_config(
     )
     _validate(stack, config)
     return StackConfigFile(stack, kind, base, config, changed, skipped)
+
+
+def _holds_secret(value: object) -> bool:
+    """Whether a config value is, or holds at any depth, a ``secure:`` value: ciphertext of
+    the source stack's key, which the new stack cannot decrypt."""
+    if isinstance(value, Mapping):
+        return "secure" in value or any(_holds_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_secret(v) for v in value)
+    return False
 
 
 def _validate(stack: str, config: Mapping[str, Any]) -> None:

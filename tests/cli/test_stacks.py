@@ -162,6 +162,16 @@ def test_secrets_of_the_base_are_reported_not_copied():
     assert "pulumi config set --secret" in file.render()
 
 
+def test_a_value_holding_a_secret_deep_inside_is_reported_not_copied():
+    """A structured value with a secret inside (an assumed role's external id, say) holds
+    the source stack's ciphertext just the same: listed, not copied."""
+    role = [{"roleArn": "arn:aws:iam::123456789012:role/x", "externalId": {"secure": "v1:abc"}}]
+    base = {**DEV_BASE, "aws:assumeRoles": role}
+    file = build_stack_config("pr-3", base, "dev")
+    assert "aws:assumeRoles" not in file.config
+    assert file.skipped_secrets == ("aws:assumeRoles",)
+
+
 def test_protect_flag_is_refused_for_review_and_prod():
     """Protection is fixed for review stacks (never) and prod (always)."""
     with pytest.raises(StackConfigError, match="never protected"):
