@@ -163,7 +163,15 @@ def _choices(project_dir: Path) -> str:
 
 def read_base_config(project_dir: Path, base: str) -> dict[str, Any]:
     """The config of the source stack ``base`` (``--from``), from its stack file."""
-    path = project_dir / stack_file_name(base)
+    # Pulumi reads Pulumi.<stack>.yml too, and stack_files lists it.
+    path = next(
+        (
+            found
+            for found in (project_dir / stack_file_name(base), project_dir / f"Pulumi.{base}.yml")
+            if found.is_file()
+        ),
+        project_dir / stack_file_name(base),
+    )
     if "/" in base or "\\" in base or not path.is_file():
         raise StackConfigError(
             f"--from {base}: no stack file {stack_file_name(base)} in {project_dir}; "

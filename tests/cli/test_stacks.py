@@ -194,6 +194,12 @@ def test_missing_source_file_names_the_fix(project: Path):
         read_base_config(project, "qa")
 
 
+def test_a_source_stack_file_named_yml_is_read(project: Path):
+    """Pulumi reads Pulumi.<stack>.yml as well, and --from offers it, so it is read."""
+    (project / "Pulumi.qa.yml").write_text(yaml.safe_dump({"config": DEV_BASE}), encoding="utf-8")
+    assert read_base_config(project, "qa") == DEV_BASE
+
+
 def test_the_header_names_the_source_stack():
     """The written file says which command and which source stack made it."""
     file = build_stack_config("staging", DEV_BASE, "prod")
