@@ -337,8 +337,10 @@ def test_cloud_credentials_come_from_oidc_only():
 
 
 def test_jobs_that_change_a_stack_are_serialised_per_stack():
-    """Every job that runs up or destroy has a concurrency group naming its stack and never
-    cancels a running update."""
+    """Every job that runs up or destroy has a concurrency group naming its stack, never
+    cancels a running update, and keeps every waiting job (`queue: max`): by default a job
+    queued later cancels the one waiting, so a review job queued after a clean-up would cancel
+    the clean-up and leave the closed pull request's stack behind."""
     groups: dict[str, str] = {}
     for workflow, job_id, job in jobs():
         commands = pulumi_commands(job)
@@ -346,6 +348,7 @@ def test_jobs_that_change_a_stack_are_serialised_per_stack():
             continue
         concurrency = job["concurrency"]
         assert concurrency["cancel-in-progress"] is False, f"{workflow}:{job_id}"
+        assert concurrency.get("queue") == "max", f"{workflow}:{job_id}"
         groups[f"{workflow}:{job_id}"] = concurrency["group"]
     assert groups == {
         "pull-request.yml:review": "pulumi-pr-${{ github.event.pull_request.number }}",
@@ -385,6 +388,31 @@ def test_review_stack_is_deployed_verified_and_removed():
     assert 'pulumi destroy --yes --skip-preview --stack "$STACK"' in script
     assert 'pulumi stack rm --yes "$STACK"' in script
     assert script.index("pulumi destroy") < script.index("pulumi stack rm")
+
+
+def test_a_review_job_that_starts_after_its_pull_request_closed_changes_nothing():
+    """GitHub does not stop a waiting run when its pull request closes, so the review job's
+    first step asks whether the pull request is still open, and every later step runs only
+    if it is (or only after the update ran)."""
+    review = _pull_request_workflow()["jobs"]["review"]
+    first, *later = review["steps"]
+    assert first["id"] == "open"
+    assert "gh pr view" in first["run"] and "--json state" in first["run"]
+    guard = "steps.open.outputs.open == 'true'"
+    after_up = "steps.up.outcome == 'success'"
+    for step in later:
+        condition = str(step.get("if", ""))
+        assert guard in condition or after_up in condition, step.get("name", step.get("uses"))
+
+
+def test_clean_up_fails_unless_the_stack_is_truly_missing():
+    """Only Pulumi's "no stack named" means there is nothing to remove; any other failure to
+    select the stack (a bad token, an outage) fails the clean-up instead of passing green."""
+    cleanup = load(REPO_ROOT / ".github" / "workflows" / "review-stack-cleanup.yml")["jobs"]
+    script = "\n".join(str(s.get("run", "")) for s in cleanup["destroy"]["steps"])
+    nothing = script.index("nothing to remove")
+    assert 'grep -q "no stack named"' in script[:nothing]
+    assert "exit 1" in script[nothing:script.index("pulumi destroy")]
 
 
 def test_previews_cover_dev_and_prod_and_comment_on_the_pull_request():
