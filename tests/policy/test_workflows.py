@@ -128,12 +128,30 @@ def runs(text: str) -> Any:
     return lambda step: text in str(step.get("run", ""))
 
 
+def command_steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    """The job's pulumi/actions steps that run a command (the others only install the CLI)."""
+    return [s for s in steps_using(job, PULUMI_ACTION) if "command" in s.get("with", {})]
+
+
 def pulumi_commands(job: dict[str, Any]) -> list[str]:
     """The Pulumi commands a job runs, through the action or the CLI."""
-    commands = [str(s["with"]["command"]) for s in steps_using(job, PULUMI_ACTION) if "with" in s]
+    commands = [str(s["with"]["command"]) for s in command_steps(job)]
     for step in job.get("steps", []):
         commands += _PULUMI_CLI_RE.findall(str(step.get("run", "")))
     return commands
+
+
+def test_every_pulumi_action_installs_the_cli_of_the_pinned_sdk():
+    """Every pulumi/actions step pins the CLI to the version of the Pulumi SDK in
+    constraints.txt (without it the action installs the newest 3.x), on the action's Node 24
+    release (v7; GitHub runners dropped Node 20)."""
+    pin = re.search(r"^pulumi==(\S+)$", (REPO_ROOT / "constraints.txt").read_text(), re.M)
+    assert pin is not None
+    steps = [(w, j, s) for w, j, job in jobs() for s in steps_using(job, PULUMI_ACTION)]
+    assert len(steps) == 9
+    for workflow, job_id, step in steps:
+        assert step["uses"] == "pulumi/actions@v7", f"{workflow}:{job_id}"
+        assert str(step["with"]["pulumi-version"]) == pin.group(1), f"{workflow}:{job_id}"
 
 
 def test_there_are_workflows_for_pull_requests_clean_up_and_main():
@@ -267,7 +285,7 @@ def test_previews_cannot_change_a_stack():
     script = "\n".join(str(s.get("run", "")) for s in preview["steps"])
     assert 'pulumi stack select "$STACK"' in script
     assert "--create" not in script
-    (step,) = [s for s in steps_using(preview, PULUMI_ACTION) if "with" in s]
+    (step,) = command_steps(preview)
     assert step["if"] == "steps.stack.outputs.exists == 'true'"
 
 
@@ -419,7 +437,7 @@ def test_previews_cover_dev_and_prod_and_comment_on_the_pull_request():
     """Both long-lived stacks are previewed, each with its diff posted to the pull request."""
     preview = load(REPO_ROOT / ".github" / "workflows" / "pull-request.yml")["jobs"]["preview"]
     assert preview["strategy"]["matrix"]["stack"] == ["dev", "prod"]
-    (step,) = [s for s in steps_using(preview, PULUMI_ACTION) if "with" in s]
+    (step,) = command_steps(preview)
     assert step["with"]["command"] == "preview"
     assert step["with"]["comment-on-pr"] is True
     assert preview["permissions"]["pull-requests"] == "write"
