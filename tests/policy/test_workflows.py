@@ -415,7 +415,8 @@ def test_a_review_job_that_starts_after_its_pull_request_closed_changes_nothing(
     review = _pull_request_workflow()["jobs"]["review"]
     first, *later = review["steps"]
     assert first["id"] == "open"
-    assert "gh pr view" in first["run"] and "--json state" in first["run"]
+    assert "gh pr view" in first["run"]
+    assert "--json state" in first["run"]
     guard = "steps.open.outputs.open == 'true'"
     after_up = "steps.up.outcome == 'success'"
     for step in later:
@@ -430,7 +431,7 @@ def test_clean_up_fails_unless_the_stack_is_truly_missing():
     script = "\n".join(str(s.get("run", "")) for s in cleanup["destroy"]["steps"])
     nothing = script.index("nothing to remove")
     assert 'grep -q "no stack named"' in script[:nothing]
-    assert "exit 1" in script[nothing:script.index("pulumi destroy")]
+    assert "exit 1" in script[nothing : script.index("pulumi destroy")]
 
 
 def test_previews_cover_dev_and_prod_and_comment_on_the_pull_request():
