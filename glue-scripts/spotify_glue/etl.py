@@ -302,6 +302,20 @@ def write_table(enriched: DataFrame, location: str) -> None:
     )
 
 
+def write_run_table(spark: SparkSession, enriched: DataFrame, location: str) -> None:
+    """``write_table``, and on failure the run's folder deleted again: on S3, Glue's committer
+    makes each task's files visible at task commit, so a failed write would otherwise leave
+    a readable, never-published part of a table among the kept run folders."""
+    try:
+        write_table(enriched, location)
+    except BaseException:
+        try:
+            delete_folder(spark, location)
+        except Exception:  # the write's own error is the one to report
+            LOG.exception("could not delete %s after its write failed", location)
+        raise
+
+
 def written_keys(spark: SparkSession, summary: RunSummary) -> tuple[int, int]:
     """Null and duplicate primary keys in the files written: what would be published.
     The files must hold the rows the run counted."""
@@ -366,7 +380,7 @@ def run(
             summary, failures = judge(run_id, started_at, args, counts)
             if failures:
                 raise reject(spark, layout, summary, failures)
-            write_table(enrich(groups), summary.table_location)
+            write_run_table(spark, enrich(groups), summary.table_location)
         finally:
             groups.unpersist()
         null_keys, duplicate_keys = written_keys(spark, summary)

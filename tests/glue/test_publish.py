@@ -62,6 +62,29 @@ def test_a_run_killed_mid_write_leaves_the_previous_table_whole(
     assert spark.read.parquet(pointer.table_location).count() == published.summary.rows_written
 
 
+def test_a_failed_write_leaves_no_part_of_its_run(spark, published, warehouse, monkeypatch):
+    """Files a failed write had already made visible (as Glue's S3 committer does at each
+    task's commit) are deleted with the run's folder, so no partial run is ever kept beside
+    the published ones; the published table stays byte-identical."""
+    args = JobArgs(published.args.staging_path, str(warehouse), LENIENT)
+    before = snapshot(warehouse)
+    real_write = etl.write_table
+
+    def write_then_fail(enriched, location):
+        real_write(enriched, location)  # the files are visible in the run's folder...
+        raise OSError("S3 upload failed")  # ...and then the write fails
+
+    monkeypatch.setattr(etl, "write_table", write_then_fail)
+    with pytest.raises(OSError, match="S3 upload failed"):
+        run(spark, args)
+    runs = warehouse / TABLE_NAME
+    assert sorted(p.name for p in runs.iterdir() if run_id_of_folder(p.name)) == [
+        f"run={published.summary.run_id}"
+    ]
+    after = snapshot(warehouse)
+    assert {k: v for k, v in after.items() if k in before} == before
+
+
 def test_a_failing_catalog_switch_publishes_nothing(spark, published, warehouse):
     """When the catalog cannot be switched, the pointer and the summary stay on the old run."""
     args = JobArgs(published.args.staging_path, str(warehouse), LENIENT)
