@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, TextIO
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -434,6 +434,29 @@ def run_final(
         raise
 
 
+JOB_LOG_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def configure_job_logging(stream: TextIO | None = None) -> logging.Handler:
+    """The job's own lines (``spotify_glue.*``, the run summary among them) at INFO on standard
+    output, which Glue sends to CloudWatch: on a handler of their own, since ``basicConfig``
+    does nothing once the runtime has given the root logger a handler, whatever its level.
+    Calling it again replaces the handler rather than adding a second."""
+    logger = logging.getLogger("spotify_glue")
+    for old in [h for h in logger.handlers if h.get_name() == JOB_LOG_HANDLER]:
+        logger.removeHandler(old)
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.set_name(JOB_LOG_HANDLER)
+    handler.setFormatter(logging.Formatter(JOB_LOG_FORMAT))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return handler
+
+
+JOB_LOG_HANDLER: Final = "spotify_glue.job"
+
+
 def main() -> None:
     """The Glue entry point."""
     import boto3
@@ -442,7 +465,7 @@ def main() -> None:
     from awsglue.utils import getResolvedOptions
     from pyspark.context import SparkContext
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_job_logging()
     options = getResolvedOptions(sys.argv, ["JOB_NAME", *JOB_ARGUMENTS])
     args = JobArgs.from_options(options)
     glue_context = GlueContext(SparkContext.getOrCreate())
