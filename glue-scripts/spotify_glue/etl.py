@@ -35,7 +35,7 @@ from spotify_glue.records import ODD_COLUMN, RECORD_ID_COLUMN, LineScan
 from spotify_glue.retries import Rejection, run_fingerprint
 from spotify_glue.run_summary import RunSummary
 from spotify_glue.sources import check_input, read_source, scan_source
-from spotify_glue.storage import delete_folder, file_bytes, read_text, write_text
+from spotify_glue.storage import delete_folder, file_bytes, filesystem, read_text, write_text
 from spotify_glue.transform import (
     USED_COLUMNS,
     GroupCounts,
@@ -305,10 +305,15 @@ def write_table(enriched: DataFrame, location: str) -> None:
 def write_run_table(spark: SparkSession, enriched: DataFrame, location: str) -> None:
     """``write_table``, and on failure the run's folder deleted again: on S3, Glue's committer
     makes each task's files visible at task commit, so a failed write would otherwise leave
-    a readable, never-published part of a table among the kept run folders."""
+    a readable, never-published part of a table among the kept run folders. A folder that
+    was there before the write is not the run's, and is left alone."""
+    fs, path = filesystem(spark, location)
+    existed = bool(fs.exists(path))
     try:
         write_table(enriched, location)
     except BaseException:
+        if existed:
+            raise
         try:
             delete_folder(spark, location)
         except Exception:  # the write's own error is the one to report

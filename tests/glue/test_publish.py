@@ -85,6 +85,22 @@ def test_a_failed_write_leaves_no_part_of_its_run(spark, published, warehouse, m
     assert {k: v for k, v in after.items() if k in before} == before
 
 
+def test_a_write_refused_for_an_existing_folder_leaves_that_folder(spark, tmp_path, monkeypatch):
+    """The run's folder is deleted after a failed write only if the write made it: a folder
+    that was already there (never the case for a fresh run id) is not the run's to delete."""
+    location = tmp_path / "run=taken"
+    location.mkdir()
+    (location / "someone-elses.txt").write_text("kept", encoding="utf-8")
+
+    def write_as_the_job_does(enriched, target):  # errorifexists, as write_table writes
+        enriched.write.mode("errorifexists").parquet(target)
+
+    monkeypatch.setattr(etl, "write_table", write_as_the_job_does)
+    with pytest.raises(Exception, match="already exists"):
+        etl.write_run_table(spark, spark.range(1), str(location))
+    assert (location / "someone-elses.txt").read_text(encoding="utf-8") == "kept"
+
+
 def test_a_failing_catalog_switch_publishes_nothing(spark, published, warehouse):
     """When the catalog cannot be switched, the pointer and the summary stay on the old run."""
     args = JobArgs(published.args.staging_path, str(warehouse), LENIENT)
