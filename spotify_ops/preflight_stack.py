@@ -107,6 +107,14 @@ def stack_file_name(stack: str) -> str:
     return f"Pulumi.{stack}.yaml"
 
 
+def stack_file_path(project_dir: Path, stack: str) -> Path:
+    """The config file of ``stack`` in ``project_dir``: ``Pulumi.<stack>.yaml``, or the
+    ``.yml`` one Pulumi also reads when only that exists."""
+    path = project_dir / stack_file_name(stack)
+    other = path.with_suffix(".yml")
+    return other if other.is_file() and not path.exists() else path
+
+
 def stack_of_file(name: str) -> str | None:
     """The stack a config file's name is for; None when it names none."""
     match = STACK_FILE_RE.fullmatch(name)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Final
@@ -32,6 +32,7 @@ from spotify_ops.preflight_stack import (
     PreflightError,
     read_config_file,
     stack_file_name,
+    stack_file_path,
     stack_of_file,
 )
 
@@ -127,7 +128,15 @@ class StackConfigFile:
     changed: tuple[str, ...]
     """Qualified keys whose value differs from the base (added, changed or removed)."""
     skipped_secrets: tuple[str, ...]
-    """Secret keys of the base that cannot be copied (they are encrypted per stack)."""
+    """Keys of the base that hold secrets and so cannot be copied (encrypted per stack)."""
+    secret_paths: dict[str, list[str]] = field(default_factory=dict)
+    """Each skipped key's secrets, as ``pulumi config set --path`` names them."""
+
+    def secret_hints(self) -> list[str]:
+        return [
+            f"{key}: {secret_hint(key, self.secret_paths.get(key, [key]))}"
+            for key in self.skipped_secrets
+        ]
 
     def render(self) -> str:
         header = (
@@ -135,11 +144,8 @@ class StackConfigFile:
             f"`spotify-ops stack-config {self.stack} --from {self.base}`\n"
         )
         if self.skipped_secrets:
-            header += (
-                "# secrets not copied; set them with `pulumi config set --secret`: "
-                + ", ".join(self.skipped_secrets)
-                + "\n"
-            )
+            header += "# not copied, they hold secrets; set them for this stack:\n"
+            header += "".join(f"#   {hint}\n" for hint in self.secret_hints())
         body: str = yaml.safe_dump({"config": self.config}, sort_keys=False)
         return header + body
 
@@ -163,15 +169,7 @@ def _choices(project_dir: Path) -> str:
 
 def read_base_config(project_dir: Path, base: str) -> dict[str, Any]:
     """The config of the source stack ``base`` (``--from``), from its stack file."""
-    # Pulumi reads Pulumi.<stack>.yml too, and stack_files lists it.
-    path = next(
-        (
-            found
-            for found in (project_dir / stack_file_name(base), project_dir / f"Pulumi.{base}.yml")
-            if found.is_file()
-        ),
-        project_dir / stack_file_name(base),
-    )
+    path = stack_file_path(project_dir, base)
     if "/" in base or "\\" in base or not path.is_file():
         raise StackConfigError(
             f"--from {base}: no stack file {stack_file_name(base)} in {project_dir}; "
@@ -206,7 +204,10 @@ def build_stack_config(
             + ("always protected" if kind is StackKind.PROD else "never protected")
         )
 
-    skipped = tuple(key for key, value in base_config.items() if _holds_secret(value))
+    secrets = {
+        key: paths for key, value in base_config.items() if (paths := secret_paths(key, value))
+    }
+    skipped = tuple(secrets)
     config = {k: v for k, v in base_config.items() if k not in skipped}
 
     settings: dict[str, Any] = {"environment": stack}
@@ -232,17 +233,28 @@ def build_stack_config(
         if key not in skipped and base_config.get(key) != config.get(key)
     )
     _validate(stack, config)
-    return StackConfigFile(stack, kind, base, config, changed, skipped)
+    return StackConfigFile(stack, kind, base, config, changed, skipped, secrets)
 
 
-def _holds_secret(value: object) -> bool:
-    """Whether a config value is, or holds at any depth, a ``secure:`` value: ciphertext of
-    the source stack's key, which the new stack cannot decrypt."""
+def secret_paths(key: str, value: object) -> list[str]:
+    """Where a config value holds ``secure:`` values (ciphertext of the source stack's key,
+    which the new stack cannot decrypt), as ``pulumi config set --path`` names them: the key
+    itself, or paths inside a structured value such as ``aws:assumeRoles[0].externalId``."""
     if isinstance(value, Mapping):
-        return "secure" in value or any(_holds_secret(v) for v in value.values())
+        if "secure" in value:
+            return [key]
+        return [p for k, v in value.items() for p in secret_paths(f"{key}.{k}", v)]
     if isinstance(value, list):
-        return any(_holds_secret(v) for v in value)
-    return False
+        return [p for i, v in enumerate(value) for p in secret_paths(f"{key}[{i}]", v)]
+    return []
+
+
+def secret_hint(key: str, paths: list[str]) -> str:
+    """How to set a secret-holding key for the new stack."""
+    if paths == [key]:
+        return f"`pulumi config set --secret {key} ...`"
+    secrets = ", ".join(f"`pulumi config set --path --secret '{p}' ...`" for p in paths)
+    return f"`pulumi config set --path` for each of its values, with {secrets}"
 
 
 def _validate(stack: str, config: Mapping[str, Any]) -> None:
@@ -264,7 +276,7 @@ def find_project_dir(start: Path) -> Path:
 
 
 def write_stack_config(project_dir: Path, file: StackConfigFile, force: bool = False) -> Path:
-    path = project_dir / stack_file_name(file.stack)
+    path = stack_file_path(project_dir, file.stack)
     if path.exists() and not force:
         raise StackConfigError(
             f"{path.name} already exists; edit it with `pulumi config set`, or pass --force "
@@ -328,7 +340,9 @@ def stack_config_command(
     if not write:
         typer.echo(file.render(), nl=False)
         return
-    typer.echo(f"wrote {path.name} ({file.kind} stack, from Pulumi.{source}.yaml)")
+    typer.echo(
+        f"wrote {path.name} ({file.kind} stack, from {stack_file_path(folder, source).name})"
+    )
     typer.echo(f"differs from {source} in: {', '.join(file.changed) or 'nothing'}")
-    for key in file.skipped_secrets:
-        typer.echo(f"not copied (secret): {key}; run `pulumi config set --secret {key} ...`")
+    for hint in file.secret_hints():
+        typer.echo(f"not copied (holds a secret): {hint}")

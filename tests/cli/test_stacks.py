@@ -170,6 +170,12 @@ def test_a_value_holding_a_secret_deep_inside_is_reported_not_copied():
     file = build_stack_config("pr-3", base, "dev")
     assert "aws:assumeRoles" not in file.config
     assert file.skipped_secrets == ("aws:assumeRoles",)
+    (hint,) = file.secret_hints()
+    assert hint == (
+        "aws:assumeRoles: `pulumi config set --path` for each of its values, with "
+        "`pulumi config set --path --secret 'aws:assumeRoles[0].externalId' ...`"
+    )
+    assert hint in file.render()
 
 
 def test_protect_flag_is_refused_for_review_and_prod():
@@ -194,10 +200,30 @@ def test_missing_source_file_names_the_fix(project: Path):
         read_base_config(project, "qa")
 
 
-def test_a_source_stack_file_named_yml_is_read(project: Path):
-    """Pulumi reads Pulumi.<stack>.yml as well, and --from offers it, so it is read."""
+def test_a_source_stack_file_named_yml_is_read_and_named(project: Path):
+    """Pulumi reads Pulumi.<stack>.yml as well, and --from offers it, so it is read, and the
+    message names the file read."""
     (project / "Pulumi.qa.yml").write_text(yaml.safe_dump({"config": DEV_BASE}), encoding="utf-8")
     assert read_base_config(project, "qa") == DEV_BASE
+    args = ["stack-config", "staging", "--from", "qa", "--write", "--project-dir", str(project)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    assert "from Pulumi.qa.yml)" in result.stdout
+
+
+def test_an_existing_yml_stack_file_is_not_written_beside(project: Path):
+    """A stack whose config is Pulumi.<stack>.yml is refused without --force like a .yaml one,
+    and replaced in place with it: never a second file for the same stack."""
+    mine = project / "Pulumi.staging.yml"
+    mine.write_text("config: {}\n", encoding="utf-8")
+    args = ["stack-config", "staging", "--from", "dev", "--write", "--project-dir", str(project)]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 2
+    assert "Pulumi.staging.yml already exists" in refused.stderr
+    assert mine.read_text(encoding="utf-8") == "config: {}\n"
+    assert CliRunner().invoke(app, [*args, "--force"]).exit_code == 0
+    assert not (project / "Pulumi.staging.yaml").exists()
+    assert "made by `spotify-ops stack-config staging --from dev`" in mine.read_text("utf-8")
 
 
 def test_the_header_names_the_source_stack():
