@@ -52,7 +52,7 @@ PROD_ENVIRONMENT: Final = "prod"
 _ENVIRONMENT_RE: Final = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 _MAX_ENVIRONMENT_LENGTH: Final = 20
 _REVIEW_STACK_RE: Final = re.compile(r"^pr-[0-9]+$")
-_OTHER_ROLES_PREFIXES: Final = ("dev-", "prod-")
+_OTHER_ROLES_PREFIXES: Final = ("dev-", f"{PROD_ENVIRONMENT}-")
 """An environment named so would get names under the dev or prod CI role's patterns."""
 _QUICKSIGHT_PRINCIPAL_RE: Final = re.compile(
     r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:[0-9]{12}:(user|group)/\S+$"
