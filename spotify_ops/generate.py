@@ -271,13 +271,15 @@ def generate_command(
     An --out that already holds files of those names is refused unless --replace is given."""
     console = Console()
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
+    # Folders this run creates for --out; a run that ends without its files removes them.
     created = [folder for folder in (out, *out.absolute().parents) if not folder.exists()]
-    problem = existing_files_problem(out, replace) or out_folder_problem(out)
-    if problem is None:
-        problem = disk_space_problem(out, album_rows)
-        if problem is not None:
-            _remove_empty(created)
+    problem = (
+        existing_files_problem(out, replace)
+        or out_folder_problem(out)
+        or disk_space_problem(out, album_rows)
+    )
     if problem is not None:
+        _remove_empty(created)
         errors.print(f"[bold red]generate failed:[/bold red] {escape(problem)}")
         raise typer.Exit(ExitCode.USAGE)
     try:
@@ -294,12 +296,14 @@ def generate_command(
                 out, album_rows, seed, progress=lambda done: bar.update(task, completed=done)
             )
     except KeyboardInterrupt:
+        _remove_empty(created)
         errors.print(
             f"[bold red]generate interrupted:[/bold red] nothing in {escape(str(out))} "
             "was written or replaced"
         )
         raise typer.Exit(ExitCode.INTERRUPTED) from None
     except OSError as error:
+        _remove_empty(created)
         reason = escape(error.strerror or str(error))
         errors.print(
             f"[bold red]generate failed:[/bold red] {reason} while writing to "

@@ -354,6 +354,27 @@ def test_cli_generate_write_error_exits_3_and_keeps_the_previous_files(tmp_path,
     assert snapshot(out) == before
 
 
+@pytest.mark.parametrize(
+    ("failure", "code"),
+    [(KeyboardInterrupt(), ExitCode.INTERRUPTED), (OSError(errno.ENOSPC, "full"), 3)],
+    ids=["ctrl-c", "disk full"],
+)
+def test_cli_generate_that_writes_nothing_leaves_no_new_folder(
+    tmp_path, monkeypatch, failure, code
+):
+    """Ctrl-C or a failed write into a new --out removes the empty folders the run made for
+    it, as a refused request does."""
+
+    def fail(*_args, **_kwargs):
+        raise failure
+
+    monkeypatch.setattr(Progress, "update", fail)
+    out = tmp_path / "new" / "gen"
+    result = CliRunner().invoke(app, ["generate", "--out", str(out), "--album-rows", "300"])
+    assert result.exit_code == code
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_space_estimate_holds_for_the_generated_files(generated):
     """``BYTES_PER_ALBUM_ROW``, which sizes a request against the free space, is within 5% of
     what the generator writes per album row."""
