@@ -142,16 +142,18 @@ def pulumi_commands(job: dict[str, Any]) -> list[str]:
 
 
 def test_every_pulumi_action_installs_the_cli_of_the_pinned_sdk():
-    """Every pulumi/actions step pins the CLI to the version of the Pulumi SDK in
-    constraints.txt (without it the action installs the newest 3.x), on the action's Node 24
-    release (v7; GitHub runners dropped Node 20)."""
+    """Every pulumi/actions step installs the CLI of the Pulumi SDK's version in
+    constraints.txt (without `pulumi-version` the action installs the newest 3.x), named once
+    per workflow (`PULUMI_VERSION`), with the action's v7 release (Node 24)."""
     pin = re.search(r"^pulumi==(\S+)$", (REPO_ROOT / "constraints.txt").read_text(), re.M)
     assert pin is not None
+    for path in WORKFLOWS:
+        assert str(load(path)["env"]["PULUMI_VERSION"]) == pin.group(1), path.name
     steps = [(w, j, s) for w, j, job in jobs() for s in steps_using(job, PULUMI_ACTION)]
     assert len(steps) == 9
     for workflow, job_id, step in steps:
         assert step["uses"] == "pulumi/actions@v7", f"{workflow}:{job_id}"
-        assert str(step["with"]["pulumi-version"]) == pin.group(1), f"{workflow}:{job_id}"
+        assert step["with"]["pulumi-version"] == "${{ env.PULUMI_VERSION }}", f"{workflow}:{job_id}"
 
 
 def test_there_are_workflows_for_pull_requests_clean_up_and_main():
