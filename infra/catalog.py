@@ -101,8 +101,9 @@ class Catalog(pulumi.ComponentResource):
                 ),
                 columns=table_columns(),
             ),
-            # The job owns the location after the first publish; `pulumi up --refresh` reads
-            # it back, and ignoring it keeps an update from pointing the table elsewhere.
+            # The job owns the location after the first publish; the refresh Pulumi.yaml
+            # makes every operation start with reads it back, and ignoring it keeps an
+            # update from pointing the table elsewhere.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["storageDescriptor.location"]),
         )
 

@@ -440,6 +440,7 @@ def run_final(
 
 
 JOB_LOG_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s %(message)s"
+JOB_LOG_HANDLER: Final = "spotify_glue.job"
 
 
 def configure_job_logging(stream: TextIO | None = None) -> logging.Handler:
@@ -457,9 +458,6 @@ def configure_job_logging(stream: TextIO | None = None) -> logging.Handler:
     logger.setLevel(logging.INFO)
     logger.propagate = False
     return handler
-
-
-JOB_LOG_HANDLER: Final = "spotify_glue.job"
 
 
 def main() -> None:
