@@ -305,7 +305,7 @@ DASHBOARD: Final = DashboardSpec(
             dimensions=(
                 Dimension("album_name", "Album"),
                 Dimension("artist_name", "Artist"),
-                Dimension("album_id", "Album ID"),
+                Dimension("album_id", "Album id"),
             ),
             measures=(
                 _TRACKS,
@@ -355,14 +355,15 @@ DASHBOARD: Final = DashboardSpec(
             "Track popularity against artist popularity",
             "Per artist: how the tracks' average popularity follows the artist's popularity.",
             "scatter",
-            dimensions=(Dimension("artist_name", "Artist"),),
+            # One point per artist id, as the album scatter: artists may share a name.
+            dimensions=(Dimension("artist_id", "Artist id"),),
             measures=(
                 Measure("artist_popularity", "AVERAGE", "Artist popularity"),
                 _AVG_POPULARITY,
             ),
-            sort=(Sort("artist_name"),),
+            sort=(Sort("artist_id"),),
             limit=2000,
-            filters=(NotNull("artist_name"),),
+            filters=(NotNull("artist_id"),),
         ),
         Visual(
             "album_popularity_correlation",

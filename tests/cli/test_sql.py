@@ -161,6 +161,19 @@ def test_editions_of_one_album_are_counted_apart():
     assert [(row[2], row[-2], row[-1]) for row in rows] == [("a1", 2, 2), ("a2", 2, 2)]
 
 
+def test_artists_sharing_a_name_are_points_of_their_own():
+    """Two artists with one name are two points of the per-artist scatter, each with its own
+    popularity, not one point averaging both."""
+    con = duckdb.connect()
+    con.execute(
+        f"CREATE TABLE {TABLE_NAME} AS SELECT * FROM (VALUES "
+        "('a1', 'Diego Silva', 80, 70), ('a2', 'Diego Silva', 20, 10)"
+        ") AS t(artist_id, artist_name, artist_popularity, track_popularity)"
+    )
+    query = athena_to_duckdb(load_sql(SQL_FILES["popularity_correlations"]))
+    assert con.execute(query).fetchall() == [("a1", 80.0, 70.0), ("a2", 20.0, 10.0)]
+
+
 def test_transpile_rejects_two_statements_and_names_the_query():
     """A file with two statements cannot be one named query; the error names the file."""
     with pytest.raises(SqlTranslationError, match=r"bad_file: expected exactly one statement"):
