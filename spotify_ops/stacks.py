@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Final
@@ -127,16 +127,16 @@ class StackConfigFile:
     """Fully qualified keys (``aws:region``, ``spotify-pipeline:forceDestroy``) to values."""
     changed: tuple[str, ...]
     """Qualified keys whose value differs from the base (added, changed or removed)."""
-    skipped_secrets: tuple[str, ...]
-    """Keys of the base that hold secrets and so cannot be copied (encrypted per stack)."""
-    secret_paths: dict[str, list[str]] = field(default_factory=dict)
-    """Each skipped key's secrets, as ``pulumi config set --path`` names them."""
+    secrets: dict[str, list[str]]
+    """Keys of the base that hold secrets and so are not copied (each stack encrypts its
+    own), each with its secrets as ``pulumi config set --path`` names them."""
+
+    @property
+    def skipped_secrets(self) -> tuple[str, ...]:
+        return tuple(self.secrets)
 
     def secret_hints(self) -> list[str]:
-        return [
-            f"{key}: {secret_hint(key, self.secret_paths.get(key, [key]))}"
-            for key in self.skipped_secrets
-        ]
+        return [f"{key}: {secret_hint(key, paths)}" for key, paths in self.secrets.items()]
 
     def render(self) -> str:
         header = (
@@ -207,8 +207,7 @@ def build_stack_config(
     secrets = {
         key: paths for key, value in base_config.items() if (paths := secret_paths(key, value))
     }
-    skipped = tuple(secrets)
-    config = {k: v for k, v in base_config.items() if k not in skipped}
+    config = {k: v for k, v in base_config.items() if k not in secrets}
 
     settings: dict[str, Any] = {"environment": stack}
     removed: tuple[str, ...] = ()
@@ -230,10 +229,10 @@ def build_stack_config(
     changed = tuple(
         key
         for key in dict.fromkeys([*base_config, *config])
-        if key not in skipped and base_config.get(key) != config.get(key)
+        if key not in secrets and base_config.get(key) != config.get(key)
     )
     _validate(stack, config)
-    return StackConfigFile(stack, kind, base, config, changed, skipped, secrets)
+    return StackConfigFile(stack, kind, base, config, changed, secrets)
 
 
 def secret_paths(key: str, value: object) -> list[str]:
