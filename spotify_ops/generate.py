@@ -239,8 +239,9 @@ def out_folder_problem(out: Path) -> str | None:
 
 
 def _remove_empty(folders: Sequence[Path]) -> None:
-    """Remove the folders a refused request created, innermost first; one that holds
-    anything (someone else wrote there meanwhile) stays."""
+    """Remove the folders a run created that are still empty, innermost first: a refused or
+    failed run leaves none behind; one that holds anything (the files, or something someone
+    else wrote there meanwhile) stays."""
     for folder in folders:
         with contextlib.suppress(OSError):
             folder.rmdir()
@@ -273,13 +274,24 @@ def generate_command(
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
     # Folders this run creates for --out; a run that ends without its files removes them.
     created = [folder for folder in (out, *out.absolute().parents) if not folder.exists()]
+    try:
+        summary = _generate_checked(out, album_rows, seed, replace, console, errors)
+    finally:
+        _remove_empty(created)  # only empty ones: after a success, none of them is
+    console.print(format_summary(summary))
+
+
+def _generate_checked(
+    out: Path, album_rows: int, seed: int, replace: bool, console: Console, errors: Console
+) -> GenerateSummary:
+    """The command's checks, then the files; each refusal or failure as one line and its exit
+    code."""
     problem = (
         existing_files_problem(out, replace)
         or out_folder_problem(out)
         or disk_space_problem(out, album_rows)
     )
     if problem is not None:
-        _remove_empty(created)
         errors.print(f"[bold red]generate failed:[/bold red] {escape(problem)}")
         raise typer.Exit(ExitCode.USAGE)
     try:
@@ -296,18 +308,16 @@ def generate_command(
                 out, album_rows, seed, progress=lambda done: bar.update(task, completed=done)
             )
     except KeyboardInterrupt:
-        _remove_empty(created)
         errors.print(
             f"[bold red]generate interrupted:[/bold red] nothing in {escape(str(out))} "
             "was written or replaced"
         )
         raise typer.Exit(ExitCode.INTERRUPTED) from None
     except OSError as error:
-        _remove_empty(created)
         reason = escape(error.strerror or str(error))
         errors.print(
             f"[bold red]generate failed:[/bold red] {reason} while writing to "
             f"{escape(str(out))}; nothing there was replaced"
         )
         raise typer.Exit(ExitCode.ENVIRONMENT) from None
-    console.print(format_summary(summary))
+    return summary
