@@ -146,32 +146,34 @@ def test_transpile_rewrites_athena_functions_for_duckdb():
     assert "APPROX_QUANTILE" in duck.upper()
 
 
+def run_on_rows(query: str, columns: str, rows: str) -> list[tuple[Any, ...]]:
+    """A query file's answer on DuckDB over a table of just ``rows`` (SQL VALUES tuples)."""
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE {TABLE_NAME} AS SELECT * FROM (VALUES {rows}) AS t({columns})")
+    return con.execute(athena_to_duckdb(load_sql(SQL_FILES[query]))).fetchall()
+
+
 def test_editions_of_one_album_are_counted_apart():
     """Two albums of one artist with the same name (editions: different album ids) are two
     rows of "albums with the most tracks", each within the tracks it declares."""
-    con = duckdb.connect()
-    con.execute(
-        f"CREATE TABLE {TABLE_NAME} AS SELECT * FROM (VALUES "
+    rows = run_on_rows(
+        "albums_with_most_tracks",
+        "album_name, artist_name, album_id, total_tracks",
         "('Hits', 'Ann', 'a1', 2), ('Hits', 'Ann', 'a1', 2), "
-        "('Hits', 'Ann', 'a2', 2), ('Hits', 'Ann', 'a2', 2)"
-        ") AS t(album_name, artist_name, album_id, total_tracks)"
+        "('Hits', 'Ann', 'a2', 2), ('Hits', 'Ann', 'a2', 2)",
     )
-    query = athena_to_duckdb(load_sql(SQL_FILES["albums_with_most_tracks"]))
-    rows = con.execute(query).fetchall()
     assert [(row[2], row[-2], row[-1]) for row in rows] == [("a1", 2, 2), ("a2", 2, 2)]
 
 
 def test_artists_sharing_a_name_are_points_of_their_own():
     """Two artists with one name are two points of the per-artist scatter, each with its own
     popularity, not one point averaging both."""
-    con = duckdb.connect()
-    con.execute(
-        f"CREATE TABLE {TABLE_NAME} AS SELECT * FROM (VALUES "
-        "('a1', 'Diego Silva', 80, 70), ('a2', 'Diego Silva', 20, 10)"
-        ") AS t(artist_id, artist_name, artist_popularity, track_popularity)"
+    rows = run_on_rows(
+        "popularity_correlations",
+        "artist_id, artist_name, artist_popularity, track_popularity",
+        "('a1', 'Diego Silva', 80, 70), ('a2', 'Diego Silva', 20, 10)",
     )
-    query = athena_to_duckdb(load_sql(SQL_FILES["popularity_correlations"]))
-    assert con.execute(query).fetchall() == [("a1", 80.0, 70.0), ("a2", 20.0, 10.0)]
+    assert rows == [("a1", 80.0, 70.0), ("a2", 20.0, 10.0)]
 
 
 def test_transpile_rejects_two_statements_and_names_the_query():

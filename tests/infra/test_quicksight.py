@@ -9,7 +9,6 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import botocore.session
 import pytest
 from parliament import iam_definition
 from spotify_glue.contract import QUICKSIGHT_TYPES, WAREHOUSE_COLUMNS
@@ -341,8 +340,10 @@ def test_data_set_owners_manage_its_refresh_and_no_grant_is_too_long():
     }
     assert len(refresh) == 8, refresh
     assert refresh <= set(qs.DATA_SET_ACTIONS["owner"])
-    model = botocore.session.get_session().get_service_model("quicksight")
-    most = model.shape_for("ResourcePermission").members["Actions"].metadata["max"]
+    from tests.infra.test_quicksight_api import quicksight_model
+
+    actions = quicksight_model().shape_for("ResourcePermission").members["Actions"]
+    most = actions.metadata["max"]
     for table in (qs.DATA_SOURCE_ACTIONS, qs.DATA_SET_ACTIONS, qs.DASHBOARD_ACTIONS):
         for actions in table.values():
             assert len(actions) <= most
